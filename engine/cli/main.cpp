@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("screen3d skeleton"); return 0; }

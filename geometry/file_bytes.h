@@ -1,0 +1,28 @@
+#pragma once
+// Read-only access to a file's bytes: memory-mapped when possible. Never modifies the file.
+// Throws LoadError(kIo) for directories, special files and unreadable paths, kEmpty for empty
+// files and kLimitExceeded above Limits::max_input_bytes.
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "geometry/limits.h"
+
+namespace s3d {
+
+class FileBytes {
+ public:
+  FileBytes(const std::string& path, const Limits& limits);
+  ~FileBytes();
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+};
+
+}  // namespace s3d

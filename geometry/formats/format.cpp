@@ -1,0 +1,38 @@
+#include "geometry/formats/format.h"
+
+namespace s3d {
+
+std::string_view format_name(Format f) {
+  switch (f) {
+    case Format::kUnknown: return "unknown";
+    case Format::kStlBinary: return "stl-binary";
+    case Format::kStlAscii: return "stl-ascii";
+    case Format::kObj: return "obj";
+    case Format::kPly: return "ply";
+    case Format::kOff: return "off";
+    case Format::kAmf: return "amf";
+    case Format::k3mf: return "3mf";
+    case Format::kGcode: return "gcode";
+    case Format::kGcode3mf: return "gcode-3mf";
+    case Format::kBgcode: return "bgcode";
+    case Format::kZip: return "zip";
+  }
+  return "unknown";
+}
+
+bool is_mesh_format(Format f) {
+  switch (f) {
+    case Format::kStlBinary:
+    case Format::kStlAscii:
+    case Format::kObj:
+    case Format::kPly:
+    case Format::kOff:
+    case Format::kAmf:
+    case Format::k3mf:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace s3d

@@ -1,0 +1,34 @@
+#pragma once
+// File formats screen3d recognises, detected by content and never by extension.
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace s3d {
+
+enum class Format : uint8_t {
+  kUnknown,
+  kStlBinary,
+  kStlAscii,
+  kObj,
+  kPly,
+  kOff,
+  kAmf,
+  k3mf,
+  kGcode,
+  kGcode3mf,
+  kBgcode,
+  kZip,
+};
+
+// Contract names: stl-binary, stl-ascii, obj, ply, off, amf, 3mf, gcode, gcode-3mf, bgcode, zip, unknown.
+std::string_view format_name(Format f);
+
+// True for formats that hold a triangle mesh a reader turns into a Mesh.
+bool is_mesh_format(Format f);
+
+// Detects the format of `data` (the whole file, usually memory-mapped) by content alone.
+// Reads at most a bounded prefix/suffix and, for zips, the central directory. Never throws.
+Format detect_format(std::span<const uint8_t> data);
+
+}  // namespace s3d
