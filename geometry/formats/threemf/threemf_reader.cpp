@@ -1,0 +1,7 @@
+// PLACEHOLDER: being written.
+#include "geometry/formats/reader.h"
+#include "geometry/load_error.h"
+namespace s3d::formats {
+namespace threemf { int probe(std::span<const uint8_t>) { return 0; }
+Mesh read(std::span<const uint8_t>, const ReadOptions&) { throw LoadError(ErrorCode::kUnsupported, "not yet"); } }
+}
