@@ -1,0 +1,44 @@
+#pragma once
+// The matcher: a signature set compiled once (dequantised samples, k-d trees) and shared read-only by
+// all threads. match() screens one mesh in stages:
+//   1. query preparation: bodies, a surface sample, units (the whole file, clusters of nearby bodies,
+//      single bodies) each with a principal frame and a global descriptor;
+//   2. retrieval: per unit, signatures of plausible size ranked by descriptor distance (top K);
+//   3. verification: one-sided ICP of the reference sample onto the file from several frames
+//      (principal-axis sign flips cover mirroring, extra rotations cover symmetric parts, flush-face
+//      offsets cover parts embedded in extra material), then joint per-body refinement for split parts;
+//   4. score: distinctiveness-weighted coverage of the reference surface, reduced when the file has
+//      material inside the reference's footprint where the reference has none.
+#include <memory>
+#include <vector>
+
+#include "engine/scan.h"
+#include "geometry/mesh.h"
+#include "signatures/signature.h"
+
+namespace s3d {
+
+struct CompiledRef;
+
+struct MatchOutcome {
+  std::vector<MatchEvidence> matches;  // best first, only those at or above the review threshold
+  double best_score = 0;
+  uint32_t bodies = 0;
+  Verdict verdict = Verdict::kClean;
+};
+
+class Matcher {
+ public:
+  Matcher(std::vector<Signature> signatures, const MatchSettings& settings);
+  ~Matcher();
+  // `sha256_hex` (optional) is the file's hash: a reference's own file is recognised at once, as are
+  // exact re-exports and re-posed copies (canonical geometry hashes).
+  MatchOutcome match(const Mesh& mesh, const std::string& sha256_hex = {}) const;
+  size_t size() const { return refs_.size(); }
+
+ private:
+  MatchSettings settings_;
+  std::vector<std::unique_ptr<CompiledRef>> refs_;
+};
+
+}  // namespace s3d

@@ -1,0 +1,90 @@
+#pragma once
+// The scan API: compile a signature set once into an immutable Engine shared by all threads, then
+// screen files, buffers or meshes. A verdict is not an error: ScanResult carries both separately.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "geometry/formats/format.h"
+#include "geometry/limits.h"
+#include "geometry/mesh.h"
+#include "signatures/signature.h"
+
+namespace s3d {
+
+enum class Verdict : uint8_t { kClean, kReview, kRestricted, kError, kSkipped };
+const char* verdict_name(Verdict v);  // "clean", "review", "restricted", "error", "skipped"
+
+// Matching settings; defaults are chosen from the evaluation (bench/eval).
+struct MatchSettings {
+  double restricted_threshold = 0.80;  // score >= this -> restricted
+  double review_threshold = 0.60;      // score in [review, restricted) -> review
+  double min_scale = 0.85;             // accepted scale range of the file relative to the reference;
+  double max_scale = 1.18;             //   a strong match outside it is downgraded to review
+  uint32_t query_points = 24000;       // surface sample size per file
+  uint32_t candidates_per_unit = 8;    // signatures verified per query unit after retrieval
+  uint64_t seed = 0x5eed;
+  bool use_hashes = true;              // exact copies by file and geometry hashes before shape matching
+};
+
+struct ScanSettings {
+  MatchSettings match;
+  Limits limits;
+};
+
+struct MatchEvidence {
+  uint32_t signature_index = 0;   // index into the engine's signature list
+  std::string signature_id;
+  std::string label;
+  Category category = Category::kOther;
+  double score = 0;               // [0, 1]
+  double coverage = 0;            // weighted fraction of the reference surface found in the file
+  double extraneous = 0;          // fraction of file material inside the reference footprint where the reference has none
+  double scale = 1;               // file size / reference size
+  bool mirrored = false;
+  std::array<double, 12> transform{};  // row-major 3x4: reference canonical frame -> file coordinates
+  std::vector<uint32_t> bodies;   // file bodies that carry the match
+  std::string method = "shape";   // "sha256", "geometry-hash", "pose-hash" (exact copies, found at once) or "shape"
+};
+
+struct ScanResult {
+  std::string path;
+  std::string sha256;
+  Format format = Format::kUnknown;
+  Verdict verdict = Verdict::kClean;
+  double score = 0;
+  uint32_t bodies = 0;
+  std::vector<MatchEvidence> matches;  // best first
+  std::string error;                   // empty when none
+  double elapsed_ms = 0;
+};
+
+class Matcher;  // engine/matcher.h
+
+class Engine {
+ public:
+  Engine(std::vector<Signature> signatures, ScanSettings settings = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Opens a signature database file (throws std::runtime_error with a clear message).
+  static std::unique_ptr<Engine> from_database(const std::string& db_path, ScanSettings settings = {});
+
+  // All thread-safe. They never throw for bad input: errors come back in ScanResult::error.
+  ScanResult scan_file(const std::string& path) const;
+  ScanResult scan_bytes(std::span<const uint8_t> data, const std::string& name) const;
+  ScanResult scan_mesh(const Mesh& mesh, const std::string& name) const;  // no hashing, format unknown
+
+  const ScanSettings& settings() const { return settings_; }
+  size_t signature_count() const;
+
+ private:
+  ScanSettings settings_;
+  std::unique_ptr<Matcher> matcher_;
+};
+
+}  // namespace s3d

@@ -1,0 +1,52 @@
+#pragma once
+// One signature: what the database keeps about one reference part. By design it is NOT a blueprint:
+// no connectivity, at most kMaxSamplePoints surface points quantized to kQuantumMm, plus descriptors.
+// A test (tests/signature_db_test.cpp) enforces these caps on every entry written.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "geometry/shape_descriptor.h"
+
+namespace s3d {
+
+enum class Category : uint8_t { kReceiver = 0, kFrame = 1, kFireControl = 2, kOther = 3 };
+const char* category_name(Category c);          // "receiver", "frame", "fire-control", "other"
+bool parse_category(const std::string& s, Category* out);
+
+constexpr uint32_t kMaxSamplePoints = 4096;
+constexpr float kQuantumMm = 0.25f;
+
+struct SignatureMeta {
+  std::string id;            // "s-000007", assigned by the database
+  std::string label;
+  Category category = Category::kOther;
+  uint8_t severity = 5;      // 1 (low) .. 10 (high)
+  std::array<uint8_t, 32> sha256{};      // of the reference file's bytes
+  uint64_t exact_hash = 0;   // canonical hash of the triangle set (survives re-export)
+  uint64_t pose_hash = 0;    // hash invariant to rotation, translation and mirroring (survives re-posing)
+  std::string added_by;
+  int64_t added_at = 0;      // unix seconds
+  std::string tool_version;
+};
+
+// A sample point in the reference's canonical frame (centroid at origin, principal axes), quantized:
+// coordinate = q * kQuantumMm. The normal is quantized to int8 per component (n = q / 127).
+struct QuantizedPoint {
+  std::array<int32_t, 3> q;
+  std::array<int8_t, 3> n;
+  uint8_t weight;            // distinctiveness 0..255 (edges, holes, curvature weigh more than planes)
+};
+
+struct Signature {
+  SignatureMeta meta;
+  ShapeDescriptor descriptor;            // global, pose- and scale-invariant
+  float diag_mm = 0;                     // absolute size: bounding-box diagonal in the canonical frame
+  std::array<float, 3> extents_mm{};     // canonical-frame box extents, descending
+  float area_mm2 = 0;
+  float volume_mm3 = 0;
+  std::vector<QuantizedPoint> points;    // <= kMaxSamplePoints
+};
+
+}  // namespace s3d

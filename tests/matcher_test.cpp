@@ -1,0 +1,133 @@
+// Invariance and specificity of the matcher on generated benign shapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/matcher.h"
+#include "geometry/shapes.h"
+#include "signatures/build_signature.h"
+
+namespace s3d {
+namespace {
+using namespace shapes;
+
+std::array<double, 16> rot_xyz(double ax, double ay, double az, double tx, double ty, double tz, double s = 1,
+                               bool mirror = false) {
+  const double cx = std::cos(ax), sx = std::sin(ax), cy = std::cos(ay), sy = std::sin(ay), cz = std::cos(az),
+               sz = std::sin(az);
+  // R = Rz * Ry * Rx
+  double r[9] = {cz * cy, cz * sy * sx - sz * cx, cz * sy * cx + sz * sx,
+                 sz * cy, sz * sy * sx + cz * cx, sz * sy * cx - cz * sx,
+                 -sy,     cy * sx,                cy * cx};
+  const double m = mirror ? -1 : 1;
+  return {s * r[0] * m, s * r[1], s * r[2], tx, s * r[3] * m, s * r[4], s * r[5], ty,
+          s * r[6] * m, s * r[7], s * r[8], tz, 0, 0, 0, 1};
+}
+
+Signature sig_of(const Mesh& m, const char* label) {
+  Signature s = build_signature(m);
+  s.meta.id = label;
+  s.meta.label = label;
+  return s;
+}
+
+class MatcherTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    LBracketParams bp;
+    bp.length = 70;
+    bp.height = 45;
+    // A chiral part (no mirror symmetry): a bracket with a lug on one side.
+    Mesh lug = box(10, 8, 6);
+    transform(lug, {1, 0, 0, 45, 0, 1, 0, 4, 0, 0, 1, 5, 0, 0, 0, 1});
+    bracket_ = new Mesh(merge({l_bracket(bp), lug}));
+    gear_ = new Mesh(spur_gear(23, 2.0, 8, 8));
+    std::vector<Signature> sigs{sig_of(*bracket_, "bracket"), sig_of(*gear_, "gear")};
+    MatchSettings shape_only;  // hashes would catch exact re-posed copies before the shape matcher
+    shape_only.use_hashes = false;
+    matcher_ = new Matcher(sigs, shape_only);
+    hashing_ = new Matcher(std::move(sigs), MatchSettings{});
+  }
+  static void TearDownTestSuite() {
+    delete matcher_;
+    delete hashing_;
+    delete bracket_;
+    delete gear_;
+  }
+  static Mesh moved(const Mesh& m, const std::array<double, 16>& xf) {
+    Mesh c = m;
+    transform(c, xf);
+    return c;
+  }
+  static Mesh* bracket_;
+  static Mesh* gear_;
+  static Matcher* matcher_;
+  static Matcher* hashing_;
+};
+Matcher* MatcherTest::hashing_ = nullptr;
+Mesh* MatcherTest::bracket_ = nullptr;
+Mesh* MatcherTest::gear_ = nullptr;
+Matcher* MatcherTest::matcher_ = nullptr;
+
+TEST_F(MatcherTest, IdenticalIsRestricted) {
+  const MatchOutcome o = matcher_->match(*bracket_);
+  ASSERT_EQ(o.verdict, Verdict::kRestricted);
+  EXPECT_EQ(o.matches[0].label, "bracket");
+  EXPECT_GT(o.matches[0].coverage, 0.95);
+}
+
+TEST_F(MatcherTest, ExactAndReposedCopiesHitByHash) {
+  MatchOutcome o = hashing_->match(*gear_);
+  ASSERT_EQ(o.verdict, Verdict::kRestricted);
+  EXPECT_EQ(o.matches[0].method, "geometry-hash");
+  o = hashing_->match(moved(*gear_, rot_xyz(0.3, 0.4, 1.0, 7, 8, 9, 1, true)));
+  ASSERT_EQ(o.verdict, Verdict::kRestricted);
+  EXPECT_EQ(o.matches[0].method, "pose-hash");
+  EXPECT_EQ(hashing_->match(tube(20, 16, 60)).verdict, Verdict::kClean);
+}
+
+TEST_F(MatcherTest, RotationTranslationInvariant) {
+  const MatchOutcome o = matcher_->match(moved(*bracket_, rot_xyz(0.7, -1.2, 2.3, 40, -25, 90)));
+  ASSERT_EQ(o.verdict, Verdict::kRestricted);
+  EXPECT_EQ(o.matches[0].label, "bracket");
+  EXPECT_FALSE(o.matches[0].mirrored);
+}
+
+TEST_F(MatcherTest, MirrorIsDetectedAndReported) {
+  const MatchOutcome o = matcher_->match(moved(*gear_, rot_xyz(0.3, 0.4, 1.0, 0, 0, 0, 1, true)));
+  ASSERT_EQ(o.verdict, Verdict::kRestricted);
+  EXPECT_EQ(o.matches[0].label, "gear");
+  const MatchOutcome b = matcher_->match(moved(*bracket_, rot_xyz(1.3, 0.2, -0.4, 5, 5, 5, 1, true)));
+  ASSERT_EQ(b.verdict, Verdict::kRestricted);
+  EXPECT_TRUE(b.matches[0].mirrored);
+}
+
+TEST_F(MatcherTest, SmallScaleIsDetectedWithItsScale) {
+  const MatchOutcome o = matcher_->match(moved(*bracket_, rot_xyz(0.1, 0.2, 0.3, 0, 0, 0, 1.08)));
+  ASSERT_EQ(o.verdict, Verdict::kRestricted);
+  EXPECT_NEAR(o.matches[0].scale, 1.08, 0.02);
+}
+
+TEST_F(MatcherTest, LargeScaleIsNotRestricted) {
+  // Size is evidence: a part at half size is not the restricted part.
+  const MatchOutcome o = matcher_->match(moved(*bracket_, rot_xyz(0.1, 0.2, 0.3, 0, 0, 0, 0.5)));
+  EXPECT_NE(o.verdict, Verdict::kRestricted);
+}
+
+TEST_F(MatcherTest, SimilarBenignShapesAreClean) {
+  EXPECT_EQ(matcher_->match(tube(20, 16, 60)).verdict, Verdict::kClean);
+  EXPECT_EQ(matcher_->match(plate_with_holes(70, 30, 5, 6, 2, 1)).verdict, Verdict::kClean);
+  EXPECT_EQ(matcher_->match(spur_gear(30, 2.0, 8, 8)).verdict, Verdict::kClean);
+  EXPECT_EQ(matcher_->match(box(70, 30, 45)).verdict, Verdict::kClean);
+}
+
+TEST_F(MatcherTest, PartOnPlateWithOthers) {
+  Mesh plate = merge({moved(*gear_, rot_xyz(0, 0, 0.5, 0, 0, 0)), moved(tube(15, 10, 30), rot_xyz(0, 0, 0, 100, 0, 0)),
+                      moved(knob(), rot_xyz(0, 0, 0, 0, 100, 0))});
+  const MatchOutcome o = matcher_->match(plate);
+  ASSERT_EQ(o.verdict, Verdict::kRestricted);
+  EXPECT_EQ(o.matches[0].label, "gear");
+}
+
+}  // namespace
+}  // namespace s3d
