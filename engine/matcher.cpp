@@ -330,9 +330,11 @@ Verified verify(const CompiledRef& r, const Query& q, const Unit& u, const Match
   const double ratio = u.diag / r.diag;
   const double var_ratio = std::sqrt((u.frame.variances[0] + u.frame.variances[1] + u.frame.variances[2]) /
                                      std::max(1e-12, r.variances[0] + r.variances[1] + r.variances[2]));
-  const bool whole_like = ratio > 0.8 && ratio < 1.3;
-  const double s0 = std::clamp(whole_like ? var_ratio : 1.0, s.min_scale, s.max_scale);
-  const double smin = s.min_scale * 0.95, smax = s.max_scale * 1.05;
+  // A unit about the reference's size may be the part itself, possibly rescaled: start from the
+  // size ratio. Outside the accepted scale range such a match can only lead to review.
+  const bool whole_like = ratio > 0.45 && ratio < 2.2;
+  const double s0 = whole_like ? std::clamp(var_ratio, 0.5, 2.0) : 1.0;
+  const double smin = std::min(s.min_scale * 0.95, s0 * 0.93), smax = std::max(s.max_scale * 1.05, s0 * 1.07);
 
   // Rotations of the reference frame to try: the 8 axis sign flips (4 proper, 4 mirrored), plus
   // turns about an axis whose two perpendicular variances are nearly equal (symmetric parts).
@@ -561,10 +563,13 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) con
     for (size_t ri = 0; ri < refs_.size(); ++ri) {
       const double ratio = u.diag / refs_[ri]->diag;
       const bool same_size = ratio >= settings_.min_scale * 0.9 && ratio <= settings_.max_scale * 1.1;
+      const bool rescaled = ratio >= 0.5 && ratio <= 2.0;
       const bool contains = ratio > 1.0 && ratio < 3.5;
-      if (!same_size && !contains) continue;
+      if (!same_size && !rescaled && !contains) continue;
       float d = descriptor_distance(u.desc, refs_[ri]->sig.descriptor);
-      if (!same_size) d += 0.5f;  // containment is a weaker hypothesis than a whole-part match
+      // A whole part at its own size is the strongest hypothesis; a rescaled copy (review at most)
+      // and a part inside extra material are weaker.
+      if (!same_size) d += rescaled ? 0.3f : 0.5f;
       ranked.emplace_back(d, ri);
     }
     std::sort(ranked.begin(), ranked.end());

@@ -1,0 +1,67 @@
+#include "engine/archive.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <memory>
+#include <vector>
+
+namespace s3d {
+
+std::string for_each_archive_member(std::span<const uint8_t> data, const Limits& limits,
+                                    const std::function<void(const ArchiveMember&)>& fn) {
+  std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), &archive_read_free);
+  if (!a) return "out of memory opening archive";
+  archive_read_support_format_zip(a.get());
+  archive_read_support_filter_none(a.get());
+  if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
+    return std::string("cannot open archive: ") + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown");
+  uint64_t total = 0;
+  uint32_t entries = 0;
+  std::vector<uint8_t> buf;
+  for (;;) {
+    archive_entry* e = nullptr;
+    const int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+      return std::string("corrupt archive: ") + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown");
+    if (++entries > limits.max_archive_entries)
+      return "archive has more than " + std::to_string(limits.max_archive_entries) +
+             " entries (max_archive_entries limit)";
+    if (archive_entry_filetype(e) != AE_IFREG) continue;
+    ArchiveMember m;
+    m.name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "?";
+    buf.clear();
+    // Read in bounded chunks, counting real bytes (declared sizes can lie).
+    uint8_t chunk[1 << 16];
+    bool failed = false;
+    for (;;) {
+      const la_ssize_t n = archive_read_data(a.get(), chunk, sizeof chunk);
+      if (n == 0) break;
+      if (n < 0) {
+        m.error = std::string("cannot decompress member: ") + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown");
+        failed = true;
+        break;
+      }
+      total += static_cast<uint64_t>(n);
+      if (total > limits.max_decompressed_bytes) {
+        m.error = "decompressed size exceeds the max_decompressed_bytes limit of " + std::to_string(limits.max_decompressed_bytes);
+        fn(m);
+        return "archive decompresses to more than " + std::to_string(limits.max_decompressed_bytes) +
+               " bytes (max_decompressed_bytes limit)";
+      }
+      if (buf.size() + static_cast<size_t>(n) > limits.max_input_bytes) {
+        m.error = "member exceeds the max_input_bytes limit";
+        failed = true;
+        break;
+      }
+      buf.insert(buf.end(), chunk, chunk + n);
+    }
+    if (!failed) m.bytes = std::span<const uint8_t>(buf.data(), buf.size());
+    fn(m);
+    if (failed && m.error.rfind("cannot decompress", 0) == 0) return "corrupt archive: " + m.error;
+  }
+  return {};
+}
+
+}  // namespace s3d

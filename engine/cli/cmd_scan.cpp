@@ -1,0 +1,197 @@
+// `screen3d scan [--db DB] [--json] [--recursive] [--threads N] PATH...`: screens each file, each
+// member of a zip archive ("outer.zip!/inner/a.stl") and, with --recursive, each file of a folder.
+// Results stream in input order; exit 0 clean, 1 any restricted/review, 2 any error and no match.
+#include <tbb/global_control.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "engine/archive.h"
+#include "engine/cli/command.h"
+#include "engine/report_json.h"
+#include "engine/scan.h"
+#include "geometry/file_bytes.h"
+#include "geometry/load_error.h"
+
+#ifndef S3D_DEMO_DB_PATH
+#define S3D_DEMO_DB_PATH ""
+#endif
+
+namespace s3d::cli {
+namespace {
+
+struct ScanOptions {
+  std::string db;
+  bool json = false;
+  bool recursive = false;
+  int threads = 0;
+  std::vector<std::string> paths;
+  ScanSettings settings;
+};
+
+std::string resolve_db(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("SCREEN3D_DB"); env && *env) return env;
+  return S3D_DEMO_DB_PATH;
+}
+
+// Expands folders (with --recursive) into their regular files, sorted, without following links to
+// folders (no cycles). Problems become error results so they are reported in order.
+void expand(const std::string& path, bool recursive, std::vector<std::string>& out) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(path, ec);
+  if (!ec && std::filesystem::is_directory(st) && recursive) {
+    std::vector<std::string> files;
+    std::filesystem::recursive_directory_iterator it(path, std::filesystem::directory_options::skip_permission_denied, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      std::error_code e2;
+      if (it->is_regular_file(e2) && !it->is_symlink(e2)) files.push_back(it->path().string());
+    }
+    std::sort(files.begin(), files.end());
+    out.insert(out.end(), files.begin(), files.end());
+    return;
+  }
+  out.push_back(path);
+}
+
+ScanResult error_result(const std::string& path, Format f, const std::string& why) {
+  ScanResult r;
+  r.path = path;
+  r.format = f;
+  r.verdict = Verdict::kError;
+  r.error = why;
+  return r;
+}
+
+void scan_buffer(const Engine& engine, std::span<const uint8_t> bytes, const std::string& name, uint32_t depth,
+                 std::vector<ScanResult>& out) {
+  const Format f = detect_format(bytes);
+  if (f != Format::kZip) {
+    out.push_back(engine.scan_bytes(bytes, name));
+    return;
+  }
+  if (depth >= engine.settings().limits.max_nesting) {
+    out.push_back(error_result(name, f, "archive nested deeper than the max_nesting limit of " +
+                                            std::to_string(engine.settings().limits.max_nesting)));
+    return;
+  }
+  size_t before = out.size();
+  const std::string err = for_each_archive_member(bytes, engine.settings().limits, [&](const ArchiveMember& m) {
+    const std::string member = name + "!/" + m.name;
+    if (!m.error.empty())
+      out.push_back(error_result(member, Format::kUnknown, m.error));
+    else
+      scan_buffer(engine, m.bytes, member, depth + 1, out);
+  });
+  if (!err.empty()) out.push_back(error_result(name, f, err));
+  else if (out.size() == before) {
+    ScanResult r;
+    r.path = name;
+    r.format = f;
+    r.verdict = Verdict::kSkipped;
+    r.error = "archive holds no files";
+    out.push_back(r);
+  }
+}
+
+std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path) {
+  std::vector<ScanResult> out;
+  try {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      out.push_back(error_result(path, Format::kUnknown, "is a directory (use --recursive)"));
+    else {
+      FileBytes fb(path, engine.settings().limits);
+      scan_buffer(engine, fb.bytes(), path, 0, out);
+    }
+  } catch (const LoadError& e) {
+    out.push_back(error_result(path, Format::kUnknown, e.what()));
+  } catch (const std::exception& e) {
+    out.push_back(error_result(path, Format::kUnknown, std::string("internal error: ") + e.what()));
+  }
+  return out;
+}
+
+int run_scan(const ScanOptions& o) {
+  const std::string db = resolve_db(o.db);
+  if (db.empty()) {
+    diagnose("scan", "no signature database: pass --db or set SCREEN3D_DB");
+    return kExitError;
+  }
+  std::unique_ptr<Engine> engine;
+  try {
+    engine = Engine::from_database(db, o.settings);
+  } catch (const std::exception& e) {
+    diagnose(db, e.what());
+    return kExitError;
+  }
+  std::unique_ptr<tbb::global_control> limit;
+  if (o.threads > 0)
+    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, o.threads);
+
+  std::vector<std::string> files;
+  for (const std::string& p : o.paths) expand(p, o.recursive, files);
+  bool any_match = false, any_error = false;
+  size_t next = 0;
+  const size_t tokens = static_cast<size_t>(std::max(1, tbb::this_task_arena::max_concurrency())) * 2;
+  using Batch = std::shared_ptr<std::vector<ScanResult>>;
+  tbb::parallel_pipeline(
+      tokens,
+      tbb::make_filter<void, size_t>(tbb::filter_mode::serial_in_order,
+                                     [&](tbb::flow_control& fc) -> size_t {
+                                       if (next >= files.size()) {
+                                         fc.stop();
+                                         return 0;
+                                       }
+                                       return next++;
+                                     }) &
+          tbb::make_filter<size_t, Batch>(tbb::filter_mode::parallel,
+                                          [&](size_t i) { return std::make_shared<std::vector<ScanResult>>(scan_path(*engine, files[i])); }) &
+          tbb::make_filter<Batch, void>(tbb::filter_mode::serial_in_order, [&](const Batch& b) {
+            for (const ScanResult& r : *b) {
+              if (r.verdict == Verdict::kRestricted || r.verdict == Verdict::kReview) any_match = true;
+              if (r.verdict == Verdict::kError) {
+                any_error = true;
+                diagnose(r.path, r.error);
+              }
+              write_out(o.json ? scan_result_json(r).dump() + "\n" : scan_result_text(r));
+            }
+          }));
+  if (any_match) return kExitMatch;
+  return any_error ? kExitError : kExitOk;
+}
+
+}  // namespace
+
+void register_scan(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<ScanOptions>();
+  CLI::App* sub = app.add_subcommand("scan", "Screen files against a signature database: restricted, review or clean.");
+  sub->add_option("--db", o->db, "Signature database (default: $SCREEN3D_DB, then the demo database)");
+  sub->add_flag("--json", o->json, "One JSON object per input per line");
+  sub->add_flag("-r,--recursive", o->recursive, "Screen every file below each folder");
+  sub->add_option("--threads", o->threads, "Worker threads (default: all cores)");
+  auto& m = o->settings.match;
+  sub->add_option("--restricted-threshold", m.restricted_threshold, "Score at or above which a file is restricted")
+      ->capture_default_str();
+  sub->add_option("--review-threshold", m.review_threshold, "Score at or above which a file is flagged for review")
+      ->capture_default_str();
+  sub->add_option("--min-scale", m.min_scale, "Smallest accepted scale relative to a reference")->capture_default_str();
+  sub->add_option("--max-scale", m.max_scale, "Largest accepted scale relative to a reference")->capture_default_str();
+  auto& l = o->settings.limits;
+  sub->add_option("--max-bytes", l.max_input_bytes, "Largest input file read, in bytes")->capture_default_str();
+  sub->add_option("--max-triangles", l.max_triangles, "Most triangles read from one file")->capture_default_str();
+  sub->add_option("--max-decompressed", l.max_decompressed_bytes, "Most bytes decompressed from one archive")
+      ->capture_default_str();
+  sub->add_option("--max-entries", l.max_archive_entries, "Most members read from one archive")->capture_default_str();
+  sub->add_option("PATH", o->paths, "Files, archives or (with --recursive) folders")->required();
+  sub->callback([o, &ctx] { ctx.exit_code = run_scan(*o); });
+}
+
+}  // namespace s3d::cli
