@@ -6,7 +6,8 @@
 namespace s3d {
 
 namespace {
-double round_to(double v, double q) { return std::round(v / q) * q; }
+// Divides by the inverse so that e.g. 0.9942 prints as 0.9942, not 0.9942000000000001.
+double round_to(double v, double q) { return std::round(v / q) / std::round(1.0 / q); }
 }  // namespace
 
 nlohmann::ordered_json scan_result_json(const ScanResult& r) {

@@ -1,0 +1,308 @@
+#include "bench/eval/variant_cache.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "bench/eval/rng.h"
+#include "geometry/variants.h"
+#include "geometry/write_mesh.h"
+
+namespace s3d::eval {
+namespace {
+
+constexpr double kSplitGapMm = 10.0;
+constexpr double kDecimateFraction = 0.30;
+
+constexpr VariantClassInfo kClasses[] = {
+    {VariantClass::kRigid, "rigid", 1, nullptr},
+    {VariantClass::kScale, "scale", 1, nullptr},
+    {VariantClass::kMirror, "mirror", 1, nullptr},
+    {VariantClass::kRemesh, "remesh", 3, nullptr},
+    {VariantClass::kNoise, "noise", 1, nullptr},
+    {VariantClass::kFormat, "format", 3, nullptr},
+    {VariantClass::kPlate, "plate", 1, nullptr},
+    {VariantClass::kSplit, "split", 2, nullptr},
+    {VariantClass::kEmbedded, "embedded", 1, nullptr},
+    {VariantClass::kEdit, "edit", 2, nullptr},
+    {VariantClass::kGcode, "gcode", 1, "G-code reading does not exist yet"},
+    {VariantClass::kGcodeStripped, "gcode-stripped", 1, "G-code reading does not exist yet"},
+};
+
+const VariantClassInfo& info(VariantClass c) {
+  for (const VariantClassInfo& i : kClasses)
+    if (i.cls == c) return i;
+  return kClasses[0];
+}
+
+// Which file format a variant is written in.
+enum class Writer { kStlBinary, kStlAscii, kObj, k3mf };
+
+Writer writer_of(VariantClass cls, int k) {
+  if (cls != VariantClass::kFormat) return Writer::kStlBinary;
+  return k == 0 ? Writer::kStlAscii : k == 1 ? Writer::kObj : Writer::k3mf;
+}
+
+const char* extension(Writer w) {
+  switch (w) {
+    case Writer::kStlAscii: return ".stl";
+    case Writer::kObj: return ".obj";
+    case Writer::k3mf: return ".3mf";
+    default: return ".stl";
+  }
+}
+
+uint64_t mesh_hash(const Mesh& m, uint64_t h) {
+  auto bytes = [&](const void* p, size_t n) {
+    h = fnv1a(std::string_view(static_cast<const char*>(p), n), h);
+  };
+  const uint64_t nv = m.vertices.size(), nt = m.triangles.size(), no = m.object_starts.size();
+  bytes(&nv, sizeof nv);
+  bytes(&nt, sizeof nt);
+  bytes(&no, sizeof no);
+  if (nv) bytes(m.vertices.data(), nv * sizeof(Vec3f));
+  if (nt) bytes(m.triangles.data(), nt * sizeof(Tri));
+  if (no) bytes(m.object_starts.data(), no * sizeof(uint32_t));
+  return h;
+}
+
+// File-name-safe stem of a reference name: letters, digits, '-', '_' kept, the rest '_'; no extension.
+std::string safe_stem(const std::string& name) {
+  std::string stem = std::filesystem::path(name).stem().string();
+  if (stem.size() > 80) stem.resize(80);
+  for (char& c : stem)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) c = '_';
+  return stem.empty() ? std::string("ref") : stem;
+}
+
+bool read_text(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+std::string temp_name(const std::string& final_path) {
+  static std::atomic<uint64_t> counter{0};
+  return final_path + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+}
+
+// Writes text atomically (temp + rename).
+void write_text(const std::string& path, const std::string& text) {
+  const std::string tmp = temp_name(path);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) throw std::runtime_error(tmp + ": write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw std::runtime_error(path + ": rename failed");
+  }
+}
+
+void write_mesh_file(const Mesh& m, Writer w, const std::string& path) {
+  const std::string tmp = temp_name(path);
+  try {
+    switch (w) {
+      case Writer::kStlBinary: write_stl_binary(m, tmp); break;
+      case Writer::kStlAscii: write_stl_ascii(m, tmp); break;
+      case Writer::kObj: write_obj(m, tmp); break;
+      case Writer::k3mf: write_3mf(m, tmp); break;
+    }
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw std::runtime_error(path + ": rename failed: " + ec.message());
+  }
+}
+
+// Tags of the sub-seeds one variant uses.
+constexpr uint64_t kTagTransform = 1;
+constexpr uint64_t kTagRigid = 2;
+constexpr uint64_t kTagAxis = 3;
+
+// Makes the variant mesh. Throws on failure (the caller records the reason).
+Mesh make_variant(const VariantRequest& req, uint64_t seed, std::string* note) {
+  const Mesh& ref = *req.reference;
+  const uint64_t s_tr = variants::derive_seed(seed, kTagTransform);
+  auto rigid = [&](const Mesh& m) { return variants::random_rigid(m, variants::derive_seed(seed, kTagRigid)); };
+  auto boolean = [&](variants::BooleanVariant b) {
+    if (b.how != variants::Combine::kBoolean) *note = "overlapping fallback: " + b.fallback_reason;
+    return rigid(b.mesh);
+  };
+  switch (req.cls) {
+    case VariantClass::kRigid:
+      return rigid(ref);
+    case VariantClass::kScale:
+      return rigid(variants::random_scale(ref, s_tr));
+    case VariantClass::kMirror: {
+      variants::VariantRng rng(variants::derive_seed(seed, kTagAxis));
+      return rigid(variants::mirror(ref, static_cast<int>(rng.below(3))));
+    }
+    case VariantClass::kRemesh:
+      if (req.k == 0) return rigid(variants::remesh_random(ref, s_tr));
+      if (req.k == 1) return rigid(variants::decimate(ref, kDecimateFraction));
+      return rigid(variants::subdivide_loop(ref, 1));
+    case VariantClass::kNoise:
+      // Noise first: its sigma is relative to the reference's own bounding box.
+      return rigid(variants::gaussian_noise(ref, variants::kDefaultNoiseFraction, s_tr));
+    case VariantClass::kFormat:
+      return rigid(ref);
+    case VariantClass::kPlate: {
+      if (req.companions.empty()) throw std::runtime_error("no benign companion models for the plate");
+      std::vector<Mesh> others;
+      for (const Mesh* m : req.companions) others.push_back(*m);
+      return variants::place_on_plate(ref, others, s_tr).mesh;
+    }
+    case VariantClass::kSplit:
+      return rigid(variants::split_by_planes(ref, req.k == 0 ? 1 : 2, s_tr, kSplitGapMm));
+    case VariantClass::kEmbedded:
+      return boolean(variants::embed_in_block(ref, s_tr));
+    case VariantClass::kEdit:
+      return boolean(req.k == 0 ? variants::add_through_hole(ref, s_tr) : variants::add_boss(ref, s_tr));
+    case VariantClass::kGcode:
+    case VariantClass::kGcodeStripped:
+      break;
+  }
+  throw std::runtime_error(std::string("class ") + info(req.cls).name + " is not generated: " +
+                           (info(req.cls).not_run ? info(req.cls).not_run : "unknown"));
+}
+
+}  // namespace
+
+std::span<const VariantClassInfo> variant_classes() { return kClasses; }
+
+const VariantClassInfo* find_variant_class(std::string_view name) {
+  for (const VariantClassInfo& i : kClasses)
+    if (name == i.name) return &i;
+  return nullptr;
+}
+
+std::string variant_name(VariantClass cls, int k) {
+  switch (cls) {
+    case VariantClass::kRemesh: return k == 0 ? "remesh/isotropic" : k == 1 ? "remesh/decimate-30" : "remesh/loop-1";
+    case VariantClass::kFormat: return k == 0 ? "format/stl-ascii" : k == 1 ? "format/obj" : "format/3mf";
+    case VariantClass::kSplit: return k == 0 ? "split/1-plane" : "split/2-planes";
+    case VariantClass::kEdit: return k == 0 ? "edit/through-hole" : "edit/boss-3mm";
+    default: break;
+  }
+  const VariantClassInfo& i = info(cls);
+  return i.count > 1 ? std::string(i.name) + "/" + std::to_string(k) : std::string(i.name);
+}
+
+uint64_t variant_seed(uint64_t run_seed, std::string_view reference_name, VariantClass cls, int k) {
+  uint64_t s = derive_seed(run_seed, fnv1a(reference_name));
+  s = derive_seed(s, static_cast<uint64_t>(cls));
+  return derive_seed(s, static_cast<uint64_t>(k));
+}
+
+VariantCache::VariantCache(std::string dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec || !std::filesystem::is_directory(dir_, ec))
+    throw std::runtime_error(dir_ + ": cannot create the variant cache folder");
+}
+
+VariantOutcome VariantCache::get(const VariantRequest& req) const {
+  VariantOutcome out;
+  if (!req.reference) {
+    out.reason = "no reference mesh";
+    return out;
+  }
+  const VariantClassInfo& ci = info(req.cls);
+  if (ci.not_run) {
+    out.reason = ci.not_run;
+    return out;
+  }
+  if (req.k < 0 || req.k >= ci.count) {
+    out.reason = "variant index out of range";
+    return out;
+  }
+  const uint64_t seed = variant_seed(req.run_seed, req.reference_name, req.cls, req.k);
+
+  // Cache key: everything the output depends on.
+  uint64_t key = fnv1a(kVariantCacheVersion);
+  key = fnv1a(std::to_string(req.run_seed) + "/" + req.reference_name + "/" + ci.name + "/" + std::to_string(req.k), key);
+  key = mesh_hash(*req.reference, key);
+  for (size_t i = 0; i < req.companions.size(); ++i) {
+    key = fnv1a(i < req.companion_names.size() ? req.companion_names[i] : std::string("?"), key);
+    if (req.companions[i]) key = mesh_hash(*req.companions[i], key);
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(key));
+  const Writer w = writer_of(req.cls, req.k);
+  const std::string base = (std::filesystem::path(dir_) / (safe_stem(req.reference_name) + "." + ci.name + "." +
+                                                           std::to_string(req.k) + "." + hex))
+                               .string();
+  const std::string path = base + extension(w), fail_path = base + ".fail", note_path = base + ".note";
+
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) > 0 && !ec) {
+    out.ok = true;
+    out.cache_hit = true;
+    out.path = path;
+    read_text(note_path, &out.note);
+    return out;
+  }
+  if (read_text(fail_path, &out.reason)) {
+    out.cache_hit = true;
+    return out;
+  }
+
+  // A transform failure is a property of the reference and is cached; a write failure (disk full,
+  // permissions) is not.
+  Mesh m;
+  std::string reason;
+  try {
+    m = make_variant(req, seed, &out.note);
+    if (m.triangles.empty()) reason = "transform produced an empty mesh";
+  } catch (const std::exception& e) {
+    reason = e.what();
+    if (reason.empty()) reason = "transform failed without a message";
+  } catch (...) {
+    reason = "transform failed with an unknown exception";
+  }
+  if (!reason.empty()) {
+    for (char& c : reason)
+      if (c == '\n' || c == '\r') c = ' ';
+    out.reason = reason;
+    out.note.clear();
+    try {
+      write_text(fail_path, reason);
+    } catch (const std::exception&) {
+      // Not cached; the failure is still reported.
+    }
+    return out;
+  }
+  try {
+    write_mesh_file(m, w, path);
+    if (!out.note.empty()) write_text(note_path, out.note);
+  } catch (const std::exception& e) {
+    out.reason = std::string("write failed: ") + e.what();
+    out.note.clear();
+    return out;
+  }
+  out.ok = true;
+  out.path = path;
+  return out;
+}
+
+}  // namespace s3d::eval

@@ -1,0 +1,151 @@
+// The C API (s3d.h) over the C++ Engine. Every entry point catches everything.
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "engine/report_json.h"
+#include "engine/s3d.h"
+#include "engine/scan.h"
+
+struct s3d_engine {
+  std::unique_ptr<s3d::Engine> engine;
+};
+
+struct s3d_result {
+  s3d::ScanResult r;
+  std::string format;
+  std::string json;
+  std::vector<std::string> categories;
+};
+
+namespace {
+s3d_result* wrap(s3d::ScanResult&& r) {
+  auto* out = new s3d_result;
+  out->r = std::move(r);
+  out->format = std::string(s3d::format_name(out->r.format));
+  out->json = s3d::scan_result_json(out->r).dump();
+  for (const auto& m : out->r.matches) out->categories.emplace_back(s3d::category_name(m.category));
+  return out;
+}
+const s3d::MatchEvidence* match_at(const s3d_result* r, size_t i) {
+  return (r && i < r->r.matches.size()) ? &r->r.matches[i] : nullptr;
+}
+}  // namespace
+
+extern "C" {
+
+const char* s3d_version(void) { return S3D_VERSION; }
+
+const char* s3d_status_string(int status) {
+  switch (status) {
+    case S3D_OK: return "ok";
+    case S3D_E_INVALID_ARGUMENT: return "invalid argument";
+    case S3D_E_DATABASE: return "signature database cannot be used";
+    case S3D_E_NO_MEMORY: return "out of memory";
+    case S3D_E_INTERNAL: return "internal error";
+    default: return "unknown status";
+  }
+}
+
+int s3d_engine_open(const char* db_path, s3d_engine** out, char** error_message) {
+  if (error_message) *error_message = nullptr;
+  if (!out) return S3D_E_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (!db_path) return S3D_E_INVALID_ARGUMENT;
+  try {
+    auto e = std::make_unique<s3d_engine>();
+    e->engine = s3d::Engine::from_database(db_path);
+    *out = e.release();
+    return S3D_OK;
+  } catch (const std::bad_alloc&) {
+    return S3D_E_NO_MEMORY;
+  } catch (const std::exception& ex) {
+    if (error_message) *error_message = strdup(ex.what());
+    return S3D_E_DATABASE;
+  } catch (...) {
+    return S3D_E_INTERNAL;
+  }
+}
+
+void s3d_engine_free(s3d_engine* engine) { delete engine; }
+
+size_t s3d_engine_signature_count(const s3d_engine* engine) { return engine ? engine->engine->signature_count() : 0; }
+
+int s3d_scan_file(const s3d_engine* engine, const char* path, s3d_result** out) {
+  if (!out) return S3D_E_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (!engine || !path) return S3D_E_INVALID_ARGUMENT;
+  try {
+    *out = wrap(engine->engine->scan_file(path));
+    return S3D_OK;
+  } catch (const std::bad_alloc&) {
+    return S3D_E_NO_MEMORY;
+  } catch (...) {
+    return S3D_E_INTERNAL;
+  }
+}
+
+int s3d_scan_memory(const s3d_engine* engine, const void* data, size_t size, const char* name, s3d_result** out) {
+  if (!out) return S3D_E_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (!engine || (!data && size)) return S3D_E_INVALID_ARGUMENT;
+  try {
+    *out = wrap(engine->engine->scan_bytes({static_cast<const uint8_t*>(data), size}, name ? name : "<memory>"));
+    return S3D_OK;
+  } catch (const std::bad_alloc&) {
+    return S3D_E_NO_MEMORY;
+  } catch (...) {
+    return S3D_E_INTERNAL;
+  }
+}
+
+void s3d_result_free(s3d_result* result) { delete result; }
+
+s3d_verdict s3d_result_verdict(const s3d_result* r) {
+  if (!r) return S3D_VERDICT_ERROR;
+  switch (r->r.verdict) {
+    case s3d::Verdict::kClean: return S3D_VERDICT_CLEAN;
+    case s3d::Verdict::kReview: return S3D_VERDICT_REVIEW;
+    case s3d::Verdict::kRestricted: return S3D_VERDICT_RESTRICTED;
+    case s3d::Verdict::kSkipped: return S3D_VERDICT_SKIPPED;
+    case s3d::Verdict::kError: return S3D_VERDICT_ERROR;
+  }
+  return S3D_VERDICT_ERROR;
+}
+
+double s3d_result_score(const s3d_result* r) { return r ? r->r.score : 0.0; }
+const char* s3d_result_error(const s3d_result* r) { return (r && !r->r.error.empty()) ? r->r.error.c_str() : nullptr; }
+const char* s3d_result_format(const s3d_result* r) { return r ? r->format.c_str() : nullptr; }
+size_t s3d_result_match_count(const s3d_result* r) { return r ? r->r.matches.size() : 0; }
+const char* s3d_result_match_signature(const s3d_result* r, size_t i) {
+  const auto* m = match_at(r, i);
+  return m ? m->signature_id.c_str() : nullptr;
+}
+const char* s3d_result_match_label(const s3d_result* r, size_t i) {
+  const auto* m = match_at(r, i);
+  return m ? m->label.c_str() : nullptr;
+}
+const char* s3d_result_match_category(const s3d_result* r, size_t i) {
+  return match_at(r, i) ? r->categories[i].c_str() : nullptr;
+}
+double s3d_result_match_score(const s3d_result* r, size_t i) {
+  const auto* m = match_at(r, i);
+  return m ? m->score : 0.0;
+}
+double s3d_result_match_coverage(const s3d_result* r, size_t i) {
+  const auto* m = match_at(r, i);
+  return m ? m->coverage : 0.0;
+}
+double s3d_result_match_scale(const s3d_result* r, size_t i) {
+  const auto* m = match_at(r, i);
+  return m ? m->scale : 0.0;
+}
+int s3d_result_match_mirrored(const s3d_result* r, size_t i) {
+  const auto* m = match_at(r, i);
+  return m ? (m->mirrored ? 1 : 0) : 0;
+}
+const char* s3d_result_json(const s3d_result* r) { return r ? r->json.c_str() : nullptr; }
+
+}  // extern "C"

@@ -1,0 +1,303 @@
+// `screen3d sig add|list|remove`: edit and inspect a signature database.
+//   sig add --db DB --label LABEL --category CATEGORY [--severity S] [--added-by NAME] FILE...
+//   sig list --db DB [--json]
+//   sig remove --db DB ID...
+// --db defaults to $SCREEN3D_DB. Edits load the whole database, change it in memory and write it
+// back atomically once (signatures/database.h), so a failed command leaves the file as it was.
+// Files that fail (unreadable, duplicate reference) are reported and skipped; the others are still
+// added and the exit status is 2. Results (new or removed ids, listings) go to stdout only after the
+// database was written; diagnostics are one stderr line each.
+#include <time.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/cli/command.h"
+#include "engine/input.h"
+#include "engine/version.h"
+#include "geometry/canonical_hash.h"
+#include "signatures/build_signature.h"
+#include "signatures/database.h"
+
+namespace s3d::cli {
+namespace {
+
+struct SigOptions {
+  std::string db;
+  // add
+  std::string label;
+  std::string category;
+  int severity = 5;
+  std::string added_by;
+  std::vector<std::string> files;
+  // list
+  bool json = false;
+  // remove
+  std::vector<std::string> ids;
+};
+
+// --db, else $SCREEN3D_DB (CLI11 fills it from the environment); empty means neither was given.
+bool have_db(const SigOptions& o, const char* command) {
+  if (!o.db.empty()) return true;
+  diagnose(command, "no signature database given (use --db DB or set SCREEN3D_DB)");
+  return false;
+}
+
+std::string iso8601_utc(int64_t unix_seconds) {
+  const time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm{};
+  char buf[40];
+  if (static_cast<int64_t>(t) != unix_seconds || gmtime_r(&t, &tm) == nullptr ||
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    return std::to_string(unix_seconds);  // outside what the C library can render
+  return buf;
+}
+
+std::string hex(const uint8_t* p, size_t n) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string s;
+  s.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    s.push_back(kDigits[p[i] >> 4]);
+    s.push_back(kDigits[p[i] & 15]);
+  }
+  return s;
+}
+
+std::string hex64(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+bool parse_sha256_hex(const std::string& s, std::array<uint8_t, 32>& out) {
+  if (s.size() != 64) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
+// Labels in a database may be hostile: never let control characters reach a terminal.
+std::string printable(std::string_view s) {
+  std::string r;
+  r.reserve(s.size());
+  for (char c : s) r.push_back((static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c);
+  return r;
+}
+
+std::string default_added_by() {
+  for (const char* var : {"USER", "LOGNAME"})
+    if (const char* v = std::getenv(var); v && *v) return v;
+  return "";
+}
+
+// One reference file -> a complete Signature (everything but the id), or a one-line reason.
+bool signature_for_file(const std::string& path, const SigOptions& o, Category category, Signature& sig,
+                        std::string& error) {
+  try {
+    LoadedInput in = load_input(InputFile{path}, ReadOptions{});
+    if (!in.ok()) {
+      error = in.error;
+      return false;
+    }
+    const Mesh& mesh = *in.mesh;
+    sig = build_signature(mesh);
+    sig.meta.label = o.label;
+    sig.meta.category = category;
+    sig.meta.severity = static_cast<uint8_t>(o.severity);
+    if (!parse_sha256_hex(in.sha256, sig.meta.sha256)) {
+      error = "internal error: no SHA-256 for the file";
+      return false;
+    }
+    sig.meta.exact_hash = exact_geometry_hash(mesh);
+    sig.meta.pose_hash = pose_invariant_hash(mesh);
+    sig.meta.added_by = o.added_by;
+    sig.meta.added_at = static_cast<int64_t>(std::time(nullptr));
+    sig.meta.tool_version = engine_version();
+    return true;
+  } catch (const std::invalid_argument& e) {
+    error = one_line(std::string("cannot build a signature: ") + e.what());
+  } catch (const std::exception& e) {
+    error = one_line(std::string("internal error: ") + e.what());
+  }
+  return false;
+}
+
+int run_add(const SigOptions& o) {
+  if (!have_db(o, "sig add")) return kExitError;
+  Category category{};
+  if (!parse_category(o.category, &category)) {
+    diagnose("sig add", "unknown category '" + o.category + "' (expected receiver, frame, fire-control or other)");
+    return kExitError;
+  }
+  if (o.severity < 1 || o.severity > 10) {
+    diagnose("sig add", "severity " + std::to_string(o.severity) + " out of range (expected 1..10)");
+    return kExitError;
+  }
+  if (o.label.empty()) {
+    diagnose("sig add", "empty --label");
+    return kExitError;
+  }
+  DbContents db;
+  try {
+    db = load_contents_or_empty(o.db);
+  } catch (const DbError& e) {
+    diagnose(o.db, e.what());
+    return kExitError;
+  }
+
+  bool any_error = false;
+  std::string added;  // stdout, once the database is written
+  for (const std::string& path : o.files) {
+    Signature sig;
+    std::string error;
+    if (!signature_for_file(path, o, category, sig, error)) {
+      diagnose(path, error);
+      any_error = true;
+      continue;
+    }
+    try {
+      const std::string id = add_signature(db, std::move(sig));
+      added += id + "\t" + printable(path) + "\n";
+    } catch (const DbError& e) {  // DuplicateError names the existing id
+      diagnose(path, e.what());
+      any_error = true;
+    }
+  }
+  if (!added.empty()) {
+    try {
+      write_database(o.db, db);
+    } catch (const DbError& e) {
+      diagnose(o.db, e.what());
+      return kExitError;
+    }
+    write_out(added);
+  }
+  return any_error ? kExitError : kExitOk;
+}
+
+int run_list(const SigOptions& o) {
+  if (!have_db(o, "sig list")) return kExitError;
+  try {
+    const SignatureDb db = SignatureDb::open(o.db);
+    std::string out;
+    for (size_t i = 0; i < db.size(); ++i) {
+      const EntryRecord& r = db.record(i);
+      const std::string sha = hex(r.sha256, sizeof r.sha256);
+      const std::string when = iso8601_utc(r.added_at);
+      const std::string category = category_name(db.category(i));
+      if (o.json) {
+        nlohmann::ordered_json j;
+        j["id"] = std::string(db.id(i));
+        j["label"] = std::string(db.label(i));
+        j["category"] = category;
+        j["severity"] = r.severity;
+        j["sha256"] = sha;
+        j["added_at"] = when;
+        j["added_by"] = std::string(db.added_by(i));
+        j["tool_version"] = std::string(db.tool_version(i));
+        j["points"] = r.point_count;
+        j["exact_hash"] = hex64(r.exact_hash);
+        j["pose_hash"] = hex64(r.pose_hash);
+        // Invalid UTF-8 in a label is replaced rather than aborting the listing.
+        out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+      } else {
+        char line[160];
+        std::snprintf(line, sizeof line, "%-10s %-12s %2u  %-20s %5u  %s  ", std::string(db.id(i)).c_str(),
+                      category.c_str(), static_cast<unsigned>(r.severity), when.c_str(),
+                      static_cast<unsigned>(r.point_count), sha.c_str());
+        out += line + printable(db.label(i)) + "\n";
+      }
+    }
+    write_out(out);
+  } catch (const DbError& e) {
+    diagnose(o.db, e.what());
+    return kExitError;
+  }
+  return kExitOk;
+}
+
+int run_remove(const SigOptions& o) {
+  if (!have_db(o, "sig remove")) return kExitError;
+  DbContents db;
+  try {
+    db = load_contents(SignatureDb::open(o.db));
+  } catch (const DbError& e) {
+    diagnose(o.db, e.what());
+    return kExitError;
+  }
+  bool any_error = false;
+  std::string removed;
+  for (const std::string& id : o.ids) {
+    try {
+      remove_signature(db, id);
+      removed += printable(id) + "\n";
+    } catch (const DbError& e) {
+      diagnose(o.db, e.what());
+      any_error = true;
+    }
+  }
+  if (!removed.empty()) {
+    try {
+      write_database(o.db, db);
+    } catch (const DbError& e) {
+      diagnose(o.db, e.what());
+      return kExitError;
+    }
+    write_out(removed);
+  }
+  return any_error ? kExitError : kExitOk;
+}
+
+void add_db_option(CLI::App* sub, SigOptions& o) {
+  sub->add_option("--db", o.db, "Signature database file (default: $SCREEN3D_DB)")->envname("SCREEN3D_DB");
+}
+
+}  // namespace
+
+void register_sig(CLI::App& app, Context& ctx) {
+  CLI::App* sig = app.add_subcommand("sig", "Edit and inspect a signature database: add, list, remove.");
+  sig->require_subcommand(1);
+
+  auto add = std::make_shared<SigOptions>();
+  add->added_by = default_added_by();
+  CLI::App* a = sig->add_subcommand("add", "Add one signature per reference file (creates the database if missing); "
+                                           "prints the new id and the file per line.");
+  add_db_option(a, *add);
+  a->add_option("--label", add->label, "Name of the reference part")->required();
+  a->add_option("--category", add->category, "receiver, frame, fire-control or other")->required();
+  a->add_option("--severity", add->severity, "1 (low) .. 10 (high)")->capture_default_str();
+  a->add_option("--added-by", add->added_by, "Who added it (default: $USER)");
+  a->add_option("FILE", add->files, "Reference files (STL, 3MF, OBJ, ...)")->required();
+  a->callback([add, &ctx] { ctx.exit_code = run_add(*add); });
+
+  auto list = std::make_shared<SigOptions>();
+  CLI::App* l = sig->add_subcommand("list", "List entries: id, category, severity, added-at (UTC), sample points, "
+                                            "reference SHA-256, label.");
+  add_db_option(l, *list);
+  l->add_flag("--json", list->json, "One JSON object per entry per line");
+  l->callback([list, &ctx] { ctx.exit_code = run_list(*list); });
+
+  auto remove = std::make_shared<SigOptions>();
+  CLI::App* r = sig->add_subcommand("remove", "Remove entries by id; removed ids are never reused.");
+  add_db_option(r, *remove);
+  r->add_option("ID", remove->ids, "Signature ids (s-NNNNNN)")->required();
+  r->callback([remove, &ctx] { ctx.exit_code = run_remove(*remove); });
+}
+
+}  // namespace s3d::cli

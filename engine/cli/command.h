@@ -1,0 +1,29 @@
+#pragma once
+// What every `screen3d` subcommand file shares. A subcommand lives in cli/cmd_<name>.cpp and
+// defines `void register_<name>(CLI::App& app, Context& ctx)`, which adds the subcommand with its
+// options and a callback that runs it and sets ctx.exit_code; main.cpp lists it on one line.
+//
+// Conventions (contract.md): stdout carries results only; each diagnostic is one stderr line
+// "screen3d: <path>: <reason>"; exit 0 all fine, 1 a match, 2 any input could not be processed.
+#include <CLI/CLI.hpp>
+#include <string>
+#include <string_view>
+
+namespace s3d::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitMatch = 1;
+inline constexpr int kExitError = 2;
+
+struct Context {
+  int exit_code = kExitOk;
+};
+
+// Writes `text` to stdout / stderr in one call and flushes (lines from parallel work stay whole).
+void write_out(std::string_view text);
+void write_err(std::string_view text);
+
+// "screen3d: <path>: <reason>\n" on stderr; control characters in either part become '?'/' '.
+void diagnose(std::string_view path, std::string_view reason);
+
+}  // namespace s3d::cli

@@ -1,0 +1,79 @@
+#include "engine/input.h"
+
+#include <exception>
+#include <new>
+#include <utility>
+
+#include "engine/sha256.h"
+#include "geometry/file_bytes.h"
+#include "geometry/load.h"
+
+namespace s3d {
+namespace {
+
+void set_error(LoadedInput& out, std::optional<ErrorCode> code, std::string_view what) {
+  out.mesh.reset();
+  out.error_code = code;
+  out.error = one_line(what);
+  if (out.error.empty()) out.error = "unknown error";
+}
+
+// Runs `body` and records whatever it throws in `out`.
+template <typename Body>
+void guarded(LoadedInput& out, Body&& body) {
+  try {
+    body();
+  } catch (const LoadError& e) {
+    set_error(out, e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    set_error(out, std::nullopt, "out of memory while reading");
+  } catch (const std::exception& e) {
+    set_error(out, std::nullopt, std::string("internal error: ") + e.what());
+  } catch (...) {
+    set_error(out, std::nullopt, "internal error: unknown exception");
+  }
+}
+
+void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptions& opt) {
+  out.sha256 = sha256_hex(data);
+  out.format = detect_format(data);
+  LoadedModel model = load_model(data, opt);
+  out.format = model.format;
+  out.mesh = std::move(model.mesh);
+}
+
+}  // namespace
+
+std::string one_line(std::string_view text) {
+  std::string s(text);
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return s;
+}
+
+LoadedInput load_input(const InputFile& in, const ReadOptions& opt) {
+  LoadedInput out;
+  out.path = in.path;
+  guarded(out, [&] {
+    const FileBytes bytes(in.path, opt.limits);
+    read_bytes(out, bytes.bytes(), opt);
+  });
+  // FileBytes refuses empty files before anything is hashed; their hash is still well defined.
+  if (out.sha256.empty() && out.error_code == ErrorCode::kEmpty) out.sha256 = sha256_hex({});
+  return out;
+}
+
+LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt) {
+  LoadedInput out;
+  out.path = std::move(name);
+  guarded(out, [&] {
+    if (data.size() > opt.limits.max_input_bytes)
+      throw LoadError(ErrorCode::kLimitExceeded, "input size " + std::to_string(data.size()) +
+                                                     " bytes exceeds the max_input_bytes limit of " +
+                                                     std::to_string(opt.limits.max_input_bytes));
+    read_bytes(out, data, opt);
+  });
+  return out;
+}
+
+}  // namespace s3d

@@ -1,0 +1,44 @@
+#pragma once
+// The engine's view of one input: open it, hash it, detect its format and read its mesh, turning
+// every failure into a one-line reason instead of an exception. `screen3d info` and the scan
+// pipeline share this step, so a file is read, hashed and detected the same way everywhere.
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "geometry/formats/format.h"
+#include "geometry/formats/reader.h"
+#include "geometry/load_error.h"
+#include "geometry/mesh.h"
+
+namespace s3d {
+
+struct InputFile {
+  std::string path;
+};
+
+struct LoadedInput {
+  std::string path;                     // as given (for buffers: the caller's name)
+  std::string sha256;                   // lower-case hex of the bytes; empty when they could not be read
+  Format format = Format::kUnknown;     // as detected from content, also when reading failed
+  std::optional<Mesh> mesh;             // set exactly when error is empty
+  std::optional<ErrorCode> error_code;  // set for LoadError failures; unset for ok and internal errors
+  std::string error;                    // one-line reason; empty when the mesh was read
+
+  bool ok() const { return error.empty(); }
+};
+
+// Opens `in.path` (memory-mapped, opt.limits.max_input_bytes enforced), hashes the bytes, detects
+// the format and reads the mesh. Never throws: LoadError becomes error/error_code, anything else
+// (out of memory, a bug) becomes error with no error_code. Thread-safe.
+LoadedInput load_input(const InputFile& in, const ReadOptions& opt);
+
+// The same for bytes already in memory (an archive member, a buffer from an embedder); `name` is
+// reported as the path. Enforces opt.limits.max_input_bytes on data.size().
+LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt);
+
+// Error text for a caught exception: the message, made one line (control characters -> spaces).
+std::string one_line(std::string_view text);
+
+}  // namespace s3d

@@ -1,0 +1,91 @@
+/* screen3d C API: screen 3D-printing files against a signature database.
+ *
+ * One header, one prefix (s3d_), opaque handles. Every function returns an s3d_status (0 = ok,
+ * negative = error; the list only grows) and hands results back through out-parameters. A verdict is
+ * not an error: a restricted file is S3D_OK with verdict S3D_VERDICT_RESTRICTED.
+ * No exception crosses this boundary. Strings returned are owned by the object they came from and
+ * live as long as it does.
+ *
+ * Threads: an s3d_engine is immutable after s3d_engine_open and may be used by any number of threads
+ * at once. An s3d_result belongs to the caller and is not shared. */
+#ifndef S3D_H
+#define S3D_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define S3D_API __declspec(dllexport)
+#else
+#define S3D_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum s3d_status {
+  S3D_OK = 0,
+  S3D_E_INVALID_ARGUMENT = -1, /* a NULL handle or pointer where one is required */
+  S3D_E_DATABASE = -2,         /* the signature database cannot be opened or is invalid */
+  S3D_E_NO_MEMORY = -3,
+  S3D_E_INTERNAL = -4
+} s3d_status;
+
+typedef enum s3d_verdict {
+  S3D_VERDICT_CLEAN = 0,
+  S3D_VERDICT_REVIEW = 1,
+  S3D_VERDICT_RESTRICTED = 2,
+  S3D_VERDICT_ERROR = 3,   /* the input could not be screened; see s3d_result_error */
+  S3D_VERDICT_SKIPPED = 4  /* not a 3D file */
+} s3d_verdict;
+
+typedef struct s3d_engine s3d_engine;
+typedef struct s3d_result s3d_result;
+
+/* Library version, e.g. "0.1.0". Static storage. */
+S3D_API const char* s3d_version(void);
+/* A short English description of a status code. Static storage. */
+S3D_API const char* s3d_status_string(int status);
+
+/* Opens a signature database file and compiles it into an engine.
+ * On S3D_E_DATABASE, *error_message (if not NULL) receives a malloc'ed one-line reason the caller
+ * frees with free(); otherwise it is set to NULL. *out receives the engine on S3D_OK, NULL otherwise. */
+S3D_API int s3d_engine_open(const char* db_path, s3d_engine** out, char** error_message);
+/* Frees an engine. NULL is allowed. No scan may be running on it. */
+S3D_API void s3d_engine_free(s3d_engine* engine);
+/* Number of signatures in the engine. */
+S3D_API size_t s3d_engine_signature_count(const s3d_engine* engine);
+
+/* Screens a file. Bad input is not an error of the call: it gives S3D_OK and a result whose verdict
+ * is S3D_VERDICT_ERROR. *out must be freed with s3d_result_free. */
+S3D_API int s3d_scan_file(const s3d_engine* engine, const char* path, s3d_result** out);
+/* Screens bytes in memory (the caller keeps ownership; they are not modified). `name` labels the
+ * result and may be NULL. */
+S3D_API int s3d_scan_memory(const s3d_engine* engine, const void* data, size_t size, const char* name,
+                            s3d_result** out);
+S3D_API void s3d_result_free(s3d_result* result);
+
+S3D_API s3d_verdict s3d_result_verdict(const s3d_result* result);
+S3D_API double s3d_result_score(const s3d_result* result);
+/* The error reason for S3D_VERDICT_ERROR / SKIPPED, else NULL. */
+S3D_API const char* s3d_result_error(const s3d_result* result);
+/* The detected format name ("stl-binary", "3mf", ...). */
+S3D_API const char* s3d_result_format(const s3d_result* result);
+S3D_API size_t s3d_result_match_count(const s3d_result* result);
+/* Evidence of match i (best first, i < match count); NULL / 0 when out of range. */
+S3D_API const char* s3d_result_match_signature(const s3d_result* result, size_t i);
+S3D_API const char* s3d_result_match_label(const s3d_result* result, size_t i);
+S3D_API const char* s3d_result_match_category(const s3d_result* result, size_t i);
+S3D_API double s3d_result_match_score(const s3d_result* result, size_t i);
+S3D_API double s3d_result_match_coverage(const s3d_result* result, size_t i);
+S3D_API double s3d_result_match_scale(const s3d_result* result, size_t i);
+S3D_API int s3d_result_match_mirrored(const s3d_result* result, size_t i);
+/* The whole result as the contract's `scan --json` object (one line, no newline). */
+S3D_API const char* s3d_result_json(const s3d_result* result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* S3D_H */

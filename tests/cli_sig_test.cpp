@@ -1,0 +1,246 @@
+// `screen3d sig add|list|remove`, run as a program (tests/support/cli_runner.h).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "engine/sha256.h"
+#include "geometry/mesh.h"
+#include "geometry/write_mesh.h"
+#include "signatures/database.h"
+#include "tests/support/cli_runner.h"
+
+namespace s3d {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_cli;
+constexpr double kPi = 3.14159265358979323846;
+
+Mesh torus(double big_r, double small_r, int nu = 48, int nv = 24) {
+  Mesh m;
+  for (int i = 0; i < nu; ++i)
+    for (int j = 0; j < nv; ++j) {
+      const double u = 2 * kPi * (i + 0.3) / nu, v = 2 * kPi * (j + 0.1) / nv;
+      m.vertices.push_back({static_cast<float>((big_r + small_r * std::cos(v)) * std::cos(u) + 0.37),
+                            static_cast<float>((big_r + small_r * std::cos(v)) * std::sin(u) - 1.21),
+                            static_cast<float>(small_r * std::sin(v) + 2.03)});
+    }
+  auto idx = [&](int i, int j) { return static_cast<uint32_t>((i % nu) * nv + (j % nv)); };
+  for (int i = 0; i < nu; ++i)
+    for (int j = 0; j < nv; ++j) {
+      m.triangles.push_back({idx(i, j), idx(i + 1, j), idx(i + 1, j + 1)});
+      m.triangles.push_back({idx(i, j), idx(i + 1, j + 1), idx(i, j + 1)});
+    }
+  return m;
+}
+
+std::vector<uint8_t> read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+class CliSig : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("s3d_cli_sig_" + std::to_string(::getpid()) + "_" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = (dir_ / "refs.s3db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string stl(const std::string& name, const Mesh& m) {
+    const std::string p = (dir_ / name).string();
+    write_stl_binary(m, p);
+    return p;
+  }
+
+  test::CliResult add(const std::vector<std::string>& files, const std::string& label = "part",
+                      const std::string& category = "receiver") {
+    std::vector<std::string> args = {"sig", "add", "--db", db_, "--label", label, "--category", category};
+    args.insert(args.end(), files.begin(), files.end());
+    return run_cli(args);
+  }
+
+  std::vector<nlohmann::json> list_json() {
+    const auto r = run_cli({"sig", "list", "--db", db_, "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<nlohmann::json> out;
+    for (const auto& line : r.out_lines()) out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+
+  fs::path dir_;
+  std::string db_;
+};
+
+TEST_F(CliSig, AddCreatesDatabaseAndListShowsEntries) {
+  const std::string a = stl("a.stl", torus(20.3, 6.1)), b = stl("b.stl", torus(14.2, 3.3));
+  const auto r = run_cli({"sig", "add", "--db", db_, "--label", "ring part", "--category", "fire-control",
+                          "--severity", "9", "--added-by", "alice", a, b});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out_lines(), (std::vector<std::string>{"s-000001\t" + a, "s-000002\t" + b}));
+  ASSERT_TRUE(fs::exists(db_));
+
+  const auto entries = list_json();
+  ASSERT_EQ(entries.size(), 2u);
+  const auto bytes = read_all(a);
+  const auto& e = entries[0];
+  EXPECT_EQ(e["id"], "s-000001");
+  EXPECT_EQ(e["label"], "ring part");
+  EXPECT_EQ(e["category"], "fire-control");
+  EXPECT_EQ(e["severity"], 9);
+  EXPECT_EQ(e["added_by"], "alice");
+  EXPECT_EQ(e["sha256"], sha256_hex(bytes));
+  EXPECT_TRUE(std::regex_match(e["added_at"].get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  EXPECT_GT(e["points"].get<int>(), 0);
+  EXPECT_LE(e["points"].get<int>(), static_cast<int>(kMaxSamplePoints));
+  EXPECT_NE(e["exact_hash"], entries[1]["exact_hash"]);
+
+  const auto text = run_cli({"sig", "list", "--db", db_});
+  ASSERT_EQ(text.exit_code, 0);
+  ASSERT_EQ(text.out_lines().size(), 2u);
+  EXPECT_EQ(text.out_lines()[0].rfind("s-000001", 0), 0u);
+  EXPECT_NE(text.out_lines()[0].find(sha256_hex(bytes)), std::string::npos);
+  EXPECT_NE(text.out_lines()[0].find("fire-control"), std::string::npos);
+  EXPECT_NE(text.out_lines()[0].find("ring part"), std::string::npos);
+
+  // The file is a valid database with the same content.
+  const SignatureDb db = SignatureDb::open(db_);
+  EXPECT_EQ(db.size(), 2u);
+  EXPECT_EQ(db.get(1).meta.severity, 9);
+}
+
+TEST_F(CliSig, DuplicateReferencesAreRefusedNamingTheExistingId) {
+  const Mesh m = torus(20.3, 6.1);
+  const std::string a = stl("a.stl", m);
+  ASSERT_EQ(add({a}).exit_code, 0);
+  const auto before = read_all(db_);
+
+  // The same file again.
+  auto r = add({a}, "again");
+  EXPECT_EQ(r.exit_code, 2);
+  ASSERT_EQ(r.err_lines().size(), 1u);
+  EXPECT_EQ(r.err_lines()[0].rfind("screen3d: " + a + ": ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("s-000001"), std::string::npos);
+  EXPECT_EQ(r.out, "");
+
+  // Re-exported: triangles in another order and rotated corners (different bytes, same triangle set).
+  Mesh shuffled = m;
+  std::mt19937 rng(3);
+  std::shuffle(shuffled.triangles.begin(), shuffled.triangles.end(), rng);
+  for (Tri& t : shuffled.triangles) std::rotate(t.begin(), t.begin() + rng() % 3, t.end());
+  r = add({stl("reexported.stl", shuffled)});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("exact hash"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("s-000001"), std::string::npos);
+
+  // Re-posed: mirrored across the plane x = y (exact in float), so only the pose hash sees it.
+  Mesh posed = m;
+  for (Vec3f& v : posed.vertices) v = {v[1], v[0], v[2]};
+  r = add({stl("posed.stl", posed)});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("pose hash"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("s-000001"), std::string::npos);
+
+  EXPECT_EQ(read_all(db_), before);  // refused adds do not touch the database
+}
+
+TEST_F(CliSig, RemoveNeverReusesIds) {
+  ASSERT_EQ(add({stl("a.stl", torus(20.3, 6.1)), stl("b.stl", torus(15.1, 4.4))}).exit_code, 0);
+  auto r = run_cli({"sig", "remove", "--db", db_, "s-000002"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "s-000002\n");
+  r = run_cli({"sig", "remove", "--db", db_, "s-000002"});
+  EXPECT_EQ(r.exit_code, 2);
+  ASSERT_EQ(r.err_lines().size(), 1u);
+  EXPECT_EQ(r.err_lines()[0], "screen3d: " + db_ + ": unknown signature id s-000002");
+
+  r = add({stl("c.stl", torus(11.7, 2.9))});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("s-000003\t", 0), 0u);
+  const auto entries = list_json();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0]["id"], "s-000001");
+  EXPECT_EQ(entries[1]["id"], "s-000003");
+}
+
+TEST_F(CliSig, DatabaseDefaultsToEnvironment) {
+  ASSERT_EQ(add({stl("a.stl", torus(20.3, 6.1))}).exit_code, 0);
+  ::setenv("SCREEN3D_DB", db_.c_str(), 1);
+  const auto r = run_cli({"sig", "list", "--json"});
+  ::unsetenv("SCREEN3D_DB");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out_lines().size(), 1u);
+
+  const auto none = run_cli({"sig", "list"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_EQ(none.err_lines().size(), 1u);
+  EXPECT_NE(none.err.find("SCREEN3D_DB"), std::string::npos);
+}
+
+TEST_F(CliSig, BadInputsExitTwoWithOneLineEach) {
+  const std::string a = stl("a.stl", torus(20.3, 6.1));
+  auto r = add({a}, "x", "weapon");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err_lines().size(), 1u);
+  EXPECT_NE(r.err.find("unknown category 'weapon'"), std::string::npos);
+  EXPECT_FALSE(fs::exists(db_));
+
+  r = run_cli({"sig", "add", "--db", db_, "--label", "x", "--category", "frame", "--severity", "11", a});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_FALSE(fs::exists(db_));
+
+  // One good file among bad ones: the good one is added, each bad one named, exit 2.
+  const std::string junk = (dir_ / "junk.bin").string();
+  std::ofstream(junk) << "this is not a mesh";
+  r = add({junk, a, (dir_ / "missing.stl").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "s-000001\t" + a + "\n");
+  ASSERT_EQ(r.err_lines().size(), 2u) << r.err;
+  EXPECT_EQ(r.err_lines()[0].rfind("screen3d: " + junk + ": ", 0), 0u);
+  EXPECT_EQ(list_json().size(), 1u);
+
+  // A file that is not a database is reported and never overwritten.
+  const std::string not_db = (dir_ / "notes.txt").string();
+  std::ofstream(not_db) << "my notes";
+  r = run_cli({"sig", "add", "--db", not_db, "--label", "x", "--category", "other", a});
+  EXPECT_EQ(r.exit_code, 2);
+  ASSERT_EQ(r.err_lines().size(), 1u);
+  EXPECT_EQ(r.err_lines()[0], "screen3d: " + not_db + ": not a screen3d signature database");
+  const auto kept = read_all(not_db);
+  EXPECT_EQ(std::string(kept.begin(), kept.end()), "my notes");
+  r = run_cli({"sig", "list", "--db", not_db});
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_cli({"sig", "remove", "--db", (dir_ / "absent.s3db").string(), "s-000001"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err_lines().size(), 1u);
+}
+
+TEST_F(CliSig, ListNeverPrintsControlCharactersFromLabels) {
+  ASSERT_EQ(add({stl("a.stl", torus(20.3, 6.1))}, "evil\x1b[31mlabel").exit_code, 0);
+  const auto r = run_cli({"sig", "list", "--db", db_});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_NE(r.out.find("evil?[31mlabel"), std::string::npos);
+  const auto entries = list_json();  // JSON escapes it instead
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]["label"], "evil\x1b[31mlabel");
+}
+
+}  // namespace
+}  // namespace s3d
