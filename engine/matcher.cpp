@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include <tbb/parallel_for.h>
+
 #include "engine/sha256.h"
 #include "geometry/canonical_hash.h"
 #include "geometry/connected_bodies.h"
@@ -30,7 +32,7 @@ struct CompiledRef {
 
 namespace {
 
-constexpr size_t kCoarsePoints = 200;
+constexpr size_t kCoarsePoints = 128;
 constexpr size_t kMediumPoints = 1000;
 
 inline double dot3(const Vec3f& a, const Vec3f& b) { return double(a[0]) * b[0] + double(a[1]) * b[1] + double(a[2]) * b[2]; }
@@ -83,6 +85,7 @@ struct Unit {
   PrincipalFrame frame;
   ShapeDescriptor desc;
   double diag = 0;
+  double spacing = 1;  // the coarsest sample spacing among the unit's bodies
 };
 
 struct Query {
@@ -90,7 +93,8 @@ struct Query {
   PointIndex index;
   std::vector<Unit> units;
   uint32_t body_count = 0;
-  double spacing = 1;  // typical distance between query samples
+  double spacing = 1;                // typical distance between query samples, whole file
+  std::vector<double> body_spacing;  // the same per body (sampling density differs between bodies)
 };
 
 double frame_diag(const PrincipalFrame& f) {
@@ -107,22 +111,50 @@ Unit make_unit(const Query& q, std::vector<uint32_t> ids, std::vector<uint32_t> 
   u.frame = principal_frame(pts);
   u.diag = frame_diag(u.frame);
   u.desc = compute_descriptor(pts, seed);
+  u.spacing = 0;
+  for (uint32_t b : u.bodies) u.spacing = std::max(u.spacing, q.body_spacing.empty() ? q.spacing : q.body_spacing[b]);
+  if (u.spacing <= 0) u.spacing = q.spacing;
   return u;
 }
 
 Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
   Query q;
   const std::vector<uint32_t> bot = body_of_triangle(mesh, &q.body_count);
-  q.sample = sample_surface(mesh, s.query_points, s.seed, bot);
-  q.index = PointIndex(q.sample.points);
+  // Per-body areas and triangle lists.
+  std::vector<double> body_area(q.body_count, 0.0);
+  std::vector<std::vector<uint32_t>> body_tris(q.body_count);
   double area = 0;
-  for (const Tri& t : mesh.triangles) {
+  for (size_t ti = 0; ti < mesh.triangles.size(); ++ti) {
+    const Tri& t = mesh.triangles[ti];
     const Vec3f ab = sub3(mesh.vertices[t[1]], mesh.vertices[t[0]]), ac = sub3(mesh.vertices[t[2]], mesh.vertices[t[0]]);
     const double cx = double(ab[1]) * ac[2] - double(ab[2]) * ac[1], cy = double(ab[2]) * ac[0] - double(ab[0]) * ac[2],
                  cz = double(ab[0]) * ac[1] - double(ab[1]) * ac[0];
     const double a = 0.5 * std::sqrt(cx * cx + cy * cy + cz * cz);
-    if (std::isfinite(a)) area += a;
+    if (!std::isfinite(a)) continue;
+    area += a;
+    body_area[bot[ti]] += a;
+    body_tris[bot[ti]].push_back(static_cast<uint32_t>(ti));
   }
+  // Sample budget: half by area, half shared equally among the largest bodies, so a small part on a
+  // plate of big models still gets enough points to be recognised.
+  constexpr size_t kEqualShareBodies = 64;
+  std::vector<uint32_t> order(q.body_count);
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return body_area[a] > body_area[b]; });
+  const size_t n_equal = std::min<size_t>(kEqualShareBodies, q.body_count);
+  const double n_total = s.query_points;
+  q.body_spacing.assign(q.body_count, 1.0);
+  for (size_t k = 0; k < order.size(); ++k) {
+    const uint32_t b = order[k];
+    if (!(body_area[b] > 0)) continue;
+    double share = (q.body_count == 1 ? 1.0 : 0.5) * body_area[b] / std::max(area, 1e-30);
+    if (q.body_count > 1 && k < n_equal) share += 0.5 / double(n_equal);
+    const size_t nb = static_cast<size_t>(std::llround(n_total * share));
+    if (nb == 0) continue;
+    sample_triangles(mesh, body_tris[b], nb, s.seed + b, b, q.sample);
+    q.body_spacing[b] = std::sqrt(body_area[b] / double(nb));
+  }
+  q.index = PointIndex(q.sample.points);
   q.spacing = std::sqrt(std::max(1e-9, area) / std::max<size_t>(1, q.sample.points.size()));
   const size_t n = q.sample.points.size();
   if (n == 0) return q;
@@ -213,11 +245,12 @@ struct Scored {
 
 // Distinctiveness-weighted coverage of the reference by the file under `xf`, and the extraneous
 // material fraction inside the reference footprint.
-Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& xf, std::vector<uint8_t>* covered_out) {
+Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& xf, double spacing,
+                       std::vector<uint8_t>* covered_out) {
   Scored s;
   const double scale = xf.scale();
   const double tol = std::max(0.008 * r.diag * scale, 0.2);
-  const double radius = std::max(3.0 * tol, 2.5 * q.spacing);
+  const double radius = std::max(3.0 * tol, 2.5 * spacing);
   const double radius_sq = radius * radius;
   double wsum = 0, wcov = 0;
   if (covered_out) covered_out->assign(r.pts.size(), 0);
@@ -229,9 +262,11 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
     const size_t k = q.index.knn_within(y, 4, static_cast<float>(radius_sq), idx, d2);
     const Vec3f ny = xf.apply_dir(r.nrm[i]);
     bool hit = false;
+    // Point-to-plane distance along the reference's own (clean) normal, so noisy file normals do not
+    // matter for distance; the file normal only has to agree loosely (within about 60 degrees).
     for (size_t m = 0; m < k && !hit; ++m) {
       const Vec3f& nq = q.sample.normals[idx[m]];
-      hit = std::fabs(dot3(sub3(y, q.sample.points[idx[m]]), nq)) <= tol && std::fabs(dot3(ny, nq)) >= 0.6;
+      hit = std::fabs(dot3(sub3(y, q.sample.points[idx[m]]), ny)) <= tol && std::fabs(dot3(ny, nq)) >= 0.5;
     }
     if (!hit) continue;
     wcov += r.w[i];
@@ -272,8 +307,8 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
 }
 
 // Quick score on a subset: weighted fraction of points within tolerance (point-to-plane).
-double quick_score(const std::vector<Vec3f>& pts, const Query& q, const Similarity& xf, double tol) {
-  const double radius_sq = std::pow(std::max(3.0 * tol, 2.5 * q.spacing), 2);
+double quick_score(const std::vector<Vec3f>& pts, const Query& q, const Similarity& xf, double tol, double spacing) {
+  const double radius_sq = std::pow(std::max(3.0 * tol, 2.5 * spacing), 2);
   size_t hit = 0;
   for (const Vec3f& p : pts) {
     const Vec3f y = xf.apply(p);
@@ -373,13 +408,17 @@ Verified verify(const CompiledRef& r, const Query& q, const Unit& u, const Match
   };
   std::vector<Trial> trials;
   IcpOptions coarse_opt;
-  coarse_opt.iterations = 8;
+  coarse_opt.iterations = 6;
   coarse_opt.start_reject = 0.25 * r.diag * s0;
   coarse_opt.end_reject = 0.05 * r.diag * s0;
   coarse_opt.min_scale = smin;
   coarse_opt.max_scale = smax;
-  for (const auto& rot : rots) {
-    for (size_t ai = 0; ai < anchors.size(); ++ai) {
+  bool settled = false;
+  for (size_t ri = 0; ri < rots.size() && !settled; ++ri) {
+    const auto& rot = rots[ri];
+    // Flush-face anchors only with the eight principal-axis frames: enough for a block on one face.
+    const size_t n_anchors = ri < 8 ? anchors.size() : 1;
+    for (size_t ai = 0; ai < n_anchors && !settled; ++ai) {
       Similarity init;
       if (anchors[ai].axis < 0) {
         init = frame_init(u.frame, rot, s0, {0, 0, 0}, u.frame.centroid);
@@ -411,7 +450,10 @@ Verified verify(const CompiledRef& r, const Query& q, const Unit& u, const Match
         }
       }
       const IcpResult ir = icp_one_sided(r.coarse, q.index, init, coarse_opt);
-      trials.push_back({quick_score(r.coarse, q, ir.xf, tol), ir.xf});
+      trials.push_back({quick_score(r.coarse, q, ir.xf, tol, u.spacing), ir.xf});
+      // A near-perfect fit cannot be beaten by much: stop searching (ties with mirror images are
+      // settled in the fine stage only among the kept trials).
+      settled = trials.back().score > 0.95 && ri >= 7;
     }
   }
   std::sort(trials.begin(), trials.end(), [](const Trial& a, const Trial& b) { return a.score > b.score; });
@@ -434,7 +476,7 @@ Verified verify(const CompiledRef& r, const Query& q, const Unit& u, const Match
   for (size_t i = 0; i < keep; ++i) {
     if (i > 0 && trials[i].score < 0.6 * trials[0].score) break;
     const IcpResult ir = icp_one_sided(r.medium, q.index, trials[i].xf, fine_opt);
-    const double qs = quick_score(r.medium, q, ir.xf, tol);
+    const double qs = quick_score(r.medium, q, ir.xf, tol, u.spacing);
     // Mirror-symmetric parts fit equally well both ways: prefer the unmirrored reading on a tie.
     const bool better = qs > best_quick + 0.01 || (qs > best_quick - 0.01 && best_mirrored && !ir.xf.mirrored());
     if (better) {
@@ -443,7 +485,7 @@ Verified verify(const CompiledRef& r, const Query& q, const Unit& u, const Match
       best.xf = ir.xf;
     }
   }
-  best.scored = score_alignment(r, q, best.xf, nullptr);
+  best.scored = score_alignment(r, q, best.xf, u.spacing, nullptr);
   best.bodies = u.bodies;
   return best;
 }
@@ -470,7 +512,7 @@ Verified refine_pieces(const CompiledRef& r, const Query& q, const Unit& u, cons
     const Similarity piece_xf = ir.xf.inverse();
     // Coverage of the reference by this body alone.
     Query body_q;
-    body_q.spacing = q.spacing;
+    body_q.spacing = q.body_spacing.empty() ? q.spacing : q.body_spacing[b];
     std::vector<uint32_t> ids;
     for (uint32_t i : u.ids)
       if (q.sample.body[i] == b) ids.push_back(i);
@@ -481,7 +523,7 @@ Verified refine_pieces(const CompiledRef& r, const Query& q, const Unit& u, cons
       body_q.sample.body.push_back(b);
     }
     body_q.index = PointIndex(body_q.sample.points);
-    score_alignment(r, body_q, piece_xf, &tmp);
+    score_alignment(r, body_q, piece_xf, body_q.spacing, &tmp);
     bool any = false;
     for (size_t i = 0; i < covered.size(); ++i)
       if (tmp[i]) covered[i] = 1, any = true;
@@ -580,11 +622,21 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) con
   std::vector<MatchEvidence> ev;
   std::vector<double> best_per_ref(refs_.size(), -1);
   std::vector<MatchEvidence> per_ref(refs_.size());
-  for (const Job& j : jobs) {
+  // Candidates are verified in parallel (read-only query and references); results are merged in job
+  // order so the outcome does not depend on scheduling.
+  std::vector<Verified> results(jobs.size());
+  tbb::parallel_for(size_t{0}, jobs.size(), [&](size_t ji) {
+    const Job& j = jobs[ji];
     const CompiledRef& r = *refs_[j.ref];
     Verified v = verify(r, q, q.units[j.unit], settings_);
     if (q.units[j.unit].bodies.size() > 1 && v.scored.score < settings_.restricted_threshold && v.scored.coverage > 0.25)
       v = refine_pieces(r, q, q.units[j.unit], v);
+    results[ji] = std::move(v);
+  });
+  for (size_t ji = 0; ji < jobs.size(); ++ji) {
+    const Job& j = jobs[ji];
+    const CompiledRef& r = *refs_[j.ref];
+    const Verified& v = results[ji];
     if (v.scored.score <= best_per_ref[j.ref]) continue;
     best_per_ref[j.ref] = v.scored.score;
     MatchEvidence& e = per_ref[j.ref];

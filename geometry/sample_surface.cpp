@@ -57,4 +57,41 @@ SurfaceSample sample_surface(const Mesh& mesh, size_t count, uint64_t seed,
   return out;
 }
 
+void sample_triangles(const Mesh& mesh, std::span<const uint32_t> triangles, size_t count, uint64_t seed,
+                      uint32_t body, SurfaceSample& out) {
+  const size_t nt = triangles.size();
+  std::vector<double> cum(nt);
+  double total = 0;
+  for (size_t i = 0; i < nt; ++i) {
+    const Tri& t = mesh.triangles[triangles[i]];
+    const D3 a = to_d(mesh.vertices[t[0]]), b = to_d(mesh.vertices[t[1]]), c = to_d(mesh.vertices[t[2]]);
+    const D3 n = cross(sub(b, a), sub(c, a));
+    const double area = 0.5 * std::sqrt(n.x * n.x + n.y * n.y + n.z * n.z);
+    total += std::isfinite(area) ? area : 0.0;
+    cum[i] = total;
+  }
+  if (!(total > 0) || count == 0) return;
+  SplitMix64 rng(seed);
+  for (size_t k = 0; k < count; ++k) {
+    const double target = (static_cast<double>(k) + rng.uniform()) / static_cast<double>(count) * total;
+    size_t i = static_cast<size_t>(std::upper_bound(cum.begin(), cum.end(), target) - cum.begin());
+    if (i >= nt) i = nt - 1;
+    const Tri& t = mesh.triangles[triangles[i]];
+    const D3 a = to_d(mesh.vertices[t[0]]), b = to_d(mesh.vertices[t[1]]), c = to_d(mesh.vertices[t[2]]);
+    double r1 = rng.uniform(), r2 = rng.uniform();
+    if (r1 + r2 > 1) {
+      r1 = 1 - r1;
+      r2 = 1 - r2;
+    }
+    const D3 ab = sub(b, a), ac = sub(c, a);
+    D3 n = cross(ab, ac);
+    const double len = std::sqrt(n.x * n.x + n.y * n.y + n.z * n.z);
+    if (len > 0) n = {n.x / len, n.y / len, n.z / len};
+    out.points.push_back({static_cast<float>(a.x + r1 * ab.x + r2 * ac.x), static_cast<float>(a.y + r1 * ab.y + r2 * ac.y),
+                          static_cast<float>(a.z + r1 * ab.z + r2 * ac.z)});
+    out.normals.push_back({static_cast<float>(n.x), static_cast<float>(n.y), static_cast<float>(n.z)});
+    out.body.push_back(body);
+  }
+}
+
 }  // namespace s3d

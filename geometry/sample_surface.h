@@ -21,6 +21,10 @@ struct SurfaceSample {
 SurfaceSample sample_surface(const Mesh& mesh, size_t count, uint64_t seed,
                              std::span<const uint32_t> body_of_triangle = {});
 
+// Appends `count` points drawn from the listed triangles only (stratified by area), labelled `body`.
+void sample_triangles(const Mesh& mesh, std::span<const uint32_t> triangles, size_t count, uint64_t seed,
+                      uint32_t body, SurfaceSample& out);
+
 // A small deterministic generator shared by sampling code (splitmix64).
 struct SplitMix64 {
   uint64_t state;

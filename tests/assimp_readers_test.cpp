@@ -1,4 +1,4 @@
-// OBJ, PLY, AMF (through Assimp) and OFF (native) readers: geometry, welding, units, probes, and
+// OBJ, PLY (through Assimp), OFF and AMF (native) readers: geometry, welding, units, probes, and
 // hostile input (bad indices, NaN, lying headers, garbage, random corruption).
 #include <gtest/gtest.h>
 
@@ -210,7 +210,9 @@ TEST(AmfReader, UnitScalesToMillimetres) {
 }
 
 TEST(AmfReader, BadIndexAndUnknownUnit) {
-  EXPECT_EQ(failure(amf_triangle("millimeter", "3"), Format::kAmf).code(), ErrorCode::kMalformed);
+  EXPECT_EQ(failure(amf_triangle("millimeter", "3"), Format::kAmf).code(), ErrorCode::kBadValue);
+  EXPECT_EQ(failure(amf_triangle("millimeter", "-1"), Format::kAmf).code(), ErrorCode::kBadValue);
+  EXPECT_EQ(failure(amf_triangle("millimeter", "two"), Format::kAmf).code(), ErrorCode::kMalformed);
   EXPECT_EQ(failure(amf_triangle("parsec", "2"), Format::kAmf).code(), ErrorCode::kBadValue);
 }
 

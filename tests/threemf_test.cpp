@@ -194,6 +194,30 @@ TEST(ThreeMf, ComponentsComposeTransforms) {
   expect_box(object_bounds(m, 0), {-2, 0, 1}, {6, 2, 4}, 1);
 }
 
+double signed_volume(const Mesh& m) {
+  double v = 0;
+  for (const s3d::Tri& t : m.triangles) {
+    const auto& a = m.vertices[t[0]];
+    const auto& b = m.vertices[t[1]];
+    const auto& c = m.vertices[t[2]];
+    v += (double(a[0]) * (double(b[1]) * c[2] - double(b[2]) * c[1]) -
+          double(a[1]) * (double(b[0]) * c[2] - double(b[2]) * c[0]) +
+          double(a[2]) * (double(b[0]) * c[1] - double(b[1]) * c[0])) /
+         6.0;
+  }
+  return v;
+}
+
+TEST(ThreeMf, MirroringTransformKeepsOutwardWinding) {
+  const std::string resources = "<object id=\"1\">" + box_mesh_xml(1, 2, 3) + "</object>";
+  const Mesh plain = read3mf(package(model_xml(resources, "<item objectid=\"1\"/>")));
+  const Mesh mirrored =
+      read3mf(package(model_xml(resources, "<item objectid=\"1\" transform=\"-1 0 0 0 1 0 0 0 1 0 0 0\"/>")));
+  EXPECT_NEAR(signed_volume(plain), 6.0, 1e-9);
+  EXPECT_NEAR(signed_volume(mirrored), 6.0, 1e-9);
+  expect_box(object_bounds(mirrored, 0), {-1, 0, 0}, {0, 2, 3}, 1);
+}
+
 TEST(ThreeMf, ProductionExtensionPathIntoAnotherPart) {
   const std::string part = model_xml("<object id=\"1\" type=\"model\">" + box_mesh_xml(1, 1, 1) + "</object>", "");
   const std::string root = model_xml(

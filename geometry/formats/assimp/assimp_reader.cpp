@@ -26,6 +26,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "geometry/formats/assimp/text_scan.h"
 #include "geometry/formats/assimp/weld.h"
@@ -112,6 +113,7 @@ struct Flattener {
       out.vertices.push_back(q);
     }
     out.triangles.reserve(out.triangles.size() + tris);
+    const size_t first = out.triangles.size();
     for (unsigned f = 0; f < m->mNumFaces; ++f) {
       const aiFace& face = m->mFaces[f];
       if (face.mNumIndices < 3 || face.mIndices == nullptr) continue;  // points and lines
@@ -120,6 +122,12 @@ struct Flattener {
           throw LoadError(ErrorCode::kBadValue, std::string(label) + " face references a missing vertex");
       triangulate(face, base);
     }
+    // A mirroring node transform turns the mesh inside out; swap the winding back.
+    const double det = double(t.a1) * (double(t.b2) * t.c3 - double(t.b3) * t.c2) -
+                       double(t.a2) * (double(t.b1) * t.c3 - double(t.b3) * t.c1) +
+                       double(t.a3) * (double(t.b1) * t.c2 - double(t.b2) * t.c1);
+    if (det < 0)
+      for (size_t i = first; i < out.triangles.size(); ++i) std::swap(out.triangles[i][1], out.triangles[i][2]);
   }
 
   // Polygons are split here rather than by aiProcess_Triangulate, whose ear clipper aborts the

@@ -234,18 +234,17 @@ class ModelReader {
     throw LoadError(ErrorCode::kMalformed, "3MF has no 3D model part");
   }
 
-  ModelPart& load_part_by_path(const char* path) {
-    if (!zip_.find(path))
-      throw LoadError(ErrorCode::kMalformed,
-                      "3MF references missing model part " + std::string(path).substr(0, 200));
-    return load_part(path);
-  }
+  ModelPart& load_part_by_path(const char* path) { return load_part(path, /*referenced=*/true); }
 
-  ModelPart& load_part(const std::string& name) {
+  ModelPart& load_part(const std::string& name, bool referenced = false) {
     const std::string key = canonical_part_name(name);
     if (auto it = parts_.find(key); it != parts_.end()) return *it->second;
     const auto index = zip_.find(name);
-    if (!index) throw LoadError(ErrorCode::kMalformed, "3MF has no 3D model part");
+    if (!index) {
+      if (referenced)
+        throw LoadError(ErrorCode::kMalformed, "3MF references missing model part " + name.substr(0, 200));
+      throw LoadError(ErrorCode::kMalformed, "3MF has no 3D model part");
+    }
     auto part = std::make_unique<ModelPart>();
     part->name = key;
     part->xml = zip_.read(*index);
@@ -382,8 +381,18 @@ class ModelReader {
       }
       out.vertices.push_back(q);
     }
+    // A mirroring transform turns an outward-facing mesh inside out; swap the winding back.
+    const auto& a = t.m;
+    const double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+                       a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+                       a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
     out.triangles.reserve(out.triangles.size() + m.triangles.size());
-    for (const Tri& tri : m.triangles) out.triangles.push_back({tri[0] + base, tri[1] + base, tri[2] + base});
+    for (const Tri& tri : m.triangles) {
+      if (det < 0)
+        out.triangles.push_back({tri[0] + base, tri[2] + base, tri[1] + base});
+      else
+        out.triangles.push_back({tri[0] + base, tri[1] + base, tri[2] + base});
+    }
   }
 
   ZipArchive& zip_;
