@@ -229,8 +229,10 @@ void write_3mf_package(const std::string& model, const std::string& path) {
   for (const auto& [name, body] : members) {
     // The buffers outlive zip_close(), which is when libzip reads them.
     zip_source_t* src = zip_source_buffer(za, body.data(), body.size(), 0);
-    if (src == nullptr || zip_file_add(za, name, src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8) < 0) {
-      if (src) zip_source_free(src);
+    const zip_int64_t idx = src == nullptr ? -1 : zip_file_add(za, name, src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8);
+    // A fixed timestamp (1980-01-01, the zip epoch) keeps the output byte-identical across runs.
+    if (idx < 0 || zip_file_set_mtime(za, static_cast<zip_uint64_t>(idx), 315532800, 0) < 0) {
+      if (src && idx < 0) zip_source_free(src);
       const std::string msg = "cannot add " + std::string(name) + " to " + path + ": " + zip_strerror(za);
       zip_discard(za);
       throw std::runtime_error(msg);

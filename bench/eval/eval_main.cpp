@@ -56,6 +56,7 @@ struct Options {
   double min_detection = -1;
   long max_false_positives = -1;
   std::string synthetic;
+  bool generate_only = false;
 };
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -186,6 +187,12 @@ int run(const Options& opt) {
   cache_dir = (std::filesystem::path(cache_dir) / std::to_string(opt.seed)).string();
   const VariantCache cache(cache_dir);
   report.run.cache_dir = cache_dir;
+  {
+    char fp[40];
+    std::snprintf(fp, sizeof fp, "%s-%016llx", kVariantCacheVersion,
+                  static_cast<unsigned long long>(generator_fingerprint()));
+    report.generator = fp;
+  }
 
   // Plate companions come from the benign set: loaded and of printable size.
   std::vector<size_t> companion_pool;
@@ -237,10 +244,20 @@ int run(const Options& opt) {
   }
 
   const Clock::time_point t_gen = Clock::now();
-  std::cerr << "screen3d-eval: " << refs.size() << " references, " << jobs.size() << " variants (cache " << cache_dir << ")\n";
+  std::cerr << "screen3d-eval: " << refs.size() << " references, " << jobs.size() << " variants (generator " << report.generator << ", cache " << cache_dir << ")\n";
   std::vector<VariantOutcome> outcomes(jobs.size());
   tbb::parallel_for(size_t{0}, jobs.size(), [&](size_t i) { outcomes[i] = cache.get(jobs[i].req); });
   report.run.generate_s = seconds_since(t_gen);
+  if (opt.generate_only) {
+    size_t ok = 0;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      ok += outcomes[i].ok;
+      if (!outcomes[i].ok) std::cerr << "  not generated: " << jobs[i].subject << ": " << outcomes[i].reason << "\n";
+    }
+    std::cerr << "screen3d-eval: " << ok << "/" << jobs.size() << " variants in " << cache_dir << " ("
+              << report.run.generate_s << " s)\n";
+    return 0;
+  }
 
   std::vector<GenerationFailure> failures, notes;
   struct ScanJob {
@@ -276,12 +293,11 @@ int run(const Options& opt) {
     if (n % progress_step == 0 || n == scans.size())
       std::fprintf(stderr, "screen3d-eval: scanned %zu/%zu (%.0f s)\n", n, scans.size(), seconds_since(t_scan));
   });
-  // Misses without evidence: rescan with the diagnostic engine for the best candidate. The verdict
-  // stays the one the real engine gave.
+  // Missed variants and clean siblings carry no evidence: rescan them with the diagnostic engine for
+  // their best candidate. The verdict stays the one the real engine gave.
   std::vector<size_t> rescans;
   for (size_t i = 0; i < records.size(); ++i)
-    if (records[i].group != "benign" && records[i].group != "sibling" && records[i].verdict == Verdict::kClean &&
-        records[i].best_signature.empty())
+    if (records[i].group != "benign" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
       rescans.push_back(i);
   tbb::parallel_for(size_t{0}, rescans.size(), [&](size_t j) {
     ScanRecord& rec = records[rescans[j]];
@@ -343,6 +359,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--max-false-positives", opt.max_false_positives, "exit 1 when more benign files are restricted")
       ->check(CLI::Range(0L, 1000000000L));
+  app.add_flag("--generate-only", opt.generate_only, "only make the variants (fill the cache), scan nothing");
   app.add_option("--synthetic-corpus", opt.synthetic, "write a synthetic corpus (generated shapes) to this folder and exit");
   try {
     app.parse(argc, argv);

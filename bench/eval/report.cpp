@@ -158,7 +158,7 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
 }
 
 void print_report(std::ostream& out, const Report& r) {
-  out << "screen3d-eval  seed " << r.seed << (r.quick ? "  (quick)" : "") << "\n";
+  out << "screen3d-eval  seed " << r.seed << (r.quick ? "  (quick)" : "") << "  variants " << r.generator << "\n";
   out << "corpus " << r.corpus_dir << ": " << r.corpus_entries << " manifest entries, " << r.reference_candidates
       << " reference candidates, " << r.references.size() << " references\n";
   for (const std::string& p : r.corpus_problems) out << "  corpus problem: " << p << "\n";
@@ -219,6 +219,7 @@ nlohmann::json report_to_json(const Report& r) {
   nlohmann::json j;
   j["seed"] = r.seed;
   j["quick"] = r.quick;
+  j["variant_generator"] = r.generator;
   j["corpus"] = {{"dir", r.corpus_dir},
                  {"entries", r.corpus_entries},
                  {"reference_candidates", r.reference_candidates},

@@ -90,6 +90,7 @@ struct RunInfo {
 struct Report {
   uint64_t seed = 0;
   bool quick = false;
+  std::string generator;                     // variant cache version and generator fingerprint
   std::string corpus_dir;
   size_t corpus_entries = 0;
   size_t reference_candidates = 0;

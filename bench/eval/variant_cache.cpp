@@ -8,10 +8,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 
 #include "bench/eval/rng.h"
+#include "geometry/shapes.h"
 #include "geometry/variants.h"
 #include "geometry/write_mesh.h"
 
@@ -186,7 +188,49 @@ Mesh make_variant(const VariantRequest& req, uint64_t seed, std::string* note) {
                            (info(req.cls).not_run ? info(req.cls).not_run : "unknown"));
 }
 
+uint64_t compute_fingerprint() {
+  uint64_t h = fnv1a("generator-fingerprint");
+  Mesh probe, companion;
+  try {
+    probe = shapes::l_bracket({});
+    companion = shapes::cylinder(10, 20, 32);
+  } catch (const std::exception& e) {
+    return fnv1a(e.what(), h);
+  }
+  VariantRequest req;
+  req.run_seed = 12345;
+  req.reference_name = "probe";
+  req.reference = &probe;
+  req.companions = {&companion};
+  req.companion_names = {"companion"};
+  for (const VariantClassInfo& ci : kClasses) {
+    if (ci.not_run) continue;
+    for (int k = 0; k < ci.count; ++k) {
+      req.cls = ci.cls;
+      req.k = k;
+      std::string note;
+      try {
+        const Mesh m = make_variant(req, variant_seed(req.run_seed, req.reference_name, ci.cls, k), &note);
+        const std::vector<uint8_t> stl = to_stl_binary(m);
+        h = fnv1a(std::string_view(reinterpret_cast<const char*>(stl.data()), stl.size()), h);
+        h = mesh_hash(m, h);
+      } catch (const std::exception& e) {
+        h = fnv1a(e.what(), h);
+      }
+      h = fnv1a(note, h);
+    }
+  }
+  return h;
+}
+
 }  // namespace
+
+uint64_t generator_fingerprint() {
+  static std::once_flag once;
+  static uint64_t value = 0;
+  std::call_once(once, [] { value = compute_fingerprint(); });
+  return value;
+}
 
 std::span<const VariantClassInfo> variant_classes() { return kClasses; }
 
@@ -215,6 +259,7 @@ uint64_t variant_seed(uint64_t run_seed, std::string_view reference_name, Varian
 }
 
 VariantCache::VariantCache(std::string dir) : dir_(std::move(dir)) {
+  generator_fingerprint();  // once, before parallel use
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec || !std::filesystem::is_directory(dir_, ec))
@@ -240,6 +285,7 @@ VariantOutcome VariantCache::get(const VariantRequest& req) const {
 
   // Cache key: everything the output depends on.
   uint64_t key = fnv1a(kVariantCacheVersion);
+  key = derive_seed(key, generator_fingerprint());
   key = fnv1a(std::to_string(req.run_seed) + "/" + req.reference_name + "/" + ci.name + "/" + std::to_string(req.k), key);
   key = mesh_hash(*req.reference, key);
   for (size_t i = 0; i < req.companions.size(); ++i) {

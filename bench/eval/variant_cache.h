@@ -9,8 +9,12 @@
 // other variants. The same request gives a byte-identical file.
 //
 // Cache: files live in one folder (by default <build>/bench/cache/<seed>/). The file name carries a
-// 64-bit key over kVariantCacheVersion, the seed, the class, k, and the content of the reference
-// (and of the plate companions); bump kVariantCacheVersion whenever generation changes. A transform
+// 64-bit key over kVariantCacheVersion, the generator fingerprint, the seed, the class, k, and the
+// content of the reference (and of the plate companions); bump kVariantCacheVersion whenever this
+// driver changes what it generates. The fingerprint guards against the transforms changing under
+// the cache: it hashes what every transform (and the binary STL writer) makes of a small fixed
+// probe part, computed once per process (about a second), so a changed variants.cpp invalidates
+// the cache without anyone remembering to bump a version. A transform
 // that fails is cached too (a `.fail` file holding the reason), so it is reported, not retried.
 // A variant made by a fallback (a boolean that could not be exact) keeps its note in a `.note` file.
 // Files are written to a temporary name and renamed, so an interrupted run leaves no partial file.
@@ -76,6 +80,9 @@ struct VariantOutcome {
 
 // Seed of one variant: a function of the run seed, the reference name, the class and k only.
 uint64_t variant_seed(uint64_t run_seed, std::string_view reference_name, VariantClass cls, int k);
+
+// The generator fingerprint described above (computed on first use, then cached; thread-safe).
+uint64_t generator_fingerprint();
 
 class VariantCache {
  public:
