@@ -34,6 +34,7 @@ namespace {
 
 constexpr size_t kCoarsePoints = 128;
 constexpr size_t kMediumPoints = 1000;
+constexpr uint8_t kFeatureWeight = 200;  // distinctiveness of sharp edges and rims (0..255)
 
 inline double dot3(const Vec3f& a, const Vec3f& b) { return double(a[0]) * b[0] + double(a[1]) * b[1] + double(a[2]) * b[2]; }
 inline Vec3f sub3(const Vec3f& a, const Vec3f& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
@@ -60,6 +61,7 @@ std::unique_ptr<CompiledRef> compile(Signature sig) {
     const float len = std::sqrt(float(dot3(n, n)));
     if (len > 0) n = {n[0] / len, n[1] / len, n[2] / len};
     r->nrm.push_back(n);
+    // Planes weigh less than edges, rims and curved detail (0.2 .. 1.2).
     r->w.push_back(0.2f + p.weight / 255.0f);
   }
   const PrincipalFrame f = principal_frame(r->pts);
@@ -245,17 +247,23 @@ struct Scored {
 
 // Distinctiveness-weighted coverage of the reference by the file under `xf`, and the extraneous
 // material fraction inside the reference footprint.
+// `feature_cap`: whether the sharpest features must all be found. True when the file unit is no
+// larger than the reference; a part embedded in extra material loses the features of the faces the
+// material covers, so there the extraneous-material check has to do that work alone.
 Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& xf, double spacing,
-                       std::vector<uint8_t>* covered_out) {
+                       std::vector<uint8_t>* covered_out, bool feature_cap = true) {
   Scored s;
   const double scale = xf.scale();
   const double tol = std::max(0.008 * r.diag * scale, 0.2);
   const double radius = std::max(3.0 * tol, 2.5 * spacing);
   const double radius_sq = radius * radius;
   double wsum = 0, wcov = 0;
+  size_t n_feature = 0, feature_hits = 0;
   if (covered_out) covered_out->assign(r.pts.size(), 0);
   for (size_t i = 0; i < r.pts.size(); ++i) {
     wsum += r.w[i];
+    const bool feature = r.sig.points[i].weight >= kFeatureWeight;
+    n_feature += feature;
     const Vec3f y = xf.apply(r.pts[i]);
     uint32_t idx[4];
     float d2[4];
@@ -270,9 +278,13 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
     }
     if (!hit) continue;
     wcov += r.w[i];
+    feature_hits += feature;
     if (covered_out) (*covered_out)[i] = 1;
   }
   s.coverage = wsum > 0 ? wcov / wsum : 0;
+  // The sharpest features (edges, hole rims) must be found nearly all: a blank that covers a
+  // plate's faces and outer edges but not its holes' rims is capped here.
+  const double feature_cov = (feature_cap && n_feature >= 40) ? double(feature_hits) / double(n_feature) : 1.0;
 
   // Extraneous material: file samples inside the reference's (slightly shrunk) box that lie on no
   // reference surface.
@@ -301,8 +313,10 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
     if (!on_surface) ++extra;
   }
   s.extraneous = inside >= 40 ? double(extra) / double(inside) : 0.0;
-  const double penalty = std::clamp(1.0 - 2.5 * (s.extraneous - 0.04), 0.0, 1.0);
-  s.score = s.coverage * penalty;
+  // Up to 12 % extraneous material is tolerated: a block or boss united with the part overlaps its
+  // footprint a little. Beyond that the score falls fast (a plate covering holes, a larger solid).
+  const double penalty = std::clamp(1.0 - 2.5 * (s.extraneous - 0.12), 0.0, 1.0);
+  s.score = std::min(s.coverage, 1.3 * feature_cov - 0.25) * penalty;
   return s;
 }
 
@@ -485,7 +499,7 @@ Verified verify(const CompiledRef& r, const Query& q, const Unit& u, const Match
       best.xf = ir.xf;
     }
   }
-  best.scored = score_alignment(r, q, best.xf, u.spacing, nullptr);
+  best.scored = score_alignment(r, q, best.xf, u.spacing, nullptr, u.diag < 1.04 * r.diag * best.xf.scale());
   best.bodies = u.bodies;
   return best;
 }

@@ -21,11 +21,11 @@ const char* verdict_name(Verdict v);  // "clean", "review", "restricted", "error
 // Matching settings; defaults are chosen from the evaluation (bench/eval).
 struct MatchSettings {
   double restricted_threshold = 0.80;  // score >= this -> restricted
-  double review_threshold = 0.60;      // score in [review, restricted) -> review
+  double review_threshold = 0.65;      // score in [review, restricted) -> review
   double min_scale = 0.85;             // accepted scale range of the file relative to the reference;
   double max_scale = 1.18;             //   a strong match outside it is downgraded to review
   uint32_t query_points = 24000;       // surface sample size per file
-  uint32_t candidates_per_unit = 8;    // signatures verified per query unit after retrieval
+  uint32_t candidates_per_unit = 5;    // signatures verified per query unit after retrieval
   uint64_t seed = 0x5eed;
   bool use_hashes = true;              // exact copies by file and geometry hashes before shape matching
 };

@@ -93,13 +93,16 @@ double equilateral_edge_length(const Mesh& mesh);
 // output stays <= kMaxRemeshTriangles. Where the target is too coarse for the part's curvature
 // (surface area off by more than 2%), it is shrunk by 30% and the remeshing redone, up to 3 tries;
 // the result closest in area is returned and its edge length stored in *used_edge_length.
+// Usually 0.1-1.5 s CPU; CGAL's collapse queue took 13 s on one sliver-ridden, self-intersecting
+// 25k-triangle corpus part.
 Mesh remesh_isotropic(const Mesh& mesh, double target_edge_length, double* used_edge_length = nullptr);
 // Remeshes with target edge = 0.7x or 1.5x (seeded choice) equilateral_edge_length(): about twice
 // or half as many triangles.
 Mesh remesh_random(const Mesh& mesh, uint64_t seed);
 
-// Edge-collapse simplification (Garland-Heckbert plane quadrics) of each object to round(fraction * its triangles),
-// fraction in (0, 1]. Throws std::runtime_error when the collapse stops more than 5% above target.
+// Edge-collapse simplification (Garland-Heckbert plane quadrics) of each object to
+// round(fraction * its triangles), fraction in (0, 1]. Throws std::runtime_error when the collapse
+// stops more than 5% above target (seen on 1 of 354 corpus files, a small non-manifold part).
 Mesh decimate(const Mesh& mesh, double fraction);
 
 // Loop subdivision, levels in [1, 3]: 4^levels times the triangles. Inputs that would exceed

@@ -322,7 +322,7 @@ std::array<double, 16> axis_frame(int a, const std::array<double, 3>& origin) {
 // through (u, v) cross the surface" queries.
 class ProjectedGrid {
  public:
-  ProjectedGrid(const Mesh& m, int axis, const Box3& box) : m_(m), b_(( axis + 1) % 3), c_((axis + 2) % 3) {
+  ProjectedGrid(const Mesh& m, int axis, const Box3& box) : m_(m), b_((axis + 1) % 3), c_((axis + 2) % 3) {
     lo_u_ = box.lo[b_];
     lo_v_ = box.lo[c_];
     const double eu = std::max(box.extent(b_), 1e-9), ev = std::max(box.extent(c_), 1e-9);
