@@ -172,13 +172,23 @@ Mesh canonical(Mesh part) {
     out.vertices.push_back(part.vertices[order[i]]);
   }
   out.triangles.reserve(part.triangles.size());
+  // Vertices at identical positions tie in the sort above, so their indices can differ between
+  // runs: order triangles by corner positions (rotated so the smallest corner comes first), which
+  // makes the written file (positions only) a function of the geometry alone.
+  auto tri_less = [&](const Tri& a, const Tri& b) {
+    for (int k = 0; k < 3; ++k)
+      if (out.vertices[a[k]] != out.vertices[b[k]]) return out.vertices[a[k]] < out.vertices[b[k]];
+    return false;
+  };
   for (const Tri& t : part.triangles) {
+    // Of the three rotations (orientation kept), take the one with the smallest corner positions.
     Tri r{rank[t[0]], rank[t[1]], rank[t[2]]};
-    // Rotate (orientation kept) so the smallest index comes first.
-    while (r[0] > r[1] || r[0] > r[2]) r = {r[1], r[2], r[0]};
+    const Tri r1{r[1], r[2], r[0]}, r2{r[2], r[0], r[1]};
+    if (tri_less(r1, r)) r = r1;
+    if (tri_less(r2, r)) r = r2;
     out.triangles.push_back(r);
   }
-  std::sort(out.triangles.begin(), out.triangles.end());
+  std::stable_sort(out.triangles.begin(), out.triangles.end(), tri_less);
   return out;
 }
 
