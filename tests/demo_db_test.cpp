@@ -1,0 +1,124 @@
+// The demo database against the bundled examples, through the engine API and the CLI contract.
+#include <gtest/gtest.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "engine/scan.h"
+#include "tests/support/cli_runner.h"
+
+namespace s3d {
+namespace {
+
+const Engine& demo_engine() {
+  static const std::unique_ptr<Engine> e = Engine::from_database(S3D_DEMO_DB);
+  return *e;
+}
+std::string example(const std::string& name) { return std::string(S3D_EXAMPLES_DIR) + "/" + name; }
+
+#define EXPECT_VERDICT(file, expected)                                                           \
+  do {                                                                                          \
+    const ScanResult r_ = demo_engine().scan_file(example(file));                               \
+    EXPECT_EQ(r_.verdict, expected) << file << ": " << verdict_name(r_.verdict) << " score " << r_.score \
+                                   << " " << r_.error;                                          \
+  } while (0)
+#define EXPECT_RESTRICTED(file) EXPECT_VERDICT(file, Verdict::kRestricted)
+#define EXPECT_REVIEW(file) EXPECT_VERDICT(file, Verdict::kReview)
+#define EXPECT_CLEAN(file) EXPECT_VERDICT(file, Verdict::kClean)
+
+TEST(DemoDatabase, ExamplesGetTheirDocumentedVerdicts) {
+  EXPECT_RESTRICTED("bracket_reposed.stl");
+  EXPECT_RESTRICTED("print_plate.3mf");
+  EXPECT_REVIEW("bracket_70pct.obj");
+  EXPECT_CLEAN("pipe.stl");
+  EXPECT_CLEAN("gear_30t.stl");
+  EXPECT_VERDICT("truncated.stl", Verdict::kError);
+}
+
+TEST(DemoDatabase, EvidenceNamesThePartAndItsPose) {
+  const ScanResult r = demo_engine().scan_file(example("bracket_reposed.stl"));
+  ASSERT_FALSE(r.matches.empty());
+  EXPECT_EQ(r.matches[0].label, "demo-bracket");
+  EXPECT_NEAR(r.matches[0].scale, 1.04, 0.03);
+  EXPECT_FALSE(r.matches[0].mirrored);
+  EXPECT_EQ(r.sha256.size(), 64u);
+  const ScanResult p = demo_engine().scan_file(example("print_plate.3mf"));
+  ASSERT_FALSE(p.matches.empty());
+  EXPECT_EQ(p.matches[0].label, "demo-gear-hub");
+  EXPECT_EQ(p.bodies, 3u);
+  ASSERT_EQ(p.matches[0].bodies.size(), 1u);  // the hub alone, not the pipe and knob beside it
+}
+
+TEST(ScanCli, JsonLinesFollowTheContractAndExitCodes) {
+  auto r = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, example("pipe.stl"), example("bracket_reposed.stl"),
+                          example("truncated.stl")});
+  EXPECT_EQ(r.exit_code, 1);  // a match wins over an error
+  const auto lines = r.out_lines();
+  ASSERT_EQ(lines.size(), 3u);
+  const auto j0 = nlohmann::json::parse(lines[0]);
+  for (const char* key : {"path", "sha256", "format", "verdict", "score", "bodies", "matches", "error", "elapsed_ms"})
+    EXPECT_TRUE(j0.contains(key)) << key;
+  EXPECT_EQ(j0["verdict"], "clean");
+  const auto j1 = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(j1["verdict"], "restricted");
+  for (const char* key : {"signature", "label", "category", "score", "coverage", "scale", "mirrored", "bodies"})
+    EXPECT_TRUE(j1["matches"][0].contains(key)) << key;
+  const auto j2 = nlohmann::json::parse(lines[2]);
+  EXPECT_EQ(j2["verdict"], "error");
+  EXPECT_TRUE(j2["error"].is_string());
+  ASSERT_EQ(r.err_lines().size(), 1u);
+  EXPECT_NE(r.err_lines()[0].find("truncated.stl"), std::string::npos);
+
+  auto clean = test::run_cli({"scan", "--db", S3D_DEMO_DB, example("pipe.stl")});
+  EXPECT_EQ(clean.exit_code, 0);
+  auto bad = test::run_cli({"scan", "--db", S3D_DEMO_DB, example("truncated.stl")});
+  EXPECT_EQ(bad.exit_code, 2);
+  auto nodb = test::run_cli({"scan", "--db", "/nonexistent/x.s3db", example("pipe.stl")});
+  EXPECT_EQ(nodb.exit_code, 2);
+}
+
+TEST(ScanCli, ZipMembersAreScannedAndNamed) {
+  const auto dir = std::filesystem::temp_directory_path() / "s3d_scan_zip";
+  std::filesystem::create_directories(dir);
+  const std::string zip = (dir / "jobs.zip").string();
+  {
+    archive* a = archive_write_new();
+    archive_write_set_format_zip(a);
+    ASSERT_EQ(archive_write_open_filename(a, zip.c_str()), ARCHIVE_OK);
+    for (const char* name : {"pipe.stl", "bracket_reposed.stl"}) {
+      std::ifstream f(example(name), std::ios::binary);
+      const std::string bytes{std::istreambuf_iterator<char>(f), {}};
+      archive_entry* e = archive_entry_new();
+      archive_entry_set_pathname(e, (std::string("inner/") + name).c_str());
+      archive_entry_set_size(e, static_cast<la_int64_t>(bytes.size()));
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, 0644);
+      archive_write_header(a, e);
+      archive_write_data(a, bytes.data(), bytes.size());
+      archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+  }
+  auto r = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, zip});
+  EXPECT_EQ(r.exit_code, 1);
+  const auto lines = r.out_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["path"], zip + "!/inner/pipe.stl");
+  EXPECT_EQ(nlohmann::json::parse(lines[1])["verdict"], "restricted");
+  // --recursive walks folders; without it a folder is an error.
+  auto nr = test::run_cli({"scan", "--db", S3D_DEMO_DB, dir.string()});
+  EXPECT_EQ(nr.exit_code, 2);
+  auto rec = test::run_cli({"scan", "--recursive", "--json", "--db", S3D_DEMO_DB, dir.string()});
+  EXPECT_EQ(rec.exit_code, 1);
+  EXPECT_EQ(rec.out_lines().size(), 2u);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace s3d
