@@ -192,13 +192,19 @@ Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
     while (parent[x] != x) x = parent[x] = parent[parent[x]];
     return x;
   };
-  for (size_t a = 0; a < live.size(); ++a)
-    for (size_t b = a + 1; b < live.size(); ++b) {
-      const auto &A = box[live[a]], &B = box[live[b]];
+  // Pairwise box tests are quadratic: only the largest bodies are clustered (files with thousands
+  // of tiny bodies, such as text or lattices, keep them as singletons, which stay below the unit cut).
+  constexpr size_t kMaxClustered = 512;
+  std::vector<uint32_t> big = live;
+  std::stable_sort(big.begin(), big.end(), [&](uint32_t a, uint32_t b) { return body_pts[a].size() > body_pts[b].size(); });
+  if (big.size() > kMaxClustered) big.resize(kMaxClustered);
+  for (size_t a = 0; a < big.size(); ++a)
+    for (size_t b = a + 1; b < big.size(); ++b) {
+      const auto &A = box[big[a]], &B = box[big[b]];
       bool overlap = true;
       for (int k = 0; k < 3; ++k)
         if (A[k] - gap > B[k + 3] || B[k] - gap > A[k + 3]) overlap = false;
-      if (overlap) parent[find(live[a])] = find(live[b]);
+      if (overlap) parent[find(big[a])] = find(big[b]);
     }
   std::vector<std::vector<uint32_t>> clusters;
   {

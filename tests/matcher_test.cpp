@@ -1,6 +1,7 @@
 // Invariance and specificity of the matcher on generated benign shapes.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "engine/matcher.h"
@@ -129,5 +130,29 @@ TEST_F(MatcherTest, PartOnPlateWithOthers) {
   EXPECT_EQ(o.matches[0].label, "gear");
 }
 
+}  // namespace
+}  // namespace s3d
+
+namespace s3d {
+namespace {
+// Hostile geometry: thousands of tiny separate bodies must not make matching quadratic or slow.
+TEST(MatcherRobustness, ManyTinyBodiesStayFast) {
+  std::vector<Mesh> cubes;
+  for (int i = 0; i < 3000; ++i) {
+    Mesh c = shapes::box(0.5, 0.5, 0.5);
+    shapes::transform(c, {1, 0, 0, double(i % 60), 0, 1, 0, double(i / 60), 0, 0, 1, 0, 0, 0, 0, 1});
+    cubes.push_back(std::move(c));
+  }
+  const Mesh field = shapes::merge(cubes);
+  MatchSettings ms;
+  ms.use_hashes = false;
+  const Matcher m({build_signature(shapes::spur_gear(23, 2.0, 8, 8))}, ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  const MatchOutcome o = m.match(field);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(o.bodies, 3000u);
+  EXPECT_NE(o.verdict, Verdict::kRestricted);
+  EXPECT_LT(s, 20.0);  // generous for sanitizer builds; a quadratic blow-up takes far longer
+}
 }  // namespace
 }  // namespace s3d
