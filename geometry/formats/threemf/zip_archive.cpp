@@ -70,12 +70,17 @@ ZipArchive::ZipArchive(std::span<const uint8_t> data, const Limits& limits)
   std::string error;
   impl_->za = open_zip(data, &error);
   if (impl_->za == nullptr) throw LoadError(ErrorCode::kMalformed, "not a readable zip archive: " + error);
+  // A throwing constructor never runs the destructor: release the archive before throwing.
+  auto fail = [&](ErrorCode code, const std::string& why) {
+    zip_discard(impl_->za);
+    impl_->za = nullptr;
+    throw LoadError(code, why);
+  };
   const zip_int64_t n = zip_get_num_entries(impl_->za, 0);
-  if (n < 0) throw LoadError(ErrorCode::kMalformed, "zip archive has an unreadable central directory");
+  if (n < 0) fail(ErrorCode::kMalformed, "zip archive has an unreadable central directory");
   if (static_cast<uint64_t>(n) > limits_.max_archive_entries)
-    throw LoadError(ErrorCode::kLimitExceeded, "archive has " + std::to_string(n) + " entries, more than the limit of " +
-                                                   std::to_string(limits_.max_archive_entries) +
-                                                   " (max_archive_entries)");
+    fail(ErrorCode::kLimitExceeded, "archive has " + std::to_string(n) + " entries, more than the limit of " +
+                                        std::to_string(limits_.max_archive_entries) + " (max_archive_entries)");
 }
 
 ZipArchive::~ZipArchive() {
