@@ -1,6 +1,7 @@
 // Plain-geometry evasion transforms (rigid motions, scaling, mirroring, noise, plate layout) and
 // the seeded generator every variant draws from. The CGAL-based ones live in variants_cgal.cpp.
 #include "geometry/variants.h"
+#include "geometry/variants_box.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,14 +20,10 @@ constexpr uint64_t kTagScale = 0x5343414c455f5f31ull;
 constexpr uint64_t kTagNoise = 0x4e4f4953455f5f31ull;
 constexpr uint64_t kTagPlate = 0x504c4154455f5f31ull;
 
-struct Box3 {
-  std::array<double, 3> lo{}, hi{};
-  std::array<double, 3> center() const { return {(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, (lo[2] + hi[2]) / 2}; }
-  double diagonal() const { return std::hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]); }
-};
+using detail::Box3;
 
 // AABB of the vertices the triangles use; throws on an empty or malformed mesh.
-Box3 used_bounds(const Mesh& m) {
+Box3 used_bounds_impl(const Mesh& m) {
   if (m.triangles.empty()) throw std::invalid_argument("variants: mesh has no triangles");
   Box3 b;
   b.lo.fill(std::numeric_limits<double>::infinity());
@@ -56,13 +53,17 @@ std::array<double, 16> multiply(const std::array<double, 16>& a, const std::arra
 }
 
 Mesh transformed(const Mesh& m, const std::array<double, 16>& matrix) {
-  used_bounds(m);  // validates
+  used_bounds_impl(m);  // validates
   Mesh out = m;
   shapes::transform(out, matrix);
   return out;
 }
 
 }  // namespace
+
+namespace detail {
+Box3 used_bounds(const Mesh& m) { return used_bounds_impl(m); }  // shared with variants_cgal.cpp
+}  // namespace detail
 
 uint32_t VariantRng::below(uint32_t n) {
   if (n == 0) throw std::invalid_argument("VariantRng::below(0)");
@@ -98,7 +99,7 @@ uint64_t derive_seed(uint64_t seed, uint64_t tag) {
 std::array<double, 16> random_rigid_matrix(const Mesh& mesh, uint64_t seed, double max_translation_mm) {
   if (!std::isfinite(max_translation_mm) || max_translation_mm < 0)
     throw std::invalid_argument("random_rigid: max translation must be >= 0");
-  const Box3 box = used_bounds(mesh);
+  const Box3 box = used_bounds_impl(mesh);
   VariantRng rng(derive_seed(seed, kTagRigid));
   // Shoemake (1992): uniform unit quaternion from three uniforms.
   const double u1 = rng.uniform(), u2 = rng.uniform(), u3 = rng.uniform();
@@ -140,7 +141,7 @@ Mesh random_scale(const Mesh& mesh, uint64_t seed, double lo, double hi) {
 
 Mesh mirror(const Mesh& mesh, int axis) {
   if (axis < 0 || axis > 2) throw std::invalid_argument("mirror: axis must be 0, 1 or 2");
-  const auto c = used_bounds(mesh).center();
+  const auto c = used_bounds_impl(mesh).center();
   std::array<double, 16> m = translation(0, 0, 0);
   m[axis * 4 + axis] = -1;
   m[axis * 4 + 3] = 2 * c[axis];
@@ -150,7 +151,7 @@ Mesh mirror(const Mesh& mesh, int axis) {
 Mesh gaussian_noise(const Mesh& mesh, double sigma_fraction_of_bbox_diag, uint64_t seed) {
   if (!std::isfinite(sigma_fraction_of_bbox_diag) || sigma_fraction_of_bbox_diag < 0)
     throw std::invalid_argument("gaussian_noise: sigma fraction must be >= 0");
-  const double sigma = sigma_fraction_of_bbox_diag * used_bounds(mesh).diagonal();
+  const double sigma = sigma_fraction_of_bbox_diag * used_bounds_impl(mesh).diagonal();
   VariantRng rng(derive_seed(seed, kTagNoise));
   Mesh out = mesh;
   for (Vec3f& v : out.vertices)
@@ -159,7 +160,7 @@ Mesh gaussian_noise(const Mesh& mesh, double sigma_fraction_of_bbox_diag, uint64
 }
 
 double mean_edge_length(const Mesh& mesh) {
-  used_bounds(mesh);
+  used_bounds_impl(mesh);
   double sum = 0;
   for (const Tri& t : mesh.triangles) {
     for (int k = 0; k < 3; ++k) {
@@ -172,7 +173,7 @@ double mean_edge_length(const Mesh& mesh) {
 }
 
 double equilateral_edge_length(const Mesh& mesh) {
-  used_bounds(mesh);
+  used_bounds_impl(mesh);
   double area = 0;
   for (const Tri& t : mesh.triangles) {
     const Vec3f& a = mesh.vertices[t[0]];
@@ -190,7 +191,7 @@ PlateLayout place_on_plate(const Mesh& part, const std::vector<Mesh>& others, ui
   models.insert(models.end(), others.begin(), others.end());
   size_t total = 0;
   for (const Mesh& m : models) {
-    used_bounds(m);
+    used_bounds_impl(m);
     total += m.triangles.size();
   }
   if (total > kMaxVariantTriangles) {
@@ -206,11 +207,11 @@ PlateLayout place_on_plate(const Mesh& part, const std::vector<Mesh>& others, ui
   std::vector<Footprint> feet;
   for (Mesh& m : models) {
     const double a = rng.uniform(0, 2 * kPi);
-    const auto c = used_bounds(m).center();
+    const auto c = used_bounds_impl(m).center();
     const double ca = std::cos(a), sa = std::sin(a);
     const std::array<double, 16> rot{ca, -sa, 0, 0, sa, ca, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
     shapes::transform(m, multiply(rot, translation(-c[0], -c[1], -c[2])));
-    const Box3 b = used_bounds(m);
+    const Box3 b = used_bounds_impl(m);
     shapes::transform(m, translation(-b.lo[0], -b.lo[1], -b.lo[2]));
     feet.push_back({b.hi[0] - b.lo[0], b.hi[1] - b.lo[1]});
   }

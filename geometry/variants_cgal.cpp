@@ -40,6 +40,7 @@
 
 #include "geometry/shapes.h"
 #include "geometry/variants.h"
+#include "geometry/variants_box.h"
 
 namespace s3d::variants {
 namespace {
@@ -66,31 +67,13 @@ struct Range {
   uint32_t begin, end;
 };
 
-struct Box3 {
-  std::array<double, 3> lo{}, hi{};
-  double extent(int k) const { return hi[k] - lo[k]; }
-  double diagonal() const { return std::hypot(extent(0), extent(1), extent(2)); }
-};
+using detail::Box3;
 
 // Validates indices and coordinates; returns the AABB of the used vertices.
 Box3 check_mesh(const Mesh& m) {
-  if (m.triangles.empty()) throw std::invalid_argument("variants: mesh has no triangles");
   if (m.triangles.size() > 4 * kMaxVariantTriangles)
     throw std::invalid_argument("variants: mesh too large (over 1.6M triangles)");
-  Box3 b;
-  b.lo.fill(std::numeric_limits<double>::infinity());
-  b.hi.fill(-std::numeric_limits<double>::infinity());
-  for (const Tri& t : m.triangles) {
-    for (uint32_t i : t) {
-      if (i >= m.vertices.size()) throw std::invalid_argument("variants: triangle index out of range");
-      for (int k = 0; k < 3; ++k) {
-        const double v = m.vertices[i][k];
-        if (!std::isfinite(v)) throw std::invalid_argument("variants: non-finite vertex");
-        b.lo[k] = std::min(b.lo[k], v);
-        b.hi[k] = std::max(b.hi[k], v);
-      }
-    }
-  }
+  const Box3 b = detail::used_bounds(m);
   for (size_t k = 0; k < m.object_starts.size(); ++k) {
     const uint32_t next = k + 1 < m.object_starts.size() ? m.object_starts[k + 1] : static_cast<uint32_t>(m.triangles.size());
     if (m.object_starts[k] > next || next > m.triangles.size())
