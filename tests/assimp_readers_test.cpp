@@ -2,6 +2,8 @@
 // hostile input (bad indices, NaN, lying headers, garbage, random corruption).
 #include <gtest/gtest.h>
 
+#include "tests/support/test_helpers.h"
+
 #include <cmath>
 #include <random>
 #include <string>
@@ -42,19 +44,7 @@ int probe(Format f, const std::string& text) {
   return -1;
 }
 
-double signed_volume(const Mesh& m) {
-  double v = 0;
-  for (const s3d::Tri& t : m.triangles) {
-    const auto& a = m.vertices[t[0]];
-    const auto& b = m.vertices[t[1]];
-    const auto& c = m.vertices[t[2]];
-    v += (double(a[0]) * (double(b[1]) * c[2] - double(b[2]) * c[1]) -
-          double(a[1]) * (double(b[0]) * c[2] - double(b[2]) * c[0]) +
-          double(a[2]) * (double(b[0]) * c[1] - double(b[1]) * c[0])) /
-         6.0;
-  }
-  return v;
-}
+using s3d::test::signed_volume;
 
 // Unit cube as quads with per-face normals and two materials: Assimp splits it into two meshes
 // and keeps corners with different normals apart; the reader must hand back one welded cube.

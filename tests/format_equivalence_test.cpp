@@ -1,6 +1,8 @@
 // Acceptance: one generated closed mesh, exported in every mesh format screen3d reads, loads back
 // to the same triangle and vertex counts, surface area and signed volume.
 #include <gtest/gtest.h>
+
+#include "tests/support/test_helpers.h"
 #include <unistd.h>
 
 #include <cmath>
@@ -71,17 +73,8 @@ Facts facts(const Mesh& m) {
   return f;
 }
 
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string temp_path(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return (std::filesystem::path(::testing::TempDir()) /
-          (std::string("s3d_") + info->name() + "_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
+using s3d::test::temp_path;
+using s3d::test::read_bytes;
 
 struct Variant {
   const char* file;

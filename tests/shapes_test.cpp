@@ -3,6 +3,8 @@
 // tessellation allows (and the exact volume of the tessellated solid within float rounding).
 #include <gtest/gtest.h>
 
+#include "tests/support/test_helpers.h"
+
 #include <cmath>
 #include <map>
 #include <numbers>
@@ -18,17 +20,7 @@ using s3d::Mesh;
 namespace sh = s3d::shapes;
 constexpr double kPi = std::numbers::pi;
 
-double signed_volume(const Mesh& m) {
-  double v = 0;
-  for (const auto& t : m.triangles) {
-    const auto& a = m.vertices[t[0]];
-    const auto& b = m.vertices[t[1]];
-    const auto& c = m.vertices[t[2]];
-    v += a[0] * (double(b[1]) * c[2] - double(b[2]) * c[1]) + a[1] * (double(b[2]) * c[0] - double(b[0]) * c[2]) +
-         a[2] * (double(b[0]) * c[1] - double(b[1]) * c[0]);
-  }
-  return v / 6;
-}
+using s3d::test::signed_volume;
 
 struct Topology {
   bool closed_and_consistent = true;  // every directed edge once, and its reverse once

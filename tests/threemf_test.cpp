@@ -1,6 +1,8 @@
 // 3MF reader: build items, transforms, units, components, the production extension (p:path),
 // and hostile packages (missing part, zip bomb, too many entries, bad indices, cycles, corruption).
 #include <gtest/gtest.h>
+
+#include "tests/support/test_helpers.h"
 #include <unistd.h>
 #include <zip.h>
 
@@ -31,17 +33,9 @@ using s3d::LoadError;
 using s3d::Mesh;
 using s3d::ReadOptions;
 
-std::string temp_path(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return (std::filesystem::path(::testing::TempDir()) /
-          (std::string("s3d_") + info->name() + "_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using s3d::test::signed_volume;
+using s3d::test::temp_path;
+using s3d::test::read_bytes;
 
 // Builds a zip with libzip (deflate) and returns its bytes.
 std::vector<uint8_t> make_zip(const std::vector<std::pair<std::string, std::string>>& members) {
@@ -192,20 +186,6 @@ TEST(ThreeMf, ComponentsComposeTransforms) {
   ASSERT_EQ(m.object_count(), 1u);
   // Part 1: x [5,6], y [0,2]; part 2: x [-2,0], y [0,1]; z [1,4] for both.
   expect_box(object_bounds(m, 0), {-2, 0, 1}, {6, 2, 4}, 1);
-}
-
-double signed_volume(const Mesh& m) {
-  double v = 0;
-  for (const s3d::Tri& t : m.triangles) {
-    const auto& a = m.vertices[t[0]];
-    const auto& b = m.vertices[t[1]];
-    const auto& c = m.vertices[t[2]];
-    v += (double(a[0]) * (double(b[1]) * c[2] - double(b[2]) * c[1]) -
-          double(a[1]) * (double(b[0]) * c[2] - double(b[2]) * c[0]) +
-          double(a[2]) * (double(b[0]) * c[1] - double(b[1]) * c[0])) /
-         6.0;
-  }
-  return v;
 }
 
 TEST(ThreeMf, MirroringTransformKeepsOutwardWinding) {

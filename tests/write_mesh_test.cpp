@@ -1,5 +1,7 @@
 // Mesh writers: exact coordinate round trips, binary STL layout, multi-object 3MF, units, errors.
 #include <gtest/gtest.h>
+
+#include "tests/support/test_helpers.h"
 #include <unistd.h>
 
 #include <cstring>
@@ -22,17 +24,8 @@ namespace {
 using s3d::Format;
 using s3d::Mesh;
 
-std::string temp_path(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return (std::filesystem::path(::testing::TempDir()) /
-          (std::string("s3d_") + info->name() + "_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using s3d::test::temp_path;
+using s3d::test::read_bytes;
 
 // A tetrahedron with awkward coordinates: values with no short decimal form, tiny and large
 // magnitudes, a negative zero.

@@ -1,0 +1,45 @@
+#pragma once
+// Small helpers shared by several test files: per-test temp paths, whole-file reads, and an
+// independent signed-volume sum (tests check the library's facts against it, so it must not call
+// geometry/mesh_facts).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "geometry/mesh.h"
+
+namespace s3d::test {
+
+// A path in the test temp folder, unique per test name and process.
+inline std::string temp_path(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return (std::filesystem::path(::testing::TempDir()) /
+          (std::string("s3d_") + info->name() + "_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+inline std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Divergence theorem in double precision.
+inline double signed_volume(const Mesh& m) {
+  double v = 0;
+  for (const Tri& t : m.triangles) {
+    const auto& a = m.vertices[t[0]];
+    const auto& b = m.vertices[t[1]];
+    const auto& c = m.vertices[t[2]];
+    v += a[0] * (double(b[1]) * c[2] - double(b[2]) * c[1]) + a[1] * (double(b[2]) * c[0] - double(b[0]) * c[2]) +
+         a[2] * (double(b[0]) * c[1] - double(b[1]) * c[0]);
+  }
+  return v / 6;
+}
+
+}  // namespace s3d::test
