@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <numeric>
 
 #include <tbb/parallel_for.h>
@@ -9,6 +12,7 @@
 #include "engine/sha256.h"
 #include "geometry/canonical_hash.h"
 #include "geometry/connected_bodies.h"
+#include "geometry/local_features.h"
 #include "geometry/point_index.h"
 #include "geometry/principal_frame.h"
 #include "geometry/registration.h"
@@ -28,6 +32,17 @@ struct CompiledRef {
   std::array<double, 3> box_lo{}, box_hi{};
   double spacing = 1;  // typical distance between stored samples
   double diag = 1;
+  // Local features for piece registration, built on first use (most references never need them).
+  mutable std::once_flag features_once;
+  mutable FeatureCloud features;
+  const FeatureCloud& feature_cloud() const {
+    std::call_once(features_once, [this] {
+      const float radius = static_cast<float>(std::max(0.12 * diag, 4.0 * spacing));
+      const float voxel = static_cast<float>(std::max(radius / 3.0, 1.2 * spacing));
+      features = make_feature_cloud(pts, nrm, voxel, radius, 1500);
+    });
+    return features;
+  }
 };
 
 namespace {
@@ -88,6 +103,7 @@ struct Unit {
   ShapeDescriptor desc;
   double diag = 0;
   double spacing = 1;  // the coarsest sample spacing among the unit's bodies
+  double volume = 0;   // enclosed volume of the unit's bodies (mm^3; 0 when unknown)
 };
 
 struct Query {
@@ -97,6 +113,7 @@ struct Query {
   uint32_t body_count = 0;
   double spacing = 1;                // typical distance between query samples, whole file
   std::vector<double> body_spacing;  // the same per body (sampling density differs between bodies)
+  std::vector<double> body_volume;   // |signed volume| per body (mm^3), exact for closed bodies
 };
 
 double frame_diag(const PrincipalFrame& f) {
@@ -116,6 +133,7 @@ Unit make_unit(const Query& q, std::vector<uint32_t> ids, std::vector<uint32_t> 
   u.spacing = 0;
   for (uint32_t b : u.bodies) u.spacing = std::max(u.spacing, q.body_spacing.empty() ? q.spacing : q.body_spacing[b]);
   if (u.spacing <= 0) u.spacing = q.spacing;
+  for (uint32_t b : u.bodies) u.volume += b < q.body_volume.size() ? q.body_volume[b] : 0.0;
   return u;
 }
 
@@ -124,6 +142,7 @@ Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
   const std::vector<uint32_t> bot = body_of_triangle(mesh, &q.body_count);
   // Per-body areas and triangle lists.
   std::vector<double> body_area(q.body_count, 0.0);
+  q.body_volume.assign(q.body_count, 0.0);
   std::vector<std::vector<uint32_t>> body_tris(q.body_count);
   double area = 0;
   for (size_t ti = 0; ti < mesh.triangles.size(); ++ti) {
@@ -135,6 +154,10 @@ Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
     if (!std::isfinite(a)) continue;
     area += a;
     body_area[bot[ti]] += a;
+    const Vec3f &p0 = mesh.vertices[t[0]], &p1 = mesh.vertices[t[1]], &p2 = mesh.vertices[t[2]];
+    q.body_volume[bot[ti]] += (double(p0[0]) * (double(p1[1]) * p2[2] - double(p1[2]) * p2[1]) -
+                               double(p0[1]) * (double(p1[0]) * p2[2] - double(p1[2]) * p2[0]) +
+                               double(p0[2]) * (double(p1[0]) * p2[1] - double(p1[1]) * p2[0])) / 6.0;
     body_tris[bot[ti]].push_back(static_cast<uint32_t>(ti));
   }
   // Sample budget: half by area, half shared equally among the largest bodies, so a small part on a
@@ -156,6 +179,7 @@ Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
     sample_triangles(mesh, body_tris[b], nb, s.seed + b, b, q.sample);
     q.body_spacing[b] = std::sqrt(body_area[b] / double(nb));
   }
+  for (double& v : q.body_volume) v = std::fabs(v);
   q.index = PointIndex(q.sample.points);
   q.spacing = std::sqrt(std::max(1e-9, area) / std::max<size_t>(1, q.sample.points.size()));
   const size_t n = q.sample.points.size();
@@ -565,6 +589,137 @@ Verified refine_pieces(const CompiledRef& r, const Query& q, const Unit& u, cons
   return out;
 }
 
+// Pieces of a split part, each placed anywhere in any pose: every body is registered into the
+// reference on its own by local features (FPFH correspondences, RANSAC, then ICP), and the reference
+// coverage is scored jointly over the pieces that fit. A piece counts only when most of it lies on the
+// reference surface (its cut faces do not), and all pieces share one handedness.
+Verified register_pieces(const CompiledRef& r, const Query& q, const Unit& u, const Verified& start) {
+  Verified out = start;
+  if (u.bodies.size() < 2 || u.bodies.size() > 12) return out;
+  const FeatureCloud& rf = r.feature_cloud();
+  if (rf.points.size() < 16) return out;
+  const double tol = std::max(0.008 * r.diag, 0.2);
+  const float near2 = static_cast<float>(std::pow(std::max(2.0 * tol, 1.5 * r.spacing), 2));
+  constexpr size_t kHypotheses = 8;
+  struct Option {
+    Similarity xf;                 // piece -> reference
+    std::vector<uint8_t> covered;  // reference points this placement covers
+    double on = 0;
+  };
+  struct Piece {
+    uint32_t body;
+    size_t size;
+    std::vector<Option> options[2];  // proper, mirrored
+  };
+  std::vector<Piece> pieces;
+  for (uint32_t b : u.bodies) {
+    Query body_q;
+    for (uint32_t i : u.ids)
+      if (q.sample.body[i] == b) {
+        body_q.sample.points.push_back(q.sample.points[i]);
+        body_q.sample.normals.push_back(q.sample.normals[i]);
+      }
+    if (body_q.sample.points.size() < 40) continue;
+    const FeatureCloud pc = make_feature_cloud(body_q.sample.points, body_q.sample.normals, rf.voxel, rf.radius, 1500);
+    if (pc.points.size() < 12) continue;
+    body_q.spacing = q.body_spacing.empty() ? q.spacing : q.body_spacing[b];
+    body_q.sample.body.assign(body_q.sample.points.size(), b);
+    body_q.index = PointIndex(body_q.sample.points);
+    const std::vector<Vec3f> sub = stride_subset(body_q.sample.points, 250);
+    Piece piece{b, body_q.sample.points.size(), {}};
+    for (int m = 0; m < 2; ++m) {
+      FeatureMatchOptions fo;
+      fo.keypoints = 200;
+      fo.iterations = 5000;
+      fo.inlier_dist = 1.5f * rf.voxel;
+      fo.mirrored = m == 1;
+      fo.seed = 0x9e3779b9u + b;
+      const std::vector<FeatureMatch> hyps = feature_register(pc, rf, fo, kHypotheses);
+      // Starting placements: the feature hypotheses, and the whole unit's alignment (right when the
+      // pieces were only moved apart a little).
+      std::vector<Similarity> inits;
+      for (const FeatureMatch& fm : hyps)
+        if (fm.inliers >= 6 && fm.surface >= 0.6 * hyps[0].surface) inits.push_back(fm.xf);
+      const Similarity whole = start.xf.inverse();
+      if (whole.mirrored() == (m == 1) && std::fabs(whole.scale() - 1.0) < 0.2) {
+        Similarity w = whole;
+        const double k = 1.0 / whole.scale();
+        for (double& x : w.m) x *= k;
+        inits.push_back(w);
+      }
+      for (const Similarity& init : inits) {
+        IcpOptions opt;
+        opt.iterations = 10;
+        opt.start_reject = 3.0 * rf.voxel;
+        opt.end_reject = std::max(2.0 * tol, 1.5 * r.spacing);
+        const IcpResult ir = icp_one_sided(sub, r.index, init, opt);
+        // Most of the piece must lie on the reference surface (its cut faces are the rest).
+        size_t on = 0;
+        for (const Vec3f& x : sub) {
+          float d2 = 0;
+          on += r.index.nearest_within(ir.xf.apply(x), near2, &d2) != UINT32_MAX;
+        }
+        Option o;
+        o.xf = ir.xf;
+        o.on = double(on) / double(sub.size());
+        if (o.on < 0.6) continue;
+        piece.options[m].push_back(std::move(o));
+      }
+      // Coverage (the costly part) only for the placements that fit best.
+      auto& opts = piece.options[m];
+      std::stable_sort(opts.begin(), opts.end(), [](const Option& x, const Option& y) { return x.on > y.on; });
+      if (opts.size() > 3) opts.resize(3);
+      for (Option& o : opts) score_alignment(r, body_q, o.xf.inverse(), body_q.spacing, &o.covered);
+    }
+    pieces.push_back(std::move(piece));
+  }
+  if (pieces.size() < 2) return out;
+  std::stable_sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.size > b.size; });
+
+  // Per handedness, place the pieces greedily (largest first), each where it adds the most
+  // distinctiveness-weighted coverage; keep the better handedness.
+  for (int hand = 0; hand < 2; ++hand) {
+    std::vector<uint8_t> covered(r.pts.size(), 0);
+    std::vector<uint32_t> used;
+    Similarity first;
+    for (const Piece& p : pieces) {
+      double best_gain = 0;
+      const Option* pick = nullptr;
+      for (const Option& o : p.options[hand]) {
+        double gain = 0;
+        for (size_t i = 0; i < covered.size(); ++i)
+          if (o.covered[i] && !covered[i]) gain += r.w[i];
+        if (gain > best_gain) best_gain = gain, pick = &o;
+      }
+      if (!pick) continue;
+      for (size_t i = 0; i < covered.size(); ++i) covered[i] |= pick->covered[i];
+      if (used.empty()) first = pick->xf.inverse();
+      used.push_back(p.body);
+    }
+    if (used.size() < 2) continue;
+    double wsum = 0, wcov = 0;
+    size_t n_feature = 0, feature_hits = 0;
+    for (size_t i = 0; i < covered.size(); ++i) {
+      wsum += r.w[i];
+      const bool feature = r.sig.points[i].weight >= kFeatureWeight;
+      n_feature += feature;
+      if (covered[i]) wcov += r.w[i], feature_hits += feature;
+    }
+    const double joint = wsum > 0 ? wcov / wsum : 0;
+    const double feature_cov = n_feature >= 40 ? double(feature_hits) / double(n_feature) : 1.0;
+    const double score = std::min(joint, 1.3 * feature_cov - 0.25);
+    if (std::getenv("S3D_DEBUG")) std::fprintf(stderr, "pieces hand %d used %zu joint %.3f feat %.3f\n", hand, used.size(), joint, feature_cov);
+    if (score > out.scored.score) {
+      out.scored.coverage = joint;
+      out.scored.score = score;
+      out.scored.extraneous = 0;
+      out.bodies = used;
+      out.xf = first;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Matcher::Matcher(std::vector<Signature> signatures, const MatchSettings& settings) : settings_(settings) {
@@ -616,7 +771,7 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) con
 
   // Retrieval: per unit, plausible sizes ranked by descriptor distance.
   struct Job {
-    size_t unit, ref;
+    size_t unit, ref, rank;
   };
   std::vector<Job> jobs;
   for (size_t ui = 0; ui < q.units.size(); ++ui) {
@@ -636,7 +791,25 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) con
     }
     std::sort(ranked.begin(), ranked.end());
     const size_t k = std::min<size_t>(settings_.candidates_per_unit, ranked.size());
-    for (size_t i = 0; i < k; ++i) jobs.push_back({ui, ranked[i].second});
+    for (size_t i = 0; i < k; ++i) jobs.push_back({ui, ranked[i].second, i});
+    // Pieces of a split part keep the part's volume (cut faces close each piece): for a unit of
+    // several bodies, the references of nearly the same volume are candidates too, whatever the
+    // descriptor says (the gaps between moved pieces change every global descriptor).
+    if (u.bodies.size() >= 2 && u.bodies.size() <= 12 && u.volume > 0) {
+      std::vector<std::pair<double, size_t>> by_volume;
+      for (size_t ri = 0; ri < refs_.size(); ++ri) {
+        const double rv = refs_[ri]->sig.volume_mm3;
+        if (!(rv > 0)) continue;
+        const double d = std::fabs(std::log(u.volume / rv));
+        if (d < std::log(1.08)) by_volume.emplace_back(d, ri);
+      }
+      std::sort(by_volume.begin(), by_volume.end());
+      for (size_t i = 0; i < by_volume.size() && i < 3; ++i) {
+        bool have = false;
+        for (size_t j = jobs.size() - k; j < jobs.size(); ++j) have |= jobs[j].ref == by_volume[i].second;
+        if (!have) jobs.push_back({ui, by_volume[i].second, 0});
+      }
+    }
   }
 
   std::vector<MatchEvidence> ev;
@@ -651,6 +824,13 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) con
     Verified v = verify(r, q, q.units[j.unit], settings_);
     if (q.units[j.unit].bodies.size() > 1 && v.scored.score < settings_.restricted_threshold && v.scored.coverage > 0.25)
       v = refine_pieces(r, q, q.units[j.unit], v);
+    // Piece registration is the expensive stage: only for units whose bodies together have the
+    // reference's volume within 8 % (a split part keeps it: cut faces close each piece).
+    const Unit& u = q.units[j.unit];
+    const double rv = r.sig.volume_mm3;
+    const bool volume_match = rv > 0 && u.volume > 0 && std::fabs(std::log(u.volume / rv)) < std::log(1.08);
+    if (u.bodies.size() > 1 && v.scored.score < settings_.restricted_threshold && volume_match)
+      v = register_pieces(r, q, u, v);
     results[ji] = std::move(v);
   });
   for (size_t ji = 0; ji < jobs.size(); ++ji) {

@@ -46,6 +46,31 @@ Similarity compose(const Similarity& a, const Similarity& b) {
   return r;
 }
 
+Similarity fit_rigid(std::span<const Vec3f> src, std::span<const Vec3f> dst, bool mirrored) {
+  Similarity xf;
+  const size_t n = std::min(src.size(), dst.size());
+  if (n < 3) return xf;
+  Eigen::Vector3d mx = Eigen::Vector3d::Zero(), my = Eigen::Vector3d::Zero();
+  for (size_t i = 0; i < n; ++i) {
+    mx += Eigen::Vector3d(src[i][0], src[i][1], src[i][2]);
+    my += Eigen::Vector3d(dst[i][0], dst[i][1], dst[i][2]);
+  }
+  mx /= double(n);
+  my /= double(n);
+  Eigen::Matrix3d h = Eigen::Matrix3d::Zero();
+  for (size_t i = 0; i < n; ++i)
+    h += (Eigen::Vector3d(dst[i][0], dst[i][1], dst[i][2]) - my) * (Eigen::Vector3d(src[i][0], src[i][1], src[i][2]) - mx).transpose();
+  Eigen::JacobiSVD<Eigen::Matrix3d> svd(h, Eigen::ComputeFullU | Eigen::ComputeFullV);
+  const Eigen::Matrix3d u = svd.matrixU(), v = svd.matrixV();
+  Eigen::Vector3d d(1, 1, 1);
+  if ((u * v.transpose()).determinant() * (mirrored ? -1.0 : 1.0) < 0) d[2] = -1;
+  const Eigen::Matrix3d r = u * d.asDiagonal() * v.transpose();
+  const Eigen::Vector3d t = my - r * mx;
+  xf.m = from_eigen(r);
+  xf.t = {t[0], t[1], t[2]};
+  return xf;
+}
+
 IcpResult icp_one_sided(std::span<const Vec3f> source, const PointIndex& target, const Similarity& init,
                         const IcpOptions& opt) {
   IcpResult res;

@@ -42,6 +42,10 @@ struct IcpResult {
   double inlier_fraction = 0;  // accepted pairs / source points
 };
 
+// Least-squares rigid fit (Umeyama, scale 1) of src[i] onto dst[i], with the handedness given:
+// `mirrored` asks for det R = -1. Needs 3 or more non-collinear pairs; returns identity otherwise.
+Similarity fit_rigid(std::span<const Vec3f> src, std::span<const Vec3f> dst, bool mirrored);
+
 IcpResult icp_one_sided(std::span<const Vec3f> source, const PointIndex& target, const Similarity& init,
                         const IcpOptions& opt);
 

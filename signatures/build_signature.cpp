@@ -14,8 +14,15 @@
 
 namespace s3d {
 
+namespace {
+constexpr size_t kDense = 20000;
+}
+
+PrincipalFrame canonical_frame(const Mesh& mesh, const BuildOptions& opt) {
+  return principal_frame(sample_surface(mesh, kDense, opt.seed).points);
+}
+
 Signature build_signature(const Mesh& mesh, const BuildOptions& opt) {
-  constexpr size_t kDense = 20000;
   const SurfaceSample dense = sample_surface(mesh, kDense, opt.seed);
   if (dense.points.size() < 16) throw std::invalid_argument("reference mesh has no surface area");
   const PrincipalFrame f = principal_frame(dense.points);

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "geometry/mesh.h"
+#include "geometry/principal_frame.h"
 #include "signatures/signature.h"
 
 namespace s3d {
@@ -17,5 +18,9 @@ struct BuildOptions {
 // Fills everything except meta.id/label/category/severity/sha256/added_*/tool_version, which the caller
 // sets. Throws std::invalid_argument for meshes with no area.
 Signature build_signature(const Mesh& mesh, const BuildOptions& opt = {});
+
+// The reference's canonical frame, as build_signature computes it: stored sample points are
+// axes * (p - centroid). MatchEvidence::transform maps this frame into the scanned file.
+PrincipalFrame canonical_frame(const Mesh& mesh, const BuildOptions& opt = {});
 
 }  // namespace s3d

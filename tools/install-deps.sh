@@ -11,6 +11,7 @@ pkgs=(
   libsodium-dev libarchive-dev libzip-dev libpugixml-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
+  prusa-slicer  # real slicer output for the G-code tests and the gcode evaluation classes
 )
 missing=()
 for p in "${pkgs[@]}"; do

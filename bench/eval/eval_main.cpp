@@ -26,6 +26,8 @@
 #include "bench/eval/synthetic_corpus.h"
 #include "bench/eval/variant_cache.h"
 #include "engine/scan.h"
+#include "geometry/point_index.h"
+#include "geometry/sample_surface.h"
 #include "signatures/build_signature.h"
 
 #ifndef S3D_EVAL_CACHE_ROOT
@@ -88,6 +90,44 @@ ScanRecord to_record(const ScanResult& r, std::string group, std::string subject
     rec.mirrored = m.mirrored;
   }
   return rec;
+}
+
+// Whether a flagged benign file is in fact a copy of the reference (the same part, perhaps mirrored,
+// filed under another family in the manifest). Independent of the matcher's score: dense samples of
+// the reference, placed by the match transform, and of the file must each lie within 1 % of the
+// reference's diagonal of the other, both ways. Returns the two fractions.
+std::pair<double, double> two_sided_fit(const Mesh& ref, const Mesh& file, const MatchEvidence& m) {
+  constexpr size_t kPoints = 20000;
+  const PrincipalFrame f = canonical_frame(ref);
+  const SurfaceSample rs = sample_surface(ref, kPoints, 0x7e57);
+  const SurfaceSample fs = sample_surface(file, kPoints, 0x7e58);
+  if (rs.points.empty() || fs.points.empty()) return {0, 0};
+  std::vector<Vec3f> placed;
+  placed.reserve(rs.points.size());
+  double lo[3] = {1e30, 1e30, 1e30}, hi[3] = {-1e30, -1e30, -1e30};
+  for (const Vec3f& p : rs.points) {
+    double c[3];
+    for (int k = 0; k < 3; ++k)
+      c[k] = f.axes[k][0] * (p[0] - f.centroid[0]) + f.axes[k][1] * (p[1] - f.centroid[1]) + f.axes[k][2] * (p[2] - f.centroid[2]);
+    Vec3f y;
+    for (int i = 0; i < 3; ++i)
+      y[i] = static_cast<float>(m.transform[i * 4] * c[0] + m.transform[i * 4 + 1] * c[1] + m.transform[i * 4 + 2] * c[2] +
+                                m.transform[i * 4 + 3]);
+    placed.push_back(y);
+    for (int k = 0; k < 3; ++k) lo[k] = std::min(lo[k], double(p[k])), hi[k] = std::max(hi[k], double(p[k]));
+  }
+  const double diag = std::sqrt((hi[0] - lo[0]) * (hi[0] - lo[0]) + (hi[1] - lo[1]) * (hi[1] - lo[1]) + (hi[2] - lo[2]) * (hi[2] - lo[2]));
+  const float tol2 = static_cast<float>(std::pow(0.01 * diag * m.scale, 2));
+  auto fraction_near = [&](const std::vector<Vec3f>& from, const std::vector<Vec3f>& to) {
+    const PointIndex index(to);
+    size_t near = 0;
+    for (const Vec3f& p : from) {
+      float d2 = 0;
+      near += index.nearest_within(p, tol2, &d2) != UINT32_MAX;
+    }
+    return double(near) / double(from.size());
+  };
+  return {fraction_near(placed, fs.points), fraction_near(fs.points, placed)};
 }
 
 int run(const Options& opt) {
@@ -262,6 +302,7 @@ int run(const Options& opt) {
   std::vector<GenerationFailure> failures, notes;
   struct ScanJob {
     std::string path, group, subject;
+    long corpus_entry = -1;  // benign files: the corpus entry (checked for being a copy of a reference)
   };
   std::vector<ScanJob> scans;
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -275,7 +316,8 @@ int run(const Options& opt) {
       scans.push_back({outcomes[i].path, jobs[i].group, jobs[i].subject});
     if (outcomes[i].ok && !outcomes[i].note.empty()) notes.push_back({jobs[i].group, jobs[i].subject, outcomes[i].note});
   }
-  for (size_t i : split.benign) scans.push_back({corpus.path_of(corpus.entries[i]), "benign", corpus.entries[i].file});
+  for (size_t i : split.benign)
+    scans.push_back({corpus.path_of(corpus.entries[i]), "benign", corpus.entries[i].file, static_cast<long>(i)});
   for (size_t i : split.siblings) scans.push_back({corpus.path_of(corpus.entries[i]), "sibling", corpus.entries[i].file});
 
   // Scan.
@@ -289,6 +331,15 @@ int run(const Options& opt) {
     const ScanResult r = engine.scan_file(scans[i].path);
     const double ms = seconds_since(t0) * 1000.0;
     records[i] = to_record(r, scans[i].group, scans[i].subject, ms);
+    if (scans[i].corpus_entry >= 0 && !r.matches.empty() &&
+        (r.verdict == Verdict::kRestricted || r.verdict == Verdict::kReview)) {
+      const MatchEvidence& m = r.matches.front();
+      if (m.signature_index < refs.size()) {
+        const auto [fwd, back] = two_sided_fit(corpus.entries[refs[m.signature_index]].mesh, corpus.entries[scans[i].corpus_entry].mesh, m);
+        records[i].copy_fit = std::min(fwd, back);
+        if (records[i].copy_fit >= kCopyFit) records[i].group = "copy";
+      }
+    }
     const size_t n = done.fetch_add(1) + 1;
     if (n % progress_step == 0 || n == scans.size())
       std::fprintf(stderr, "screen3d-eval: scanned %zu/%zu (%.0f s)\n", n, scans.size(), seconds_since(t_scan));
@@ -297,7 +348,7 @@ int run(const Options& opt) {
   // their best candidate. The verdict stays the one the real engine gave.
   std::vector<size_t> rescans;
   for (size_t i = 0; i < records.size(); ++i)
-    if (records[i].group != "benign" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
+    if (records[i].group != "benign" && records[i].group != "copy" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
       rescans.push_back(i);
   tbb::parallel_for(size_t{0}, rescans.size(), [&](size_t j) {
     ScanRecord& rec = records[rescans[j]];

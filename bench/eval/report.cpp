@@ -48,6 +48,7 @@ nlohmann::json record_json(const ScanRecord& r) {
   j["scale"] = r.scale;
   j["mirrored"] = r.mirrored;
   j["below_review"] = r.below_review;
+  if (r.copy_fit >= 0) j["two_sided_fit"] = r.copy_fit;
   j["error"] = r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error);
   return j;
 }
@@ -61,6 +62,7 @@ void print_records(std::ostream& out, const char* title, const std::vector<ScanR
       out << "  best " << r.best_signature << " (" << r.best_label << ")" << (r.mirrored ? " mirrored" : "")
           << " scale " << fmt("%.3f", r.scale) << (r.below_review ? " [below review]" : "");
     out << "  " << r.subject;
+    if (r.copy_fit >= 0) out << "  two-sided fit " << fmt("%.3f", r.copy_fit);
     if (!r.error.empty()) out << "  error: " << r.error;
     out << "\n";
   }
@@ -114,6 +116,12 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
       lat["benign"].push_back(r.latency_ms);
       continue;
     }
+    if (r.group == "copy") {
+      count(report.copies, r.verdict);
+      report.copy_results.push_back(r);
+      lat["benign"].push_back(r.latency_ms);
+      continue;
+    }
     if (r.group == "sibling") {
       count(report.siblings, r.verdict);
       report.sibling_results.push_back(r);
@@ -149,6 +157,7 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
   std::sort(report.benign_flags.begin(), report.benign_flags.end(), record_less);
   std::sort(report.benign_errors.begin(), report.benign_errors.end(), record_less);
   std::sort(report.sibling_results.begin(), report.sibling_results.end(), record_less);
+  std::sort(report.copy_results.begin(), report.copy_results.end(), record_less);
   report.generation_notes = notes;
   const auto by_subject = [](const GenerationFailure& a, const GenerationFailure& b) {
     return std::tie(a.group, a.subject) < std::tie(b.group, b.subject);
@@ -187,10 +196,11 @@ void print_report(std::ostream& out, const Report& r) {
   out << "\nOther files\n";
   out << "  " << pad("set", 15, true) << pad("files", 8) << pad("restr", 7) << pad("review", 7) << pad("clean", 7)
       << pad("error", 7) << "\n";
-  for (const GroupRow* g : {&r.benign, &r.siblings})
+  for (const GroupRow* g : {&r.benign, &r.siblings, &r.copies})
     out << "  " << pad(g->name, 15, true) << pad(std::to_string(g->files), 8) << pad(std::to_string(g->restricted), 7)
         << pad(std::to_string(g->review), 7) << pad(std::to_string(g->clean), 7) << pad(std::to_string(g->error), 7) << "\n";
-  out << "  (benign restricted = false positives)\n";
+  out << "  (benign restricted = false positives; copies = benign-listed files that are the reference part itself,\n"
+         "   perhaps mirrored: dense samples agree within 1% of the diagonal both ways, checked apart from the score)\n";
 
   out << "\nLatency of Engine::scan_file, ms (measured under the run's parallel load)\n";
   out << "  " << pad("set", 15, true) << pad("n", 6) << pad("p50", 10) << pad("p95", 10) << pad("max", 10) << "\n";
@@ -202,6 +212,8 @@ void print_report(std::ostream& out, const Report& r) {
   print_records(out, "Benign files flagged (restricted = false positive, or review)", r.benign_flags);
   print_records(out, "Benign files not screened (error)", r.benign_errors);
   print_records(out, "Siblings of references", r.sibling_results);
+  print_records(out, "Benign-listed copies of references (two-sided fit >= 0.95: the same part, not false positives)",
+                r.copy_results);
   out << "\nVariants not generated (" << r.generation_failures.size() << ")\n";
   for (const GenerationFailure& f : r.generation_failures)
     out << "  " << pad(f.group, 14, true) << " " << f.subject << ": " << f.reason << "\n";
@@ -252,7 +264,7 @@ nlohmann::json report_to_json(const Report& r) {
   }
   j["classes"] = classes;
   j["overall"] = {{"scanned", r.total_scanned()}, {"restricted", r.total_restricted()}, {"detection_rate", r.overall_rate()}};
-  for (const GroupRow* g : {&r.benign, &r.siblings})
+  for (const GroupRow* g : {&r.benign, &r.siblings, &r.copies})
     j[g->name] = {{"files", g->files}, {"restricted", g->restricted}, {"review", g->review}, {"clean", g->clean}, {"error", g->error}};
   auto list = [](const std::vector<ScanRecord>& v) {
     nlohmann::json a = nlohmann::json::array();
@@ -263,6 +275,7 @@ nlohmann::json report_to_json(const Report& r) {
   j["benign_flags"] = list(r.benign_flags);
   j["benign_errors"] = list(r.benign_errors);
   j["sibling_results"] = list(r.sibling_results);
+  j["copy_results"] = list(r.copy_results);
   nlohmann::json gf = nlohmann::json::array();
   for (const GenerationFailure& f : r.generation_failures)
     gf.push_back({{"class", f.group}, {"subject", f.subject}, {"reason", f.reason}});
