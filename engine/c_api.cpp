@@ -1,4 +1,6 @@
 // The C API (s3d.h) over the C++ Engine. Every entry point catches everything.
+#include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -8,6 +10,7 @@
 #include "engine/report_json.h"
 #include "engine/s3d.h"
 #include "engine/scan.h"
+#include "engine/stream.h"
 
 struct s3d_engine {
   std::unique_ptr<s3d::Engine> engine;
@@ -18,6 +21,11 @@ struct s3d_result {
   std::string format;
   std::string json;
   std::vector<std::string> categories;
+};
+
+struct s3d_stream {
+  std::unique_ptr<s3d::ScanStream> stream;
+  bool ended = false;
 };
 
 namespace {
@@ -147,5 +155,65 @@ int s3d_result_match_mirrored(const s3d_result* r, size_t i) {
   return m ? (m->mirrored ? 1 : 0) : 0;
 }
 const char* s3d_result_json(const s3d_result* r) { return r ? r->json.c_str() : nullptr; }
+
+int s3d_stream_begin(const s3d_engine* engine, const char* name, const s3d_stream_options* options, s3d_stream** out) {
+  if (!out) return S3D_E_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (!engine) return S3D_E_INVALID_ARGUMENT;
+  s3d::StreamOptions opt;
+  if (options) {
+    // Only the fields the caller's struct has are read.
+    const size_t n = options->struct_size;
+    if (n < offsetof(s3d_stream_options, max_buffer_bytes)) return S3D_E_INVALID_ARGUMENT;
+    auto has = [&](size_t offset, size_t size) { return n >= offset + size; };
+    if (has(offsetof(s3d_stream_options, max_buffer_bytes), sizeof(uint64_t)) && options->max_buffer_bytes)
+      opt.max_buffer_bytes = options->max_buffer_bytes;
+    if (has(offsetof(s3d_stream_options, check_every_layers), sizeof(uint32_t)) && options->check_every_layers)
+      opt.check_every_layers = options->check_every_layers == UINT32_MAX ? 0 : options->check_every_layers;
+    if (has(offsetof(s3d_stream_options, max_cells_per_layer), sizeof(uint64_t)) && options->max_cells_per_layer)
+      opt.max_cells_per_layer = options->max_cells_per_layer;
+  }
+  try {
+    auto s = std::make_unique<s3d_stream>();
+    s->stream = std::make_unique<s3d::ScanStream>(*engine->engine, name ? name : "<stream>", opt);
+    *out = s.release();
+    return S3D_OK;
+  } catch (const std::bad_alloc&) {
+    return S3D_E_NO_MEMORY;
+  } catch (...) {
+    return S3D_E_INTERNAL;
+  }
+}
+
+int s3d_stream_feed(s3d_stream* stream, const void* data, size_t size, s3d_verdict* verdict_so_far) {
+  if (verdict_so_far) *verdict_so_far = S3D_VERDICT_CLEAN;
+  if (!stream || stream->ended || (!data && size)) return S3D_E_INVALID_ARGUMENT;
+  try {
+    const s3d::Verdict v = stream->stream->feed({static_cast<const uint8_t*>(data), size});
+    if (verdict_so_far && v == s3d::Verdict::kRestricted) *verdict_so_far = S3D_VERDICT_RESTRICTED;
+    return S3D_OK;
+  } catch (const std::bad_alloc&) {
+    return S3D_E_NO_MEMORY;
+  } catch (...) {
+    return S3D_E_INTERNAL;
+  }
+}
+
+int s3d_stream_end(s3d_stream* stream, s3d_result** out) {
+  if (!out) return S3D_E_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (!stream || stream->ended) return S3D_E_INVALID_ARGUMENT;
+  stream->ended = true;
+  try {
+    *out = wrap(stream->stream->finish());
+    return S3D_OK;
+  } catch (const std::bad_alloc&) {
+    return S3D_E_NO_MEMORY;
+  } catch (...) {
+    return S3D_E_INTERNAL;
+  }
+}
+
+void s3d_stream_free(s3d_stream* stream) { delete stream; }
 
 }  // extern "C"

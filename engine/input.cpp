@@ -13,6 +13,7 @@ namespace {
 
 void set_error(LoadedInput& out, std::optional<ErrorCode> code, std::string_view what) {
   out.mesh.reset();
+  out.prints.clear();
   out.error_code = code;
   out.error = one_line(what);
   if (out.error.empty()) out.error = "unknown error";
@@ -34,9 +35,15 @@ void guarded(LoadedInput& out, Body&& body) {
   }
 }
 
-void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptions& opt) {
+bool is_gcode(Format f) { return f == Format::kGcode || f == Format::kGcode3mf || f == Format::kBgcode; }
+
+void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptions& opt, bool read_gcode) {
   out.sha256 = sha256_hex(data);
   out.format = detect_format(data);
+  if (read_gcode && is_gcode(out.format)) {
+    out.prints = gcode::read_prints(data, out.format, opt.limits);
+    return;
+  }
   LoadedModel model = load_model(data, opt);
   out.format = model.format;
   out.mesh = std::move(model.mesh);
@@ -51,19 +58,19 @@ std::string one_line(std::string_view text) {
   return s;
 }
 
-LoadedInput load_input(const InputFile& in, const ReadOptions& opt) {
+LoadedInput load_input(const InputFile& in, const ReadOptions& opt, bool read_gcode) {
   LoadedInput out;
   out.path = in.path;
   guarded(out, [&] {
     const FileBytes bytes(in.path, opt.limits);
-    read_bytes(out, bytes.bytes(), opt);
+    read_bytes(out, bytes.bytes(), opt, read_gcode);
   });
   // FileBytes refuses empty files before anything is hashed; their hash is still well defined.
   if (out.sha256.empty() && out.error_code == ErrorCode::kEmpty) out.sha256 = sha256_hex({});
   return out;
 }
 
-LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt) {
+LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt, bool read_gcode) {
   LoadedInput out;
   out.path = std::move(name);
   guarded(out, [&] {
@@ -71,7 +78,7 @@ LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, co
       throw LoadError(ErrorCode::kLimitExceeded, "input size " + std::to_string(data.size()) +
                                                      " bytes exceeds the max_input_bytes limit of " +
                                                      std::to_string(opt.limits.max_input_bytes));
-    read_bytes(out, data, opt);
+    read_bytes(out, data, opt, read_gcode);
   });
   return out;
 }

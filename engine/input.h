@@ -9,6 +9,7 @@
 
 #include "geometry/formats/format.h"
 #include "geometry/formats/reader.h"
+#include "geometry/gcode/print_from_gcode.h"
 #include "geometry/load_error.h"
 #include "geometry/mesh.h"
 
@@ -22,7 +23,8 @@ struct LoadedInput {
   std::string path;                     // as given (for buffers: the caller's name)
   std::string sha256;                   // lower-case hex of the bytes; empty when they could not be read
   Format format = Format::kUnknown;     // as detected from content, also when reading failed
-  std::optional<Mesh> mesh;             // set exactly when error is empty
+  std::optional<Mesh> mesh;             // set when error is empty, except for G-code read for scanning
+  std::vector<gcode::Print> prints;     // G-code read with read_gcode: the reconstructed print(s)
   std::optional<ErrorCode> error_code;  // set for LoadError failures; unset for ok and internal errors
   std::string error;                    // one-line reason; empty when the mesh was read
 
@@ -32,11 +34,14 @@ struct LoadedInput {
 // Opens `in.path` (memory-mapped, opt.limits.max_input_bytes enforced), hashes the bytes, detects
 // the format and reads the mesh. Never throws: LoadError becomes error/error_code, anything else
 // (out of memory, a bug) becomes error with no error_code. Thread-safe.
-LoadedInput load_input(const InputFile& in, const ReadOptions& opt);
+// With `read_gcode`, G-code formats (gcode, gcode-3mf, bgcode) are reconstructed into `prints`
+// instead of failing as not a mesh.
+LoadedInput load_input(const InputFile& in, const ReadOptions& opt, bool read_gcode = false);
 
 // The same for bytes already in memory (an archive member, a buffer from an embedder); `name` is
 // reported as the path. Enforces opt.limits.max_input_bytes on data.size().
-LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt);
+LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt,
+                             bool read_gcode = false);
 
 // Error text for a caught exception: the message, made one line (control characters -> spaces).
 std::string one_line(std::string_view text);

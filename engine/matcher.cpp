@@ -114,6 +114,7 @@ struct Query {
   double spacing = 1;                // typical distance between query samples, whole file
   std::vector<double> body_spacing;  // the same per body (sampling density differs between bodies)
   std::vector<double> body_volume;   // |signed volume| per body (mm^3), exact for closed bodies
+  double total_area = 0;             // surface area of the file (mm^2)
 };
 
 double frame_diag(const PrincipalFrame& f) {
@@ -136,6 +137,8 @@ Unit make_unit(const Query& q, std::vector<uint32_t> ids, std::vector<uint32_t> 
   for (uint32_t b : u.bodies) u.volume += b < q.body_volume.size() ? q.body_volume[b] : 0.0;
   return u;
 }
+
+void finish_query(Query& q, const MatchSettings& s);
 
 Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
   Query q;
@@ -180,10 +183,17 @@ Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
     q.body_spacing[b] = std::sqrt(body_area[b] / double(nb));
   }
   for (double& v : q.body_volume) v = std::fabs(v);
+  q.total_area = area;
+  finish_query(q, s);
+  return q;
+}
+
+// Everything after sampling, shared by meshes and G-code reconstructions: index, units, clusters.
+void finish_query(Query& q, const MatchSettings& s) {
   q.index = PointIndex(q.sample.points);
-  q.spacing = std::sqrt(std::max(1e-9, area) / std::max<size_t>(1, q.sample.points.size()));
+  q.spacing = std::sqrt(std::max(1e-9, q.total_area) / std::max<size_t>(1, q.sample.points.size()));
   const size_t n = q.sample.points.size();
-  if (n == 0) return q;
+  if (n == 0) return;
 
   // Per-body point lists and boxes.
   std::vector<std::vector<uint32_t>> body_pts(q.body_count);
@@ -195,7 +205,7 @@ Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
   std::vector<uint32_t> all(n);
   std::iota(all.begin(), all.end(), 0u);
   q.units.push_back(make_unit(q, all, live, s.seed));
-  if (live.size() <= 1) return q;
+  if (live.size() <= 1) return;
 
   // Cluster bodies whose boxes come within a small gap of each other (parts split into pieces that
   // were moved apart, parts made of several shells), then add clusters and sizeable bodies as units.
@@ -268,6 +278,25 @@ Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
     std::sort(ids.begin(), ids.end());
     q.units.push_back(make_unit(q, std::move(ids), c.bodies, s.seed));
   }
+}
+
+Query prepare_query(const SampledInput& in, const MatchSettings& s) {
+  Query q;
+  q.sample = in.sample;
+  q.body_count = in.bodies;
+  for (uint32_t b : q.sample.body) q.body_count = std::max(q.body_count, b + 1);
+  std::vector<size_t> count(q.body_count, 0);
+  for (uint32_t b : q.sample.body) ++count[b];
+  q.body_spacing.assign(q.body_count, 1.0);
+  q.body_volume.assign(q.body_count, 0.0);
+  q.total_area = 0;
+  for (uint32_t b = 0; b < q.body_count; ++b) {
+    const double a = b < in.body_area.size() ? in.body_area[b] : 0.0;
+    q.total_area += a;
+    if (count[b] > 0 && a > 0) q.body_spacing[b] = std::sqrt(a / double(count[b]));
+    if (b < in.body_volume.size()) q.body_volume[b] = in.body_volume[b];
+  }
+  finish_query(q, s);
   return q;
 }
 
@@ -720,6 +749,119 @@ Verified register_pieces(const CompiledRef& r, const Query& q, const Unit& u, co
   return out;
 }
 
+// Retrieval, verification and verdict for a prepared query.
+MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, const MatchSettings& settings, const Query& q) {
+  MatchOutcome out;
+  out.bodies = q.body_count;
+  if (q.sample.points.empty()) return out;
+
+  // Retrieval: per unit, plausible sizes ranked by descriptor distance.
+  struct Job {
+    size_t unit, ref, rank;
+  };
+  std::vector<Job> jobs;
+  for (size_t ui = 0; ui < q.units.size(); ++ui) {
+    const Unit& u = q.units[ui];
+    std::vector<std::pair<float, size_t>> ranked;
+    for (size_t ri = 0; ri < refs.size(); ++ri) {
+      const double ratio = u.diag / refs[ri]->diag;
+      const bool same_size = ratio >= settings.min_scale * 0.9 && ratio <= settings.max_scale * 1.1;
+      const bool rescaled = ratio >= 0.5 && ratio <= 2.0;
+      const bool contains = ratio > 1.0 && ratio < 3.5;
+      if (!same_size && !rescaled && !contains) continue;
+      float d = descriptor_distance(u.desc, refs[ri]->sig.descriptor);
+      // A whole part at its own size is the strongest hypothesis; a rescaled copy (review at most)
+      // and a part inside extra material are weaker.
+      if (!same_size) d += rescaled ? 0.3f : 0.5f;
+      ranked.emplace_back(d, ri);
+    }
+    std::sort(ranked.begin(), ranked.end());
+    const size_t k = std::min<size_t>(settings.candidates_per_unit, ranked.size());
+    for (size_t i = 0; i < k; ++i) jobs.push_back({ui, ranked[i].second, i});
+    // Pieces of a split part keep the part's volume (cut faces close each piece): for a unit of
+    // several bodies, the references of nearly the same volume are candidates too, whatever the
+    // descriptor says (the gaps between moved pieces change every global descriptor).
+    if (u.bodies.size() >= 2 && u.bodies.size() <= 12 && u.volume > 0) {
+      std::vector<std::pair<double, size_t>> by_volume;
+      for (size_t ri = 0; ri < refs.size(); ++ri) {
+        const double rv = refs[ri]->sig.volume_mm3;
+        if (!(rv > 0)) continue;
+        const double d = std::fabs(std::log(u.volume / rv));
+        if (d < std::log(1.08)) by_volume.emplace_back(d, ri);
+      }
+      std::sort(by_volume.begin(), by_volume.end());
+      for (size_t i = 0; i < by_volume.size() && i < 3; ++i) {
+        bool have = false;
+        for (size_t j = jobs.size() - k; j < jobs.size(); ++j) have |= jobs[j].ref == by_volume[i].second;
+        if (!have) jobs.push_back({ui, by_volume[i].second, 0});
+      }
+    }
+  }
+
+  std::vector<MatchEvidence> ev;
+  std::vector<double> best_per_ref(refs.size(), -1);
+  std::vector<MatchEvidence> per_ref(refs.size());
+  // Candidates are verified in parallel (read-only query and references); results are merged in job
+  // order so the outcome does not depend on scheduling.
+  std::vector<Verified> results(jobs.size());
+  tbb::parallel_for(size_t{0}, jobs.size(), [&](size_t ji) {
+    const Job& j = jobs[ji];
+    const CompiledRef& r = *refs[j.ref];
+    Verified v = verify(r, q, q.units[j.unit], settings);
+    if (q.units[j.unit].bodies.size() > 1 && v.scored.score < settings.restricted_threshold && v.scored.coverage > 0.25)
+      v = refine_pieces(r, q, q.units[j.unit], v);
+    // Piece registration is the expensive stage: only for units whose bodies together have the
+    // reference's volume within 8 % (a split part keeps it: cut faces close each piece).
+    const Unit& u = q.units[j.unit];
+    const double rv = r.sig.volume_mm3;
+    const bool volume_match = rv > 0 && u.volume > 0 && std::fabs(std::log(u.volume / rv)) < std::log(1.08);
+    if (u.bodies.size() > 1 && v.scored.score < settings.restricted_threshold && volume_match)
+      v = register_pieces(r, q, u, v);
+    results[ji] = std::move(v);
+  });
+  for (size_t ji = 0; ji < jobs.size(); ++ji) {
+    const Job& j = jobs[ji];
+    const CompiledRef& r = *refs[j.ref];
+    const Verified& v = results[ji];
+    if (v.scored.score <= best_per_ref[j.ref]) continue;
+    best_per_ref[j.ref] = v.scored.score;
+    MatchEvidence& e = per_ref[j.ref];
+    e.signature_index = static_cast<uint32_t>(j.ref);
+    e.signature_id = r.sig.meta.id;
+    e.label = r.sig.meta.label;
+    e.category = r.sig.meta.category;
+    e.score = v.scored.score;
+    e.coverage = v.scored.coverage;
+    e.extraneous = v.scored.extraneous;
+    e.scale = v.xf.scale();
+    e.mirrored = v.xf.mirrored();
+    for (int i = 0; i < 3; ++i) {
+      for (int k = 0; k < 3; ++k) e.transform[i * 4 + k] = v.xf.m[i * 3 + k];
+      e.transform[i * 4 + 3] = v.xf.t[i];
+    }
+    e.bodies = v.bodies;
+  }
+  for (size_t ri = 0; ri < refs.size(); ++ri)
+    if (best_per_ref[ri] >= 0) ev.push_back(per_ref[ri]);
+  std::sort(ev.begin(), ev.end(), [](const MatchEvidence& a, const MatchEvidence& b) { return a.score > b.score; });
+
+  out.verdict = Verdict::kClean;
+  for (const MatchEvidence& e : ev) {
+    out.best_score = std::max(out.best_score, e.score);
+    const bool scale_ok = e.scale >= settings.min_scale && e.scale <= settings.max_scale;
+    Verdict v = Verdict::kClean;
+    if (e.score >= settings.restricted_threshold)
+      v = scale_ok ? Verdict::kRestricted : Verdict::kReview;
+    else if (e.score >= settings.review_threshold)
+      v = Verdict::kReview;
+    if (v == Verdict::kClean) continue;
+    out.matches.push_back(e);
+    if (v == Verdict::kRestricted) out.verdict = Verdict::kRestricted;
+    else if (out.verdict != Verdict::kRestricted) out.verdict = Verdict::kReview;
+  }
+  return out;
+}
+
 }  // namespace
 
 Matcher::Matcher(std::vector<Signature> signatures, const MatchSettings& settings) : settings_(settings) {
@@ -765,115 +907,12 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) con
     return out;
   }
 
-  const Query q = prepare_query(mesh, settings_);
-  out.bodies = q.body_count;
-  if (q.sample.points.empty()) return out;
+  return match_query(refs_, settings_, prepare_query(mesh, settings_));
+}
 
-  // Retrieval: per unit, plausible sizes ranked by descriptor distance.
-  struct Job {
-    size_t unit, ref, rank;
-  };
-  std::vector<Job> jobs;
-  for (size_t ui = 0; ui < q.units.size(); ++ui) {
-    const Unit& u = q.units[ui];
-    std::vector<std::pair<float, size_t>> ranked;
-    for (size_t ri = 0; ri < refs_.size(); ++ri) {
-      const double ratio = u.diag / refs_[ri]->diag;
-      const bool same_size = ratio >= settings_.min_scale * 0.9 && ratio <= settings_.max_scale * 1.1;
-      const bool rescaled = ratio >= 0.5 && ratio <= 2.0;
-      const bool contains = ratio > 1.0 && ratio < 3.5;
-      if (!same_size && !rescaled && !contains) continue;
-      float d = descriptor_distance(u.desc, refs_[ri]->sig.descriptor);
-      // A whole part at its own size is the strongest hypothesis; a rescaled copy (review at most)
-      // and a part inside extra material are weaker.
-      if (!same_size) d += rescaled ? 0.3f : 0.5f;
-      ranked.emplace_back(d, ri);
-    }
-    std::sort(ranked.begin(), ranked.end());
-    const size_t k = std::min<size_t>(settings_.candidates_per_unit, ranked.size());
-    for (size_t i = 0; i < k; ++i) jobs.push_back({ui, ranked[i].second, i});
-    // Pieces of a split part keep the part's volume (cut faces close each piece): for a unit of
-    // several bodies, the references of nearly the same volume are candidates too, whatever the
-    // descriptor says (the gaps between moved pieces change every global descriptor).
-    if (u.bodies.size() >= 2 && u.bodies.size() <= 12 && u.volume > 0) {
-      std::vector<std::pair<double, size_t>> by_volume;
-      for (size_t ri = 0; ri < refs_.size(); ++ri) {
-        const double rv = refs_[ri]->sig.volume_mm3;
-        if (!(rv > 0)) continue;
-        const double d = std::fabs(std::log(u.volume / rv));
-        if (d < std::log(1.08)) by_volume.emplace_back(d, ri);
-      }
-      std::sort(by_volume.begin(), by_volume.end());
-      for (size_t i = 0; i < by_volume.size() && i < 3; ++i) {
-        bool have = false;
-        for (size_t j = jobs.size() - k; j < jobs.size(); ++j) have |= jobs[j].ref == by_volume[i].second;
-        if (!have) jobs.push_back({ui, by_volume[i].second, 0});
-      }
-    }
-  }
-
-  std::vector<MatchEvidence> ev;
-  std::vector<double> best_per_ref(refs_.size(), -1);
-  std::vector<MatchEvidence> per_ref(refs_.size());
-  // Candidates are verified in parallel (read-only query and references); results are merged in job
-  // order so the outcome does not depend on scheduling.
-  std::vector<Verified> results(jobs.size());
-  tbb::parallel_for(size_t{0}, jobs.size(), [&](size_t ji) {
-    const Job& j = jobs[ji];
-    const CompiledRef& r = *refs_[j.ref];
-    Verified v = verify(r, q, q.units[j.unit], settings_);
-    if (q.units[j.unit].bodies.size() > 1 && v.scored.score < settings_.restricted_threshold && v.scored.coverage > 0.25)
-      v = refine_pieces(r, q, q.units[j.unit], v);
-    // Piece registration is the expensive stage: only for units whose bodies together have the
-    // reference's volume within 8 % (a split part keeps it: cut faces close each piece).
-    const Unit& u = q.units[j.unit];
-    const double rv = r.sig.volume_mm3;
-    const bool volume_match = rv > 0 && u.volume > 0 && std::fabs(std::log(u.volume / rv)) < std::log(1.08);
-    if (u.bodies.size() > 1 && v.scored.score < settings_.restricted_threshold && volume_match)
-      v = register_pieces(r, q, u, v);
-    results[ji] = std::move(v);
-  });
-  for (size_t ji = 0; ji < jobs.size(); ++ji) {
-    const Job& j = jobs[ji];
-    const CompiledRef& r = *refs_[j.ref];
-    const Verified& v = results[ji];
-    if (v.scored.score <= best_per_ref[j.ref]) continue;
-    best_per_ref[j.ref] = v.scored.score;
-    MatchEvidence& e = per_ref[j.ref];
-    e.signature_index = static_cast<uint32_t>(j.ref);
-    e.signature_id = r.sig.meta.id;
-    e.label = r.sig.meta.label;
-    e.category = r.sig.meta.category;
-    e.score = v.scored.score;
-    e.coverage = v.scored.coverage;
-    e.extraneous = v.scored.extraneous;
-    e.scale = v.xf.scale();
-    e.mirrored = v.xf.mirrored();
-    for (int i = 0; i < 3; ++i) {
-      for (int k = 0; k < 3; ++k) e.transform[i * 4 + k] = v.xf.m[i * 3 + k];
-      e.transform[i * 4 + 3] = v.xf.t[i];
-    }
-    e.bodies = v.bodies;
-  }
-  for (size_t ri = 0; ri < refs_.size(); ++ri)
-    if (best_per_ref[ri] >= 0) ev.push_back(per_ref[ri]);
-  std::sort(ev.begin(), ev.end(), [](const MatchEvidence& a, const MatchEvidence& b) { return a.score > b.score; });
-
-  out.verdict = Verdict::kClean;
-  for (const MatchEvidence& e : ev) {
-    out.best_score = std::max(out.best_score, e.score);
-    const bool scale_ok = e.scale >= settings_.min_scale && e.scale <= settings_.max_scale;
-    Verdict v = Verdict::kClean;
-    if (e.score >= settings_.restricted_threshold)
-      v = scale_ok ? Verdict::kRestricted : Verdict::kReview;
-    else if (e.score >= settings_.review_threshold)
-      v = Verdict::kReview;
-    if (v == Verdict::kClean) continue;
-    out.matches.push_back(e);
-    if (v == Verdict::kRestricted) out.verdict = Verdict::kRestricted;
-    else if (out.verdict != Verdict::kRestricted) out.verdict = Verdict::kReview;
-  }
-  return out;
+MatchOutcome Matcher::match_sample(const SampledInput& input) const {
+  if (refs_.empty()) return {};
+  return match_query(refs_, settings_, prepare_query(input, settings_));
 }
 
 }  // namespace s3d

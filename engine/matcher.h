@@ -14,6 +14,7 @@
 
 #include "engine/scan.h"
 #include "geometry/mesh.h"
+#include "geometry/sample_surface.h"
 #include "signatures/signature.h"
 
 namespace s3d {
@@ -27,6 +28,15 @@ struct MatchOutcome {
   Verdict verdict = Verdict::kClean;
 };
 
+// A query given as a surface sample rather than a mesh (G-code reconstruction): points with outward
+// normals and a body per point, with each body's surface area (for sampling density) and volume.
+struct SampledInput {
+  SurfaceSample sample;
+  std::vector<double> body_area;    // mm^2 per body
+  std::vector<double> body_volume;  // mm^3 per body; 0 when unknown
+  uint32_t bodies = 0;
+};
+
 class Matcher {
  public:
   Matcher(std::vector<Signature> signatures, const MatchSettings& settings);
@@ -34,6 +44,8 @@ class Matcher {
   // `sha256_hex` (optional) is the file's hash: a reference's own file is recognised at once, as are
   // exact re-exports and re-posed copies (canonical geometry hashes).
   MatchOutcome match(const Mesh& mesh, const std::string& sha256_hex = {}) const;
+  // The same stages for a sample (no geometry hashes: a sample has no exact triangle set).
+  MatchOutcome match_sample(const SampledInput& input) const;
   size_t size() const { return refs_.size(); }
 
  private:

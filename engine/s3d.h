@@ -84,6 +84,34 @@ S3D_API int s3d_result_match_mirrored(const s3d_result* result, size_t i);
 /* The whole result as the contract's `scan --json` object (one line, no newline). */
 S3D_API const char* s3d_result_json(const s3d_result* result);
 
+/* Streaming scan, for firmware and host software that receive a print job as a byte stream.
+ * G-code (plain or Prusa .bgcode) is parsed and reconstructed as it arrives: memory is bounded by
+ * about one layer (max_cells_per_layer), not by the file size. Other formats (STL, 3MF,
+ * .gcode.3mf) are buffered up to max_buffer_bytes and screened at the end.
+ *   s3d_stream_begin -> s3d_stream_feed (any chunk sizes) ... -> s3d_stream_end -> s3d_stream_free
+ * s3d_stream_feed reports S3D_VERDICT_RESTRICTED as soon as the layers seen so far match a
+ * signature (an early verdict: a printer may stop there); otherwise S3D_VERDICT_CLEAN, meaning
+ * "nothing known yet". Bad input is not an error of the call: the final result carries it.
+ * A stream is used by one thread at a time; many streams may share one engine. */
+typedef struct s3d_stream s3d_stream;
+
+typedef struct s3d_stream_options {
+  size_t struct_size;            /* sizeof(s3d_stream_options): lets the struct grow compatibly */
+  uint64_t max_buffer_bytes;     /* non-streamable formats; 0: 256 MiB */
+  uint32_t check_every_layers;   /* early-verdict period in layers; 0: 50; UINT32_MAX: never */
+  uint64_t max_cells_per_layer;  /* reconstruction raster cap (about 4 bytes each); 0: 64 Mi */
+} s3d_stream_options;
+
+/* `options` may be NULL (defaults). `name` labels the result and may be NULL. */
+S3D_API int s3d_stream_begin(const s3d_engine* engine, const char* name, const s3d_stream_options* options,
+                             s3d_stream** out);
+/* `verdict_so_far` may be NULL. */
+S3D_API int s3d_stream_feed(s3d_stream* stream, const void* data, size_t size, s3d_verdict* verdict_so_far);
+/* Ends the input and gives the final result (free it with s3d_result_free). A stream ends once. */
+S3D_API int s3d_stream_end(s3d_stream* stream, s3d_result** out);
+/* Frees a stream, ended or not. NULL is allowed. */
+S3D_API void s3d_stream_free(s3d_stream* stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 #include "engine/scan.h"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 
@@ -58,11 +59,35 @@ static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_poi
     return r;
   }
   try {
-    MatchOutcome m = matcher.match(*in.mesh, r.sha256);
-    r.verdict = m.verdict;
-    r.score = m.best_score;
-    r.bodies = m.bodies;
-    r.matches = std::move(m.matches);
+    if (!in.prints.empty()) {
+      // G-code: each print (a plate of a .gcode.3mf) is screened; the worst verdict stands.
+      r.verdict = Verdict::kClean;
+      uint32_t body_offset = 0;
+      for (const gcode::Print& p : in.prints) {
+        SampledInput s;
+        s.sample = p.sample.sample;
+        s.body_area = p.sample.body_area;
+        s.bodies = p.sample.bodies;
+        MatchOutcome m = matcher.match_sample(s);
+        if (m.verdict == Verdict::kRestricted || (m.verdict == Verdict::kReview && r.verdict == Verdict::kClean))
+          r.verdict = m.verdict;
+        r.score = std::max(r.score, m.best_score);
+        for (MatchEvidence& e : m.matches) {
+          for (uint32_t& b : e.bodies) b += body_offset;
+          r.matches.push_back(std::move(e));
+        }
+        body_offset += m.bodies;
+      }
+      r.bodies = body_offset;
+      std::stable_sort(r.matches.begin(), r.matches.end(),
+                       [](const MatchEvidence& a, const MatchEvidence& b) { return a.score > b.score; });
+    } else {
+      MatchOutcome m = matcher.match(*in.mesh, r.sha256);
+      r.verdict = m.verdict;
+      r.score = m.best_score;
+      r.bodies = m.bodies;
+      r.matches = std::move(m.matches);
+    }
   } catch (const std::exception& e) {
     r.verdict = Verdict::kError;
     r.error = one_line(std::string("internal error while matching: ") + e.what());
@@ -75,14 +100,14 @@ ScanResult Engine::scan_file(const std::string& path) const {
   const auto t0 = Clock::now();
   ReadOptions opt;
   opt.limits = settings_.limits;
-  return finish(load_input(InputFile{path}, opt), *matcher_, t0);
+  return finish(load_input(InputFile{path}, opt, true), *matcher_, t0);
 }
 
 ScanResult Engine::scan_bytes(std::span<const uint8_t> data, const std::string& name) const {
   const auto t0 = Clock::now();
   ReadOptions opt;
   opt.limits = settings_.limits;
-  return finish(load_input_bytes(data, name, opt), *matcher_, t0);
+  return finish(load_input_bytes(data, name, opt, true), *matcher_, t0);
 }
 
 ScanResult Engine::scan_mesh(const Mesh& mesh, const std::string& name) const {
@@ -91,6 +116,33 @@ ScanResult Engine::scan_mesh(const Mesh& mesh, const std::string& name) const {
   in.path = name;
   in.mesh = mesh;
   return finish(std::move(in), *matcher_, t0);
+}
+
+ScanResult Engine::scan_prints(std::vector<gcode::Print> prints, const std::string& name, Format format,
+                               const std::string& sha256, const std::string& error) const {
+  const auto t0 = Clock::now();
+  LoadedInput in;
+  in.path = name;
+  in.format = format;
+  in.sha256 = sha256;
+  in.prints = std::move(prints);
+  if (!error.empty()) {
+    in.prints.clear();
+    in.error = error;
+  } else if (in.prints.empty()) {
+    in.error = "the G-code extrudes nothing (no layer with extrusion)";
+  }
+  return finish(std::move(in), *matcher_, t0);
+}
+
+Verdict Engine::check_partial(const gcode::PrintSample& sample, double* score) const {
+  SampledInput s;
+  s.sample = sample.sample;
+  s.body_area = sample.body_area;
+  s.bodies = sample.bodies;
+  const MatchOutcome m = matcher_->match_sample(s);
+  if (score) *score = m.best_score;
+  return m.verdict;
 }
 
 }  // namespace s3d

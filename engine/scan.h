@@ -63,6 +63,10 @@ struct ScanResult {
 };
 
 class Matcher;  // engine/matcher.h
+namespace gcode {
+struct Print;        // geometry/gcode/print_from_gcode.h
+struct PrintSample;  // geometry/gcode/reconstruct.h
+}  // namespace gcode
 
 class Engine {
  public:
@@ -78,6 +82,12 @@ class Engine {
   ScanResult scan_file(const std::string& path) const;
   ScanResult scan_bytes(std::span<const uint8_t> data, const std::string& name) const;
   ScanResult scan_mesh(const Mesh& mesh, const std::string& name) const;  // no hashing, format unknown
+  // G-code reconstructed by the caller (the streaming scan, engine/stream.h), screened as scan_file
+  // screens G-code; `error` non-empty gives an error result.
+  ScanResult scan_prints(std::vector<gcode::Print> prints, const std::string& name, Format format,
+                         const std::string& sha256, const std::string& error = {}) const;
+  // The verdict for a print seen so far (the streaming scan's early verdict); *score receives the best score.
+  Verdict check_partial(const gcode::PrintSample& sample, double* score = nullptr) const;
 
   const ScanSettings& settings() const { return settings_; }
   size_t signature_count() const;

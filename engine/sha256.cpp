@@ -38,4 +38,24 @@ std::string sha256_hex(std::span<const uint8_t> data) {
   return to_hex(h);
 }
 
+struct Sha256Stream::State {
+  crypto_hash_sha256_state h;
+};
+
+Sha256Stream::Sha256Stream() : st_(std::make_unique<State>()) {
+  ensure_sodium();
+  crypto_hash_sha256_init(&st_->h);
+}
+Sha256Stream::~Sha256Stream() = default;
+
+void Sha256Stream::update(std::span<const uint8_t> data) {
+  crypto_hash_sha256_update(&st_->h, data.data(), static_cast<unsigned long long>(data.size()));
+}
+
+std::string Sha256Stream::final_hex() {
+  std::array<uint8_t, 32> out{};
+  crypto_hash_sha256_final(&st_->h, out.data());
+  return to_hex(out);
+}
+
 }  // namespace s3d

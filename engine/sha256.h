@@ -3,6 +3,7 @@
 // every report and in the signature database.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -15,5 +16,18 @@ std::array<uint8_t, 32> sha256(std::span<const uint8_t> data);
 // Lower-case hex, 64 characters.
 std::string sha256_hex(std::span<const uint8_t> data);
 std::string to_hex(std::span<const uint8_t> bytes);
+
+// Incremental SHA-256 for streamed input (the same digest as sha256() over the concatenation).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  void update(std::span<const uint8_t> data);
+  std::string final_hex();  // once; update() after it is not allowed
+
+ private:
+  struct State;
+  std::unique_ptr<State> st_;
+};
 
 }  // namespace s3d

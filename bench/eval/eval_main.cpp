@@ -130,6 +130,10 @@ std::pair<double, double> two_sided_fit(const Mesh& ref, const Mesh& file, const
   return {fraction_near(placed, fs.points), fraction_near(fs.points, placed)};
 }
 
+// Benign corpus files sliced to G-code for the false-positive check of the G-code classes.
+constexpr size_t kBenignGcodeFiles = 50;
+constexpr size_t kMaxBenignGcodeTriangles = 300000;
+
 int run(const Options& opt) {
   const Clock::time_point t_start = Clock::now();
   Report report;
@@ -283,6 +287,30 @@ int run(const Options& opt) {
     }
   }
 
+  // Benign files sliced to G-code (when a G-code class runs): the false-positive check for G-code.
+  bool gcode_classes = false;
+  for (const VariantClassInfo* c : selected)
+    gcode_classes |= (c->cls == VariantClass::kGcode || c->cls == VariantClass::kGcodeStripped) && c->not_run == nullptr;
+  if (gcode_classes) {
+    std::vector<size_t> pool;
+    for (size_t i : companion_pool)
+      if (corpus.entries[i].triangles <= kMaxBenignGcodeTriangles) pool.push_back(i);
+    Rng rng(derive_seed(opt.seed, fnv1a("benign-gcode")));
+    rng.shuffle(pool);
+    if (pool.size() > kBenignGcodeFiles) pool.resize(kBenignGcodeFiles);
+    for (size_t i : pool) {
+      Job job;
+      job.req.cls = VariantClass::kGcode;
+      job.req.k = 0;
+      job.req.run_seed = opt.seed;
+      job.req.reference_name = corpus.entries[i].file;
+      job.req.reference = &corpus.entries[i].mesh;
+      job.group = "benign-gcode";
+      job.subject = corpus.entries[i].file + " gcode";
+      jobs.push_back(std::move(job));
+    }
+  }
+
   const Clock::time_point t_gen = Clock::now();
   std::cerr << "screen3d-eval: " << refs.size() << " references, " << jobs.size() << " variants (generator " << report.generator << ", cache " << cache_dir << ")\n";
   std::vector<VariantOutcome> outcomes(jobs.size());
@@ -344,11 +372,19 @@ int run(const Options& opt) {
     if (n % progress_step == 0 || n == scans.size())
       std::fprintf(stderr, "screen3d-eval: scanned %zu/%zu (%.0f s)\n", n, scans.size(), seconds_since(t_scan));
   });
+  // A benign file found to be a copy of a reference is a copy in its sliced form too.
+  {
+    std::set<std::string> copies;
+    for (const ScanRecord& rec : records)
+      if (rec.group == "copy") copies.insert(rec.subject);
+    for (ScanRecord& rec : records)
+      if (rec.group == "benign-gcode" && copies.count(rec.subject.substr(0, rec.subject.rfind(" gcode")))) rec.group = "copy";
+  }
   // Missed variants and clean siblings carry no evidence: rescan them with the diagnostic engine for
   // their best candidate. The verdict stays the one the real engine gave.
   std::vector<size_t> rescans;
   for (size_t i = 0; i < records.size(); ++i)
-    if (records[i].group != "benign" && records[i].group != "copy" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
+    if (records[i].group != "benign" && records[i].group != "copy" && records[i].group != "benign-gcode" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
       rescans.push_back(i);
   tbb::parallel_for(size_t{0}, rescans.size(), [&](size_t j) {
     ScanRecord& rec = records[rescans[j]];

@@ -99,14 +99,14 @@ foreach(f IN LISTS files_a)
   endif()
 endforeach()
 
-# An unmet bar exits 1: a one-file corpus whose only class is not run scans nothing (rate 0).
+# An unmet bar exits 1: in a one-file corpus a plate has no companions, so nothing is scanned (rate 0).
 file(MAKE_DIRECTORY "${WORK}/mini")
 file(COPY "${WORK}/corpus/syn_l_bracket_1.stl" DESTINATION "${WORK}/mini")
 file(STRINGS "${WORK}/corpus/MANIFEST.tsv" rows)
 list(GET rows 0 header)
 list(FILTER rows INCLUDE REGEX "^syn_l_bracket_1\\.stl\t")
 file(WRITE "${WORK}/mini/MANIFEST.tsv" "${header}\n${rows}\n")
-execute_process(COMMAND "${EVAL}" --corpus "${WORK}/mini" --seed ${SEED} --classes gcode --refs 1
+execute_process(COMMAND "${EVAL}" --corpus "${WORK}/mini" --seed ${SEED} --classes plate --refs 1
                         --cache "${WORK}/cache_mini" --min-detection 0.5
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 1)

@@ -116,6 +116,13 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
       lat["benign"].push_back(r.latency_ms);
       continue;
     }
+    if (r.group == "benign-gcode") {
+      count(report.benign_gcode, r.verdict);
+      if (r.verdict == Verdict::kRestricted || r.verdict == Verdict::kReview) report.benign_flags.push_back(r);
+      if (r.verdict == Verdict::kError || r.verdict == Verdict::kSkipped) report.benign_errors.push_back(r);
+      lat["benign-gcode"].push_back(r.latency_ms);
+      continue;
+    }
     if (r.group == "copy") {
       count(report.copies, r.verdict);
       report.copy_results.push_back(r);
@@ -148,7 +155,7 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
     const std::vector<double>& v = lat[c.name];
     report.latency.push_back({c.name, v.size(), percentile(v, 50), percentile(v, 95), percentile(v, 100)});
   }
-  for (const char* g : {"benign", "siblings"}) {
+  for (const char* g : {"benign", "benign-gcode", "siblings"}) {
     const std::vector<double>& v = lat[g];
     report.latency.push_back({g, v.size(), percentile(v, 50), percentile(v, 95), percentile(v, 100)});
   }
@@ -196,7 +203,7 @@ void print_report(std::ostream& out, const Report& r) {
   out << "\nOther files\n";
   out << "  " << pad("set", 15, true) << pad("files", 8) << pad("restr", 7) << pad("review", 7) << pad("clean", 7)
       << pad("error", 7) << "\n";
-  for (const GroupRow* g : {&r.benign, &r.siblings, &r.copies})
+  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.siblings, &r.copies})
     out << "  " << pad(g->name, 15, true) << pad(std::to_string(g->files), 8) << pad(std::to_string(g->restricted), 7)
         << pad(std::to_string(g->review), 7) << pad(std::to_string(g->clean), 7) << pad(std::to_string(g->error), 7) << "\n";
   out << "  (benign restricted = false positives; copies = benign-listed files that are the reference part itself,\n"
@@ -264,7 +271,7 @@ nlohmann::json report_to_json(const Report& r) {
   }
   j["classes"] = classes;
   j["overall"] = {{"scanned", r.total_scanned()}, {"restricted", r.total_restricted()}, {"detection_rate", r.overall_rate()}};
-  for (const GroupRow* g : {&r.benign, &r.siblings, &r.copies})
+  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.siblings, &r.copies})
     j[g->name] = {{"files", g->files}, {"restricted", g->restricted}, {"review", g->review}, {"clean", g->clean}, {"error", g->error}};
   auto list = [](const std::vector<ScanRecord>& v) {
     nlohmann::json a = nlohmann::json::array();

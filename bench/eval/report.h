@@ -103,7 +103,8 @@ struct Report {
   std::vector<ClassRow> classes;
   GroupRow benign{"benign"};
   GroupRow siblings{"siblings"};
-  GroupRow copies{"copies"};               // benign-listed files that are copies of a reference
+  GroupRow copies{"copies"};
+  GroupRow benign_gcode{"benign-gcode"};    // benign files sliced to G-code (when a G-code class runs)               // benign-listed files that are copies of a reference
   std::vector<LatencyRow> latency;
   std::vector<ScanRecord> variant_misses;   // variants not restricted (review, clean, error)
   std::vector<ScanRecord> benign_flags;     // benign files restricted or review

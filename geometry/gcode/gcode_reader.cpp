@@ -1,0 +1,1061 @@
+#include "geometry/gcode/gcode_reader.h"
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "geometry/load_error.h"
+
+namespace s3d::gcode {
+
+namespace {
+
+constexpr double kMaxCoord = 1e5;      // mm; anything farther from the origin is not a print
+constexpr double kMaxE = 1e9;          // mm of filament; absolute E accumulates over a whole print
+constexpr double kEEps = 1e-6;         // E growth below this is noise, not extrusion
+constexpr double kXYEps = 1e-6;        // XY length below this is a retract/prime, not a path
+constexpr double kZEps = 1e-4;         // Z values closer than this are the same layer
+constexpr double kZQuantum = 1e4;      // layer Z keys in units of 0.1 um
+constexpr double kMinWidth = 0.1;      // clamp of E-derived widths, mm
+constexpr double kMaxWidth = 3.0;
+constexpr double kMaxCommentWidth = 50.0;  // a ;WIDTH: beyond this is ignored as nonsense
+constexpr double kPi = 3.14159265358979323846;
+constexpr int kMaxArcTurns = 1000;         // G2/G3 P<turns>
+constexpr size_t kMaxPolygonPoints = 100'000;
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+inline bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+inline bool is_space(char c) { return c == ' ' || c == '\t'; }
+// Control bytes other than tab (and DEL) never occur in G-code text; they mean binary data.
+inline bool is_control(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return (u < 0x20 && u != '\t') || u == 0x7f;
+}
+inline bool starts_number(char c) { return is_digit(c) || c == '.' || c == '-' || c == '+'; }
+
+const char* skip_spaces(const char* p, const char* e) {
+  while (p < e && is_space(*p)) ++p;
+  return p;
+}
+
+bool iequals_prefix(const char* p, const char* e, std::string_view word) {
+  if (static_cast<size_t>(e - p) < word.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i)
+    if (to_upper(p[i]) != to_upper(word[i])) return false;
+  return true;
+}
+
+// Exact powers of ten (10^22 is the largest a double holds exactly).
+constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+constexpr uint64_t kPow10Int[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+// Eight digit values (0..9, the most significant in the lowest byte) to their number, SWAR.
+inline uint64_t eight_digits(uint64_t val) {
+  constexpr uint64_t kMask = 0x000000FF000000FFull;
+  constexpr uint64_t kMul1 = 0x000F424000000064ull;  // 100 + (1000000 << 32)
+  constexpr uint64_t kMul2 = 0x0000271000000001ull;  // 1 + (10000 << 32)
+  val = (val * 10) + (val >> 8);
+  val = (((val & kMask) * kMul1) + (((val >> 16) & kMask) * kMul2)) >> 32;
+  return static_cast<uint32_t>(val);
+}
+
+// The run of digits (at most 8) starting at p, read 8 bytes at once: p + 8 must be readable. One
+// load and no data-dependent loop, so number lengths do not cost branch mispredictions.
+inline int swar_digits(const char* p, uint64_t& value) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  x ^= 0x3030303030303030ull;  // digit bytes become 0..9
+  // A lane whose byte is >= 10 gets its high bit set: by the addition, or (byte >= 0x80) by x.
+  // Lanes below the first such lane are digits and pass no carry upwards, so the lowest flagged
+  // lane is exactly the first non-digit.
+  const uint64_t flags = ((x + 0x7676767676767676ull) | x) & 0x8080808080808080ull;
+  const int n = flags ? std::countr_zero(flags) >> 3 : 8;
+  value = n ? eight_digits(x << (8 * (8 - n))) : 0;  // leading lanes shifted in are zeros
+  return n;
+}
+
+// Parses "[+-]digits[.digits]" (at least one digit, at most 15 significant digits); anything else
+// (more digits, "nan", "inf", a lone sign) returns nullptr and the caller falls back to
+// std::from_chars. The result equals from_chars': the digits form an exact integer below 2^53 and
+// 10^k is exact, so one IEEE division gives the correctly rounded value (Clinger's fast path).
+// `re` is how far the buffer may be read (8-byte loads); the digits stop before `e`, where the
+// line's terminator (or padding) sits.
+inline const char* fast_decimal(const char* p, const char* e, const char* re, double& out) {
+  bool neg = false;
+  if (p < e && (*p == '-' || *p == '+')) {
+    neg = *p == '-';
+    ++p;
+  }
+  uint64_t m = 0;
+  int frac = 0;
+  bool done = false;
+  if constexpr (std::endian::native == std::endian::little) {
+    if (re - p >= 16) {  // room for both loads: at most 7 digits, '.', then 8 bytes
+      uint64_t ip = 0;
+      const int n = swar_digits(p, ip);
+      if (n == 8) return nullptr;
+      const char* q = p + n;
+      if (q < e && *q == '.') {
+        uint64_t fp = 0;
+        const int k = swar_digits(q + 1, fp);
+        if (k == 8 || n + k == 0) return nullptr;
+        m = ip * kPow10Int[k] + fp;
+        frac = k;
+        p = q + 1 + k;
+      } else {
+        if (n == 0) return nullptr;
+        m = ip;
+        p = q;
+      }
+      done = true;
+    }
+  }
+  if (!done) {
+    int digits = 0;
+    while (p < e && is_digit(*p)) {
+      m = m * 10 + static_cast<uint64_t>(*p - '0');
+      ++digits;
+      ++p;
+    }
+    if (p < e && *p == '.') {
+      ++p;
+      while (p < e && is_digit(*p)) {
+        m = m * 10 + static_cast<uint64_t>(*p - '0');
+        ++digits;
+        ++frac;
+        ++p;
+      }
+    }
+    if (digits == 0 || digits > 15) return nullptr;
+  }
+  double v = static_cast<double>(m);
+  if (frac > 0) v /= kPow10[frac];
+  out = neg ? -v : v;
+  return p;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (is_space(s.front()) || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (is_space(s.back()) || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// Parameters of one classic command: the value of each letter A..Z and which were given.
+struct Params {
+  uint32_t present = 0;   // bit (letter - 'A'): the letter appeared
+  uint32_t valued = 0;    // bit: the letter had a number
+  double v[26];
+
+  bool has(char l) const { return (valued >> (l - 'A')) & 1u; }
+  bool seen(char l) const { return (present >> (l - 'A')) & 1u; }
+  double get(char l) const { return v[l - 'A']; }
+};
+
+}  // namespace
+
+struct Reader::State {
+  ToolpathSink& sink;
+  ReaderOptions opt;
+  Stats stats;
+
+  std::string carry;  // the unfinished last line of the previous chunk
+  const char* readable_end = nullptr;  // how far the current line's buffer may be read
+  bool finished = false;
+  bool failed = false;
+
+  // Machine state. Positions are physical millimetres; logical = physical - offset (G92).
+  double pos[3] = {0, 0, 0};
+  double off[3] = {0, 0, 0};
+  double e_logical = 0;
+  double unit = 1.0;          // 25.4 after G20
+  bool xyz_relative = false;  // G91
+  int e_mode = 0;             // 0: follows G90/G91, 1: absolute (M82), 2: relative (M83)
+  int plane = 17;             // G17/G18/G19
+  uint16_t tool = 0;
+  bool volumetric = false;    // E in mm^3 (M200 D>0, Cura UltiGCode flavour)
+  double filament_area = 0;   // mm^2
+  double comment_width = 0;   // last ;WIDTH: (0 = none seen)
+
+  // Layer state.
+  bool have_layer = false;
+  Layer cur;
+  double layer_z = 0;
+  double last_planar_height = 0;
+  uint64_t layers_started = 0;
+  size_t last_layer_moves = 0;  // capacity hint for the next layer
+  std::set<int64_t> layer_zs;  // quantized Z of every layer started, to find the one below
+
+  // Object labels.
+  struct Obj {
+    ObjectLabel label;
+    bool emitted = false;
+    bool declared = false;  // by a command (EXCLUDE_OBJECT_DEFINE / M486): reported even if unused
+  };
+  std::vector<Obj> objs;
+  std::unordered_map<std::string, int32_t> obj_by_name;  // key: kind char + name
+  std::unordered_map<int64_t, int32_t> obj_by_m486;
+  std::string key_scratch;
+  int32_t cmd_obj = -1;      // from M486 / EXCLUDE_OBJECT_START
+  int32_t comment_obj = -1;  // from slicer comments
+  bool cmd_labels = false;   // the file labels objects with commands; comments are then ignored
+
+  Params params;
+
+  State(ToolpathSink& s, ReaderOptions o) : sink(s), opt(o) {
+    if (!(opt.arc_chord_mm >= 0.01f)) opt.arc_chord_mm = 0.01f;
+    if (opt.max_chords_per_arc < 1) opt.max_chords_per_arc = 1;
+    set_diameter(opt.filament_diameter > 0.05f && opt.filament_diameter < 20.f ? opt.filament_diameter : 1.75);
+    carry.reserve(std::min<size_t>(opt.max_line_bytes + 2, size_t{1} << 16));
+  }
+
+  void set_diameter(double d) { filament_area = kPi * d * d / 4; }
+
+  [[noreturn, gnu::cold, gnu::noinline]] void fail(ErrorCode code, const std::string& why) const {
+    throw LoadError(code, "G-code line " + std::to_string(stats.lines) + ": " + why);
+  }
+
+  // ---- chunking -------------------------------------------------------------------------------
+
+  void feed(const char* p, const char* e) {
+    if (!carry.empty()) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
+      const char* stop = nl ? nl : e;
+      if (carry.size() + static_cast<size_t>(stop - p) > opt.max_line_bytes + 1) too_long();
+      carry.append(p, stop);
+      if (!nl) return;
+      line_from_carry();
+      p = nl + 1;
+    }
+    readable_end = e;
+    while (p < e) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
+      if (!nl) {
+        if (static_cast<size_t>(e - p) > opt.max_line_bytes + 1) too_long();
+        carry.assign(p, e);
+        return;
+      }
+      line(p, nl);
+      p = nl + 1;
+    }
+  }
+
+  // The carried line, padded with NULs so the 8-byte number loads stay inside the string.
+  void line_from_carry() {
+    const size_t n = carry.size();
+    carry.append(16, '\0');
+    readable_end = carry.data() + carry.size();
+    line(carry.data(), carry.data() + n);
+    carry.clear();
+  }
+
+  [[noreturn, gnu::cold, gnu::noinline]] void too_long() const {
+    throw LoadError(ErrorCode::kLimitExceeded, "G-code line " + std::to_string(stats.lines + 1) +
+                                                   " is longer than the limit of " +
+                                                   std::to_string(opt.max_line_bytes) + " bytes (max_line_bytes)");
+  }
+
+  // ---- one line -------------------------------------------------------------------------------
+
+  void line(const char* p, const char* e) {
+    if (e > p && e[-1] == '\r') --e;
+    if (static_cast<size_t>(e - p) > opt.max_line_bytes) {
+      throw LoadError(ErrorCode::kLimitExceeded, "G-code line " + std::to_string(stats.lines + 1) +
+                                                     " is longer than the limit of " +
+                                                     std::to_string(opt.max_line_bytes) + " bytes (max_line_bytes)");
+    }
+    ++stats.lines;
+    p = skip_spaces(p, e);
+    while (p < e && *p == '(') {  // leading "(...)" comments
+      p = paren_comment(p, e);
+      p = skip_spaces(p, e);
+    }
+    if (p == e) return;
+    char c = *p;
+    if (c == ';') return comment(p + 1, e);
+    if ((c == 'N' || c == 'n') && p + 1 < e && is_digit(p[1])) {  // line number
+      p += 2;
+      while (p < e && is_digit(*p)) ++p;
+      p = skip_spaces(p, e);
+      if (p == e) return;
+      c = *p;
+      if (c == ';') return comment(p + 1, e);
+    }
+    const char u = to_upper(c);
+    if (u == 'G' && p + 2 < e && (p[1] == '1' || p[1] == '0') && !is_digit(p[2]) && p[2] != '.') {
+      ++stats.commands;  // G0/G1, most lines of any file
+      parse_params(p + 2, e);
+      return linear_move();
+    }
+    if ((u == 'G' || u == 'M' || u == 'T') && p + 1 < e && (is_digit(p[1]) || (u == 'T' && p[1] == '-'))) {
+      ++stats.commands;
+      return classic(u, p + 1, e);
+    }
+    if (is_alpha(c)) {
+      ++stats.commands;
+      return extended(p, e);
+    }
+    check_text(p, e);
+    ++stats.unknown_commands;  // '%', stray numbers and other text
+  }
+
+  void check_text(const char* p, const char* e) const {
+    for (; p < e; ++p)
+      if (is_control(*p)) fail(ErrorCode::kMalformed, "binary data (control byte) in G-code text");
+  }
+
+  // Skips "(...)" starting at p; an unclosed one runs to the end of the line.
+  const char* paren_comment(const char* p, const char* e) {
+    stats.saw_comments = true;
+    const char* close = static_cast<const char*>(std::memchr(p, ')', static_cast<size_t>(e - p)));
+    const char* stop = close ? close + 1 : e;
+    check_text(p, stop);
+    return stop;
+  }
+
+  // ---- comments -------------------------------------------------------------------------------
+
+  void comment(const char* p, const char* e) {
+    stats.saw_comments = true;
+    check_text(p, e);
+    p = skip_spaces(p, e);
+    if (e - p < 5) return;
+    switch (to_upper(*p)) {
+      case 'W':
+        if (iequals_prefix(p, e, "WIDTH:")) {
+          double w = 0;
+          if (parse_number_view(trim(std::string_view(p + 6, static_cast<size_t>(e - p - 6))), w) && w > 0 &&
+              w <= kMaxCommentWidth)
+            comment_width = w;
+        }
+        break;
+      case 'P':
+        if (iequals_prefix(p, e, "printing object ")) comment_label(std::string_view(p + 16, static_cast<size_t>(e - p - 16)));
+        break;
+      case 'S':
+        if (iequals_prefix(p, e, "stop printing object")) {
+          comment_obj = -1;
+        } else if (iequals_prefix(p, e, "start printing object")) {  // Bambu / Orca
+          std::string_view rest(p + 21, static_cast<size_t>(e - p - 21));
+          const size_t colon = rest.rfind(':');
+          comment_label(colon == std::string_view::npos ? rest : rest.substr(colon + 1));
+        }
+        break;
+      case 'M':
+        if (iequals_prefix(p, e, "MESH:")) {  // Cura
+          const std::string_view name = trim(std::string_view(p + 5, static_cast<size_t>(e - p - 5)));
+          if (name == "NONMESH" || name.empty())
+            comment_obj = -1;
+          else
+            comment_label(name);
+        }
+        break;
+      case 'F':
+        if (iequals_prefix(p, e, "filament_diameter")) {
+          std::string_view rest = trim(std::string_view(p + 17, static_cast<size_t>(e - p - 17)));
+          if (!rest.empty() && (rest.front() == '=' || rest.front() == ':')) {
+            rest = trim(rest.substr(1));
+            const size_t comma = rest.find_first_of(",;");
+            double d = 0;
+            if (parse_number_view(trim(rest.substr(0, comma)), d) && d > 0.05 && d < 20) set_diameter(d);
+          }
+        } else if (iequals_prefix(p, e, "FLAVOR:")) {
+          if (iequals_prefix(p + 7, e, "UltiGCode")) volumetric = true;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  static bool parse_number_view(std::string_view s, double& out) {
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    if (s.empty()) return false;
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), out, std::chars_format::fixed);
+    return r.ec == std::errc() && std::isfinite(out);
+  }
+
+  // ---- classic G/M/T commands -----------------------------------------------------------------
+
+  // p points just after the command letter.
+  void classic(char letter, const char* p, const char* e) {
+    if (letter == 'T') {
+      int64_t n = 0;
+      const bool neg = *p == '-';
+      if (neg) ++p;
+      while (p < e && is_digit(*p)) {
+        if (n < 1'000'000) n = n * 10 + (*p - '0');
+        ++p;
+      }
+      check_text(p, e);
+      if (!neg && n <= 65535) tool = static_cast<uint16_t>(n);
+      return;
+    }
+    int code = 0;
+    while (p < e && is_digit(*p)) {
+      if (code < 100000) code = code * 10 + (*p - '0');
+      ++p;
+    }
+    if (p < e && *p == '.') {  // sub-codes (G29.1, M862.3): none of them moves plastic
+      check_text(p, e);
+      return;
+    }
+    if (letter == 'G') {
+      switch (code) {
+        case 0:
+        case 1:
+          parse_params(p, e);
+          return linear_move();
+        case 2:
+        case 3:
+          parse_params(p, e);
+          return arc_move(code == 2);
+        case 10:  // firmware retract; with P or L it sets tool offsets (RepRapFirmware)
+        case 11:  // firmware unretract: the firmware moves the filament, not the G-code E
+          parse_params(p, e);
+          return;
+        case 17:
+        case 18:
+        case 19:
+          check_text(p, e);
+          plane = code;
+          return;
+        case 20:
+          check_text(p, e);
+          unit = 25.4;
+          return;
+        case 21:
+          check_text(p, e);
+          unit = 1.0;
+          return;
+        case 28:
+          parse_params(p, e);
+          return home();
+        case 90:
+          check_text(p, e);
+          xyz_relative = false;
+          return;
+        case 91:
+          check_text(p, e);
+          xyz_relative = true;
+          return;
+        case 92:
+          parse_params(p, e);
+          return set_position();
+        default:
+          check_text(p, e);
+          return;
+      }
+    }
+    // M codes
+    switch (code) {
+      case 82:
+        check_text(p, e);
+        e_mode = 1;
+        return;
+      case 83:
+        check_text(p, e);
+        e_mode = 2;
+        return;
+      case 200:
+        parse_params(p, e);
+        if (params.has('D')) {
+          const double d = params.get('D') * unit;
+          if (d > 0.05 && d < 20) {
+            volumetric = true;
+            set_diameter(d);
+          } else if (d == 0) {
+            volumetric = false;
+          }
+        } else if (params.has('S') && params.get('S') == 0) {
+          volumetric = false;
+        }
+        return;
+      case 486:
+        return m486(p, e);
+      default:
+        check_text(p, e);
+        return;
+    }
+  }
+
+  // Reads letter/number words up to a ';' comment or a '*' checksum. Words run together are fine
+  // ("X10Y20"); a letter without a number is recorded as seen (G28 X); other printable junk is
+  // skipped to the next space; control bytes are an error. The loop is the reader's hot path: plain
+  // decimals take fast_decimal, everything else goes to the out-of-line helpers below.
+  void parse_params(const char* p, const char* e) {
+    Params& P = params;
+    P.present = 0;
+    P.valued = 0;
+    while (p < e) {
+      const char c = *p;
+      if (c == ' ') {
+        ++p;
+        continue;
+      }
+      const auto idx = static_cast<unsigned>((c | 0x20) - 'a');  // letters only land in 0..25
+      if (idx < 26) {
+        ++p;
+        P.present |= 1u << idx;
+        double v;
+        if (const char* next = fast_decimal(p, e, readable_end, v)) {
+          P.v[idx] = v;
+          P.valued |= 1u << idx;
+          p = next;
+        } else {
+          p = slow_value(idx, p, e);
+        }
+        continue;
+      }
+      p = param_other(p, e);
+    }
+  }
+
+  // A value fast_decimal did not take: long digit strings through from_chars, "nan"/"inf" (an
+  // error), or no number at all.
+  [[gnu::noinline]] const char* slow_value(unsigned idx, const char* p, const char* e) {
+    const char letter = static_cast<char>('A' + idx);
+    if (p < e && starts_number(*p)) {
+      const char* q = *p == '+' ? p + 1 : p;
+      double v = 0;
+      const auto r = std::from_chars(q, e, v, std::chars_format::fixed);
+      if (r.ec == std::errc::result_out_of_range) fail(ErrorCode::kBadValue, std::string("value of ") + letter + " is out of range");
+      if (r.ec != std::errc()) return p + 1;  // "-", "." alone
+      if (!std::isfinite(v)) fail(ErrorCode::kBadValue, std::string("non-finite value of ") + letter);
+      params.v[idx] = v;
+      params.valued |= 1u << idx;
+      return r.ptr;
+    }
+    if (p < e && (to_upper(*p) == 'N' || to_upper(*p) == 'I')) {
+      // "XNaN", "Xinf": from_chars would take them, and they are never valid.
+      double v = 0;
+      const auto r = std::from_chars(p, e, v, std::chars_format::fixed);
+      if (r.ec == std::errc() && !std::isfinite(v)) fail(ErrorCode::kBadValue, std::string("non-finite value of ") + letter);
+    }
+    return p;
+  }
+
+  // Anything but a space or a letter in a parameter list; returns where to go on.
+  [[gnu::noinline]] const char* param_other(const char* p, const char* e) {
+    const char c = *p;
+    if (c == '\t') return p + 1;
+    if (c == ';') {
+      comment(p + 1, e);
+      return e;
+    }
+    if (c == '*') {  // checksum
+      check_text(p, e);
+      return e;
+    }
+    if (c == '(') return paren_comment(p, e);
+    if (is_control(c)) fail(ErrorCode::kMalformed, "binary data (control byte) in G-code text");
+    while (p < e && !is_space(*p) && *p != ';') {
+      if (is_control(*p)) fail(ErrorCode::kMalformed, "binary data (control byte) in G-code text");
+      ++p;
+    }
+    return p;
+  }
+
+  double checked_axis(double v, const char* what) const {
+    if (!std::isfinite(v) || std::fabs(v) > kMaxCoord)
+      fail(ErrorCode::kBadValue, std::string(what) + " coordinate out of range (|v| > 1e5 mm)");
+    return v;
+  }
+
+  // Target of a move from the X/Y/Z words, in physical millimetres.
+  void target(double out[3]) const {
+    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
+    static constexpr const char* kNames[3] = {"X", "Y", "Z"};
+    for (int a = 0; a < 3; ++a) {
+      out[a] = pos[a];
+      if (!params.has(kAxes[a])) continue;
+      const double v = params.get(kAxes[a]) * unit;
+      out[a] = checked_axis(xyz_relative ? pos[a] + v : v + off[a], kNames[a]);
+    }
+  }
+
+  // Filament length pushed by the E word (negative = retraction), updating the logical E.
+  double extrusion() {
+    if (!params.has('E')) return 0;
+    const double v = params.get('E') * unit;
+    if (std::fabs(v) > kMaxE) fail(ErrorCode::kBadValue, "E value out of range");
+    const bool rel = e_mode == 0 ? xyz_relative : e_mode == 2;
+    double de;
+    if (rel) {
+      de = v;
+      e_logical += v;
+      if (std::fabs(e_logical) > kMaxE) e_logical = 0;  // only differences matter
+    } else {
+      de = v - e_logical;
+      e_logical = v;
+    }
+    if (volumetric) de /= filament_area;  // mm^3 -> mm of filament
+    return de;
+  }
+
+  void linear_move() {
+    double to[3];
+    target(to);
+    const double de = extrusion();
+    segment(pos, to, de);
+    pos[0] = to[0];
+    pos[1] = to[1];
+    pos[2] = to[2];
+  }
+
+  void arc_move(bool clockwise) {
+    ++stats.arcs;
+    double to[3];
+    target(to);
+    const bool ij = params.has('I') || params.has('J');
+    const bool rform = !ij && params.has('R');
+    if (!ij && !rform) return;  // firmware rejects it and does not move
+    const double de = extrusion();
+    const double x0 = pos[0], y0 = pos[1], z0 = pos[2];
+    const double x1 = to[0], y1 = to[1], z1 = to[2];
+    double cx, cy;
+    if (ij) {
+      cx = checked_axis(x0 + (params.has('I') ? params.get('I') * unit : 0), "arc centre X");
+      cy = checked_axis(y0 + (params.has('J') ? params.get('J') * unit : 0), "arc centre Y");
+    } else {
+      const double r = params.get('R') * unit;
+      checked_axis(r, "arc radius");
+      const double dx = x1 - x0, dy = y1 - y0;
+      const double d = std::hypot(dx, dy);
+      if (d < kXYEps || r == 0) {  // an R arc cannot close a circle; firmware ignores it
+        return commit(to);
+      }
+      const double h2 = r * r - d * d / 4;
+      const double h = h2 > 0 ? std::sqrt(h2) : 0;  // a radius too small is stretched to d/2
+      const double sgn = (clockwise != (r < 0)) ? -1.0 : 1.0;
+      cx = (x0 + x1) / 2 + sgn * h * (-dy / d);
+      cy = (y0 + y1) / 2 + sgn * h * (dx / d);
+    }
+    if (plane != 17) {  // arcs in the XZ/YZ planes: straight chord (never used for printing)
+      segment(pos, to, de);
+      return commit(to);
+    }
+    const double r0 = std::hypot(x0 - cx, y0 - cy);
+    const double r1 = std::hypot(x1 - cx, y1 - cy);
+    if (r0 < kXYEps) {
+      segment(pos, to, de);
+      return commit(to);
+    }
+    const double a0 = std::atan2(y0 - cy, x0 - cx);
+    const double a1 = std::atan2(y1 - cy, x1 - cx);
+    double ccw = a1 - a0;  // counter-clockwise travel in [0, 2pi)
+    while (ccw < 0) ccw += 2 * kPi;
+    while (ccw >= 2 * kPi) ccw -= 2 * kPi;
+    const bool closed = std::fabs(x1 - x0) < 1e-6 && std::fabs(y1 - y0) < 1e-6;
+    double travel;  // signed, radians
+    if (closed) {
+      travel = clockwise ? -2 * kPi : 2 * kPi;  // I/J arc back to its start: a full circle
+    } else if (clockwise) {
+      travel = ccw > 1e-12 ? ccw - 2 * kPi : 0.0;
+    } else {
+      travel = ccw;
+    }
+    if (params.has('P')) {
+      const double turns = std::min(std::floor(params.get('P')), static_cast<double>(kMaxArcTurns));
+      if (turns >= 1) travel += (clockwise ? -2 * kPi : 2 * kPi) * turns;
+    }
+    const double length = std::fabs(travel) * std::max(r0, r1);
+    double nd = std::ceil(length / opt.arc_chord_mm);
+    if (!(nd >= 1)) nd = 1;
+    if (nd > opt.max_chords_per_arc) nd = opt.max_chords_per_arc;
+    const auto n = static_cast<uint32_t>(nd);
+    double prev[3] = {x0, y0, z0};
+    for (uint32_t k = 1; k <= n; ++k) {
+      double next[3];
+      if (k == n) {
+        next[0] = x1;
+        next[1] = y1;
+        next[2] = z1;
+      } else {
+        const double t = static_cast<double>(k) / n;
+        const double a = a0 + travel * t;
+        const double r = r0 + (r1 - r0) * t;
+        next[0] = checked_axis(cx + r * std::cos(a), "arc X");  // a huge circle can leave the range
+        next[1] = checked_axis(cy + r * std::sin(a), "arc Y");
+        next[2] = z0 + (z1 - z0) * t;
+      }
+      segment(prev, next, de / n);
+      prev[0] = next[0];
+      prev[1] = next[1];
+      prev[2] = next[2];
+    }
+    commit(to);
+  }
+
+  void commit(const double to[3]) {
+    pos[0] = to[0];
+    pos[1] = to[1];
+    pos[2] = to[2];
+  }
+
+  void home() {
+    const bool any = params.seen('X') || params.seen('Y') || params.seen('Z');
+    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
+    for (int a = 0; a < 3; ++a) {
+      if (any && !params.seen(kAxes[a])) continue;
+      pos[a] = 0;
+      off[a] = 0;
+    }
+  }
+
+  void set_position() {
+    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
+    // G92 alone sets every axis to 0; "G92 E" (no number) sets E to 0.
+    const bool any = params.seen('X') || params.seen('Y') || params.seen('Z') || params.seen('E');
+    for (int a = 0; a < 3; ++a) {
+      if (any && !params.seen(kAxes[a])) continue;
+      const double v = params.has(kAxes[a]) ? params.get(kAxes[a]) * unit : 0.0;
+      checked_axis(v, "G92");
+      off[a] = pos[a] - v;
+    }
+    if (!any || params.seen('E')) {
+      const double v = params.has('E') ? params.get('E') * unit : 0.0;
+      if (std::fabs(v) > kMaxE) fail(ErrorCode::kBadValue, "G92 E value out of range");
+      e_logical = v;
+    }
+  }
+
+  // ---- layers and moves -----------------------------------------------------------------------
+
+  void segment(const double a[3], const double b[3], double de) {
+    if (!(de > kEEps)) return;
+    const double dx = b[0] - a[0], dy = b[1] - a[1];
+    const double len2 = dx * dx + dy * dy;
+    if (len2 <= kXYEps * kXYEps) return;
+    const double z = b[2];
+    if (!have_layer) {
+      start_layer(z);
+    } else if (std::fabs(z - layer_z) > kZEps) {
+      const bool planar = std::fabs(b[2] - a[2]) <= kZEps;
+      if (planar) {
+        start_layer(z);
+      } else {
+        // Spiral (vase) moves climb while extruding: one layer per nominal layer height.
+        double step = last_planar_height > 0.01 ? last_planar_height : 0.2;
+        step = std::clamp(step, 0.05, 1.0);
+        if (std::fabs(z - layer_z) >= step - kZEps) start_layer(z);
+      }
+    }
+    if (cur.moves.size() >= opt.max_moves_per_layer)
+      fail(ErrorCode::kLimitExceeded, "layer at z=" + std::to_string(layer_z) + " has more than " +
+                                          std::to_string(opt.max_moves_per_layer) +
+                                          " extrusion moves (max_moves_per_layer)");
+    double width = comment_width;
+    if (width <= 0) {
+      const double h = cur.height;
+      width = h > 1e-6 ? std::clamp(filament_area * de / (std::sqrt(len2) * h), kMinWidth, kMaxWidth) : 0.0;
+    }
+    const int32_t object = active_object();
+    if (object >= 0 && !objs[static_cast<size_t>(object)].emitted) emit_object(object);
+    cur.moves.push_back(ExtrusionMove{static_cast<float>(a[0]), static_cast<float>(a[1]), static_cast<float>(b[0]),
+                                      static_cast<float>(b[1]), static_cast<float>(z), static_cast<float>(de),
+                                      static_cast<float>(width), tool, object});
+    ++stats.extrusion_moves;
+  }
+
+  void start_layer(double z) {
+    if (layers_started >= opt.max_layers)
+      fail(ErrorCode::kLimitExceeded,
+           "more than " + std::to_string(opt.max_layers) + " layers (max_layers)");
+    flush_layer();
+    ++layers_started;
+    have_layer = true;
+    layer_z = z;
+    const auto key = static_cast<int64_t>(std::llround(z * kZQuantum));
+    const auto eps = static_cast<int64_t>(kZEps * kZQuantum);
+    double height = z;
+    auto it = layer_zs.lower_bound(key - eps);
+    if (it != layer_zs.begin()) height = z - static_cast<double>(*std::prev(it)) / kZQuantum;
+    layer_zs.insert(key);
+    cur.z = static_cast<float>(z);
+    cur.height = static_cast<float>(height);
+    cur.moves.clear();
+    cur.moves.reserve(std::min<size_t>(last_layer_moves + last_layer_moves / 4 + 16, opt.max_moves_per_layer));
+    if (height > 0) last_planar_height = height;
+  }
+
+  void flush_layer() {
+    if (!have_layer) return;
+    have_layer = false;
+    if (cur.moves.empty()) return;
+    cur.index = static_cast<uint32_t>(stats.layers);
+    last_layer_moves = cur.moves.size();
+    ++stats.layers;
+    sink.on_layer(std::move(cur));
+    cur = Layer{};
+  }
+
+  // ---- object labels --------------------------------------------------------------------------
+
+  int32_t active_object() const { return cmd_labels ? cmd_obj : comment_obj; }
+
+  void emit_object(int32_t idx) {
+    Obj& o = objs[static_cast<size_t>(idx)];
+    o.emitted = true;
+    sink.on_object(o.label);
+  }
+
+  int32_t new_object(std::string_view name) {
+    if (objs.size() >= opt.max_objects)
+      fail(ErrorCode::kLimitExceeded,
+           "more than " + std::to_string(opt.max_objects) + " object labels (max_objects)");
+    Obj o;
+    o.label.index = static_cast<int32_t>(objs.size());
+    o.label.name.assign(name.data(), name.size());
+    objs.push_back(std::move(o));
+    return static_cast<int32_t>(objs.size() - 1);
+  }
+
+  // Object by name; kind separates the naming schemes ('K' Klipper, 'C' comments).
+  int32_t object_named(char kind, std::string_view name, bool upper_key) {
+    key_scratch.clear();
+    key_scratch.push_back(kind);
+    for (char c : name) key_scratch.push_back(upper_key ? to_upper(c) : c);
+    auto it = obj_by_name.find(key_scratch);
+    if (it != obj_by_name.end()) return it->second;
+    const int32_t idx = new_object(name);
+    obj_by_name.emplace(key_scratch, idx);
+    return idx;
+  }
+
+  void comment_label(std::string_view name) {
+    name = trim(name);
+    if (name.empty()) return;
+    comment_obj = object_named('C', name, false);
+  }
+
+  // M486 S<n> [A"name"] | M486 A<name> | M486 T<count> | M486 S-1
+  void m486(const char* p, const char* e) {
+    bool has_s = false;
+    int64_t s = 0;
+    bool has_name = false;
+    std::string_view name;
+    while (p < e) {
+      const char c = *p;
+      if (is_space(c)) {
+        ++p;
+        continue;
+      }
+      if (c == ';') {
+        comment(p + 1, e);
+        break;
+      }
+      if (is_control(c)) fail(ErrorCode::kMalformed, "binary data (control byte) in G-code text");
+      const char u = to_upper(c);
+      ++p;
+      if (u == 'A') {
+        if (p < e && *p == '"') {
+          const char* close = static_cast<const char*>(std::memchr(p + 1, '"', static_cast<size_t>(e - p - 1)));
+          const char* stop = close ? close : e;
+          name = std::string_view(p + 1, static_cast<size_t>(stop - p - 1));
+          p = close ? close + 1 : e;
+        } else {  // unquoted: the rest of the line up to a comment
+          const char* semi = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
+          const char* stop = semi ? semi : e;
+          name = trim(std::string_view(p, static_cast<size_t>(stop - p)));
+          p = stop;
+        }
+        check_text(name.data(), name.data() + name.size());
+        has_name = true;
+        continue;
+      }
+      const char* q = p;
+      if (q < e && *q == '+') ++q;
+      double v = 0;
+      const auto r = std::from_chars(q, e, v, std::chars_format::fixed);
+      if (r.ec == std::errc()) {
+        p = r.ptr;
+        if (u == 'S' && std::isfinite(v) && std::fabs(v) < 1e9) {
+          has_s = true;
+          s = static_cast<int64_t>(std::floor(v));
+        }
+      }
+    }
+    if (has_s) {
+      cmd_labels = true;
+      if (s < 0) {
+        cmd_obj = -1;
+      } else {
+        auto it = obj_by_m486.find(s);
+        if (it == obj_by_m486.end()) {
+          const int32_t idx = new_object({});
+          objs[static_cast<size_t>(idx)].declared = true;
+          it = obj_by_m486.emplace(s, idx).first;
+        }
+        cmd_obj = it->second;
+      }
+    }
+    if (has_name && cmd_obj >= 0) {
+      Obj& o = objs[static_cast<size_t>(cmd_obj)];
+      if (!o.emitted) o.label.name.assign(name.data(), name.size());
+    }
+  }
+
+  // ---- Klipper-style extended commands --------------------------------------------------------
+
+  void extended(const char* p, const char* e) {
+    const char* name_end = p;
+    while (name_end < e && (is_alpha(*name_end) || is_digit(*name_end) || *name_end == '_')) ++name_end;
+    const std::string_view name(p, static_cast<size_t>(name_end - p));
+    check_text(name_end, e);
+    if (name.size() < 14 || !iequals_prefix(p, name_end, "EXCLUDE_OBJECT")) {
+      ++stats.unknown_commands;
+      return;
+    }
+    // Strip a ';' comment outside quotes.
+    const char* stop = name_end;
+    char quote = 0;
+    for (; stop < e; ++stop) {
+      if (quote) {
+        if (*stop == quote) quote = 0;
+      } else if (*stop == '"' || *stop == '\'') {
+        quote = *stop;
+      } else if (*stop == ';') {
+        break;
+      }
+    }
+    if (stop < e) comment(stop + 1, e);
+    const std::string_view args(name_end, static_cast<size_t>(stop - name_end));
+    std::string_view obj_name, polygon;
+    bool has_name = false, has_polygon = false;
+    for_each_kv(args, [&](std::string_view key, std::string_view value) {
+      if (key.size() == 4 && iequals_prefix(key.data(), key.data() + 4, "NAME")) {
+        obj_name = value;
+        has_name = true;
+      } else if (key.size() == 7 && iequals_prefix(key.data(), key.data() + 7, "POLYGON")) {
+        polygon = value;
+        has_polygon = true;
+      }
+    });
+    const std::string_view verb = name.substr(14);
+    if (verb.size() == 7 && iequals_prefix(verb.data(), verb.data() + 7, "_DEFINE")) {
+      if (!has_name || obj_name.empty()) return;
+      cmd_labels = true;
+      const int32_t idx = object_named('K', obj_name, true);
+      Obj& o = objs[static_cast<size_t>(idx)];
+      o.declared = true;
+      if (has_polygon && !o.emitted) parse_polygon(polygon, o.label.polygon);
+    } else if (verb.size() == 6 && iequals_prefix(verb.data(), verb.data() + 6, "_START")) {
+      if (!has_name || obj_name.empty()) return;
+      cmd_labels = true;
+      cmd_obj = object_named('K', obj_name, true);
+    } else if (verb.size() == 4 && iequals_prefix(verb.data(), verb.data() + 4, "_END")) {
+      cmd_labels = true;
+      cmd_obj = -1;
+    } else {
+      ++stats.unknown_commands;  // EXCLUDE_OBJECT (cancel) and other variants
+    }
+  }
+
+  // KEY=VALUE words separated by spaces; VALUE may be quoted with " or '.
+  template <class F>
+  static void for_each_kv(std::string_view s, F&& f) {
+    size_t i = 0;
+    while (i < s.size()) {
+      while (i < s.size() && is_space(s[i])) ++i;
+      const size_t k0 = i;
+      while (i < s.size() && !is_space(s[i]) && s[i] != '=') ++i;
+      const std::string_view key = s.substr(k0, i - k0);
+      if (i >= s.size() || s[i] != '=') continue;
+      ++i;
+      std::string_view value;
+      if (i < s.size() && (s[i] == '"' || s[i] == '\'')) {
+        const char q = s[i];
+        const size_t close = s.find(q, i + 1);
+        const size_t stop = close == std::string_view::npos ? s.size() : close;
+        value = s.substr(i + 1, stop - i - 1);
+        i = close == std::string_view::npos ? s.size() : close + 1;
+      } else {
+        const size_t v0 = i;
+        while (i < s.size() && !is_space(s[i])) ++i;
+        value = s.substr(v0, i - v0);
+      }
+      f(key, value);
+    }
+  }
+
+  // "[[x,y],[x,y],...]": the numbers in order, taken in pairs.
+  void parse_polygon(std::string_view s, std::vector<std::array<float, 2>>& out) const {
+    out.clear();
+    const char* p = s.data();
+    const char* e = p + s.size();
+    double pending = 0;
+    bool have_pending = false;
+    while (p < e) {
+      if (!starts_number(*p)) {
+        ++p;
+        continue;
+      }
+      const char* q = *p == '+' ? p + 1 : p;
+      double v = 0;
+      const auto r = std::from_chars(q, e, v, std::chars_format::fixed);
+      if (r.ec != std::errc()) {
+        ++p;
+        continue;
+      }
+      p = r.ptr;
+      checked_axis(v, "EXCLUDE_OBJECT_DEFINE POLYGON");
+      if (!have_pending) {
+        pending = v;
+        have_pending = true;
+      } else {
+        if (out.size() >= kMaxPolygonPoints) fail(ErrorCode::kLimitExceeded, "object polygon has too many points");
+        out.push_back({static_cast<float>(pending), static_cast<float>(v)});
+        have_pending = false;
+      }
+    }
+  }
+
+  void finish() {
+    if (!carry.empty()) line_from_carry();
+    for (size_t i = 0; i < objs.size(); ++i)
+      if (objs[i].declared && !objs[i].emitted) emit_object(static_cast<int32_t>(i));
+    flush_layer();
+  }
+};
+
+Reader::Reader(ToolpathSink& sink, ReaderOptions o) : st_(std::make_unique<State>(sink, o)) {}
+
+Reader::~Reader() = default;
+
+void Reader::feed(std::string_view chunk) {
+  if (st_->finished) throw std::logic_error("gcode::Reader::feed after finish");
+  if (st_->failed) throw std::logic_error("gcode::Reader::feed after an error");
+  st_->stats.bytes += chunk.size();
+  try {
+    st_->feed(chunk.data(), chunk.data() + chunk.size());
+  } catch (...) {
+    st_->failed = true;
+    throw;
+  }
+}
+
+void Reader::finish() {
+  if (st_->finished) throw std::logic_error("gcode::Reader::finish called twice");
+  if (st_->failed) throw std::logic_error("gcode::Reader::finish after an error");
+  st_->finished = true;
+  try {
+    st_->finish();
+  } catch (...) {
+    st_->failed = true;
+    throw;
+  }
+}
+
+const Reader::Stats& Reader::stats() const { return st_->stats; }
+
+}  // namespace s3d::gcode

@@ -1,0 +1,65 @@
+// libFuzzer target for gcode::Reader: the input is fed in a few chunks (split points taken from the
+// first bytes) with small limits. Bad input must end in LoadError; anything else (a crash, a
+// sanitizer report, another exception, or output breaking the toolpath contract: non-finite or
+// out-of-range values, unordered layers, a move naming an object never announced, more moves or
+// layers than the limits allow) is a bug.
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <set>
+#include <string_view>
+
+#include "geometry/gcode/gcode_reader.h"
+#include "geometry/load_error.h"
+
+namespace {
+
+using namespace s3d::gcode;
+
+struct CheckingSink : ToolpathSink {
+  ReaderOptions opt;
+  std::set<int32_t> objects;
+  uint32_t next_index = 0;
+
+  void on_object(const ObjectLabel& l) override {
+    if (l.index < 0 || !objects.insert(l.index).second) std::abort();  // announced once
+    for (const auto& p : l.polygon)
+      if (!std::isfinite(p[0]) || !std::isfinite(p[1])) std::abort();
+  }
+  void on_layer(Layer&& l) override {
+    if (l.index != next_index++ || l.moves.empty() || l.moves.size() > opt.max_moves_per_layer) std::abort();
+    if (next_index > opt.max_layers || !std::isfinite(l.z) || !std::isfinite(l.height)) std::abort();
+    for (const ExtrusionMove& m : l.moves) {
+      for (float v : {m.x0, m.y0, m.x1, m.y1, m.z})
+        if (!std::isfinite(v) || std::fabs(v) > 1e5f) std::abort();
+      if (!(m.e > 0) || !std::isfinite(m.e) || !(m.width >= 0 && m.width <= 50)) std::abort();
+      if (m.object >= 0 && objects.count(m.object) == 0) std::abort();
+      if (m.object < -1) std::abort();
+    }
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  CheckingSink sink;
+  sink.opt.max_moves_per_layer = 20'000;
+  sink.opt.max_line_bytes = 4096;
+  sink.opt.max_layers = 500;
+  sink.opt.max_objects = 200;
+  sink.opt.max_chords_per_arc = 256;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const size_t cut1 = size > 0 ? data[0] % (size + 1) : 0;
+  const size_t cut2 = size > 1 ? cut1 + data[1] % (size - cut1 + 1) : cut1;
+  try {
+    Reader reader(sink, sink.opt);
+    reader.feed(text.substr(0, cut1));
+    reader.feed(text.substr(cut1, cut2 - cut1));
+    reader.feed(text.substr(cut2));
+    reader.finish();
+    const auto& st = reader.stats();
+    if (st.bytes != size || st.layers != sink.next_index) std::abort();
+  } catch (const s3d::LoadError&) {
+  }
+  return 0;
+}

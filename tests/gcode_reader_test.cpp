@@ -1,0 +1,756 @@
+// gcode::Reader: modes, arcs, units, labels, dialects, chunking, limits, and real PrusaSlicer output.
+#include "geometry/gcode/gcode_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "geometry/load_error.h"
+#include "geometry/shapes.h"
+#include "geometry/write_mesh.h"
+#include "tests/support/test_helpers.h"
+
+namespace s3d::gcode {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+struct RecordingSink : ToolpathSink {
+  std::vector<ObjectLabel> objects;
+  std::vector<Layer> layers;
+  void on_object(const ObjectLabel& l) override { objects.push_back(l); }
+  void on_layer(Layer&& l) override { layers.push_back(std::move(l)); }
+};
+
+struct Parsed {
+  std::vector<ObjectLabel> objects;
+  std::vector<Layer> layers;
+  Reader::Stats stats;
+
+  size_t move_count() const {
+    size_t n = 0;
+    for (const Layer& l : layers) n += l.moves.size();
+    return n;
+  }
+  std::vector<ExtrusionMove> all_moves() const {
+    std::vector<ExtrusionMove> out;
+    for (const Layer& l : layers) out.insert(out.end(), l.moves.begin(), l.moves.end());
+    return out;
+  }
+};
+
+// Parses `text` fed in pieces of `chunk` bytes (0: all at once).
+Parsed parse(std::string_view text, size_t chunk = 0, ReaderOptions opt = {}) {
+  RecordingSink sink;
+  Reader reader(sink, opt);
+  if (chunk == 0) {
+    reader.feed(text);
+  } else {
+    for (size_t off = 0; off < text.size(); off += chunk) reader.feed(text.substr(off, chunk));
+  }
+  reader.finish();
+  return Parsed{std::move(sink.objects), std::move(sink.layers), reader.stats()};
+}
+
+std::string fixture(const std::string& name) {
+  const std::string path = std::string(S3D_FIXTURES_DIR) + "/gcode/" + name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << path;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Removes every ';' comment and '(...)' comment and the lines left empty.
+std::string strip_comments(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string line(text.substr(pos, nl - pos));
+    pos = nl + 1;
+    const size_t semi = line.find(';');
+    if (semi != std::string::npos) line.resize(semi);
+    for (size_t open = line.find('('); open != std::string::npos; open = line.find('(')) {
+      const size_t close = line.find(')', open);
+      line.erase(open, close == std::string::npos ? std::string::npos : close - open + 1);
+    }
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.pop_back();
+    if (line.empty()) continue;
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+void expect_same_moves(const Parsed& a, const Parsed& b, bool compare_width, double tol = 1e-5) {
+  ASSERT_EQ(a.layers.size(), b.layers.size());
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    const Layer& la = a.layers[i];
+    const Layer& lb = b.layers[i];
+    EXPECT_EQ(la.index, lb.index);
+    EXPECT_NEAR(la.z, lb.z, tol);
+    EXPECT_NEAR(la.height, lb.height, tol);
+    ASSERT_EQ(la.moves.size(), lb.moves.size()) << "layer " << i;
+    for (size_t k = 0; k < la.moves.size(); ++k) {
+      const ExtrusionMove& m = la.moves[k];
+      const ExtrusionMove& n = lb.moves[k];
+      EXPECT_NEAR(m.x0, n.x0, tol) << "layer " << i << " move " << k;
+      EXPECT_NEAR(m.y0, n.y0, tol) << "layer " << i << " move " << k;
+      EXPECT_NEAR(m.x1, n.x1, tol) << "layer " << i << " move " << k;
+      EXPECT_NEAR(m.y1, n.y1, tol) << "layer " << i << " move " << k;
+      EXPECT_NEAR(m.z, n.z, tol) << "layer " << i << " move " << k;
+      EXPECT_NEAR(m.e, n.e, tol) << "layer " << i << " move " << k;
+      if (compare_width) {
+        EXPECT_NEAR(m.width, n.width, tol) << "layer " << i << " move " << k;
+      }
+    }
+  }
+}
+
+void expect_identical(const Parsed& a, const Parsed& b) {
+  expect_same_moves(a, b, true, 0.0);
+  ASSERT_EQ(a.objects.size(), b.objects.size());
+  for (size_t i = 0; i < a.objects.size(); ++i) {
+    EXPECT_EQ(a.objects[i].index, b.objects[i].index);
+    EXPECT_EQ(a.objects[i].name, b.objects[i].name);
+    EXPECT_EQ(a.objects[i].polygon, b.objects[i].polygon);
+  }
+  const auto ma = a.all_moves(), mb = b.all_moves();
+  for (size_t i = 0; i < ma.size() && i < mb.size(); ++i) {
+    EXPECT_EQ(ma[i].tool, mb[i].tool);
+    EXPECT_EQ(ma[i].object, mb[i].object);
+  }
+  EXPECT_EQ(a.stats.lines, b.stats.lines);
+  EXPECT_EQ(a.stats.commands, b.stats.commands);
+  EXPECT_EQ(a.stats.extrusion_moves, b.stats.extrusion_moves);
+  EXPECT_EQ(a.stats.unknown_commands, b.stats.unknown_commands);
+  EXPECT_EQ(a.stats.bytes, b.stats.bytes);
+}
+
+ErrorCode error_of(std::string_view text, ReaderOptions opt = {}, std::string* message = nullptr) {
+  try {
+    parse(text, 0, opt);
+  } catch (const LoadError& e) {
+    if (message) *message = e.what();
+    return e.code();
+  }
+  ADD_FAILURE() << "no LoadError for input starting " << std::string(text.substr(0, 60));
+  return ErrorCode::kIo;
+}
+
+// ---- modes -------------------------------------------------------------------------------------
+
+TEST(GcodeReader, AbsoluteSquaresMakeTwoLayers) {
+  const Parsed p = parse(fixture("absolute.gcode"));
+  ASSERT_EQ(p.layers.size(), 2u);
+  EXPECT_FLOAT_EQ(p.layers[0].z, 0.2f);
+  EXPECT_FLOAT_EQ(p.layers[0].height, 0.2f);
+  EXPECT_FLOAT_EQ(p.layers[1].z, 0.4f);
+  EXPECT_NEAR(p.layers[1].height, 0.2f, 1e-6);
+  const float corners[5][2] = {{0, 0}, {10, 0}, {10, 10}, {0, 10}, {0, 0}};
+  for (const Layer& l : p.layers) {
+    ASSERT_EQ(l.moves.size(), 4u);
+    for (size_t k = 0; k < 4; ++k) {
+      const ExtrusionMove& m = l.moves[k];
+      EXPECT_FLOAT_EQ(m.x0, corners[k][0]);
+      EXPECT_FLOAT_EQ(m.y0, corners[k][1]);
+      EXPECT_FLOAT_EQ(m.x1, corners[k + 1][0]);
+      EXPECT_FLOAT_EQ(m.y1, corners[k + 1][1]);
+      EXPECT_FLOAT_EQ(m.z, l.z);
+      EXPECT_NEAR(m.e, 0.5f, 1e-6);
+      // Rectangle model: filament area * E / (length * layer height).
+      const double area = kPi * 1.75 * 1.75 / 4;
+      EXPECT_NEAR(m.width, area * 0.5 / (10 * 0.2), 1e-4);
+      EXPECT_EQ(m.tool, 0);
+      EXPECT_EQ(m.object, -1);
+    }
+  }
+  EXPECT_EQ(p.layers[0].index, 0u);
+  EXPECT_EQ(p.layers[1].index, 1u);
+  EXPECT_EQ(p.stats.layers, 2u);
+  EXPECT_EQ(p.stats.extrusion_moves, 8u);
+  EXPECT_TRUE(p.stats.saw_comments);
+  EXPECT_TRUE(p.objects.empty());
+}
+
+TEST(GcodeReader, RelativeModesAndG92GiveTheSameMovesAsAbsolute) {
+  const Parsed abs = parse(fixture("absolute.gcode"));
+  const Parsed rel = parse(fixture("relative.gcode"));
+  expect_same_moves(abs, rel, true);
+}
+
+TEST(GcodeReader, G91AlsoMakesERelativeUnlessM82OrM83Said) {
+  // No M82/M83: E follows G90/G91 (Marlin).
+  const Parsed p = parse("G1 Z0.2\nG91\nG1 X10 E1\nG1 X10 E1\n");
+  ASSERT_EQ(p.move_count(), 2u);
+  EXPECT_NEAR(p.layers[0].moves[1].e, 1.0f, 1e-6);
+  EXPECT_FLOAT_EQ(p.layers[0].moves[1].x1, 20.f);
+  // M82 pins E to absolute whatever G91 says.
+  const Parsed q = parse("M82\nG1 Z0.2\nG91\nG1 X10 E1\nG1 X10 E1.5\n");
+  ASSERT_EQ(q.move_count(), 2u);
+  EXPECT_NEAR(q.layers[0].moves[1].e, 0.5f, 1e-6);
+  // M83 pins E to relative after G90.
+  const Parsed r = parse("M83\nG90\nG1 Z0.2\nG1 X10 E1\nG1 X20 E1\n");
+  ASSERT_EQ(r.move_count(), 2u);
+  EXPECT_NEAR(r.layers[0].moves[1].e, 1.0f, 1e-6);
+}
+
+TEST(GcodeReader, G92ResetsEveryAxis) {
+  const Parsed p = parse(
+      "G90\nM82\nG1 Z5\nG1 X50 Y50\n"
+      "G92 X0 Y0 Z0.2 E10\n"         // logical origin at physical (50,50); Z 5 is now called 0.2
+      "G1 X10 Y0 E11\n"              // physical (60,50) at z 5, pushing 1 mm
+      "G92 E0\nG1 X10 Y10 E0.5\n"    // E reset: 0.5 mm
+      "G92\n"                        // everything 0 here: physical (60,60,5) is logical 0
+      "G1 X-10 E1\n"                 // physical (50,60)
+      "G92 E\n"                      // E alone (no number) = E0
+      "G1 X-20 E2\n");               // physical (40,60), pushing 2 mm
+  ASSERT_EQ(p.layers.size(), 1u);
+  const auto& m = p.layers[0].moves;
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_FLOAT_EQ(p.layers[0].z, 5.f);
+  EXPECT_FLOAT_EQ(m[0].x0, 50.f);
+  EXPECT_FLOAT_EQ(m[0].x1, 60.f);
+  EXPECT_FLOAT_EQ(m[0].y1, 50.f);
+  EXPECT_NEAR(m[0].e, 1.f, 1e-6);
+  EXPECT_FLOAT_EQ(m[1].y1, 60.f);
+  EXPECT_NEAR(m[1].e, 0.5f, 1e-6);
+  EXPECT_FLOAT_EQ(m[2].x1, 50.f);
+  EXPECT_FLOAT_EQ(m[2].y1, 60.f);
+  EXPECT_NEAR(m[2].e, 1.f, 1e-6);
+  EXPECT_FLOAT_EQ(m[3].x1, 40.f);
+  EXPECT_NEAR(m[3].e, 2.f, 1e-6);
+  for (const auto& mv : m) EXPECT_FLOAT_EQ(mv.z, 5.f);
+}
+
+TEST(GcodeReader, InchUnitsScaleCoordinatesAndE) {
+  const Parsed mm = parse(fixture("absolute.gcode"));
+  const Parsed in = parse(fixture("inches.gcode"));
+  ASSERT_EQ(in.layers.size(), 1u);
+  ASSERT_EQ(in.layers[0].moves.size(), 4u);
+  EXPECT_NEAR(in.layers[0].z, 0.2f, 1e-5);
+  for (size_t k = 0; k < 4; ++k) {
+    const ExtrusionMove& a = mm.layers[0].moves[k];
+    const ExtrusionMove& b = in.layers[0].moves[k];
+    EXPECT_NEAR(a.x1, b.x1, 1e-4);
+    EXPECT_NEAR(a.y1, b.y1, 1e-4);
+    EXPECT_NEAR(a.e, b.e, 1e-5);
+    EXPECT_NEAR(a.width, b.width, 1e-3);
+  }
+}
+
+TEST(GcodeReader, FirmwareRetractionAndToolChanges) {
+  const Parsed abs = parse(fixture("absolute.gcode"));
+  const Parsed fw = parse(fixture("firmware_retract.gcode"));
+  expect_same_moves(abs, fw, true);
+  ASSERT_EQ(fw.layers.size(), 2u);
+  for (const auto& m : fw.layers[0].moves) EXPECT_EQ(m.tool, 0);
+  for (const auto& m : fw.layers[1].moves) EXPECT_EQ(m.tool, 1);
+}
+
+TEST(GcodeReader, VolumetricExtrusionAfterM200) {
+  // E in mm^3 after M200 D1.75: 2.405 mm^3 is 1 mm of 1.75 mm filament.
+  const double area = kPi * 1.75 * 1.75 / 4;
+  const std::string text = "M83\nM200 D1.75\nG1 Z0.2\nG1 X10 E" + std::to_string(area) + "\nM200 D0\nG1 X20 E1\n";
+  const Parsed p = parse(text);
+  ASSERT_EQ(p.move_count(), 2u);
+  EXPECT_NEAR(p.layers[0].moves[0].e, 1.f, 1e-4);
+  EXPECT_NEAR(p.layers[0].moves[1].e, 1.f, 1e-6);
+  EXPECT_NEAR(p.layers[0].moves[0].width, area / (10 * 0.2), 1e-3);
+}
+
+// ---- arcs --------------------------------------------------------------------------------------
+
+struct ArcCheck {
+  double cx, cy, r, sweep;  // sweep: signed radians, positive counter-clockwise
+  double e;
+};
+
+TEST(GcodeReader, ArcsAreChordsOnTheExactCircle) {
+  const Parsed p = parse(fixture("arcs.gcode"));
+  ASSERT_EQ(p.layers.size(), 1u);
+  EXPECT_EQ(p.stats.arcs, 4u);
+  const ArcCheck arcs[] = {
+      {50, 50, 10, kPi / 2, 0.8},
+      {60, 60, 10, -1.5 * kPi, 2.4},
+      {50, 50, 10, -2 * kPi, 3.2},
+      {50, 50, 10, kPi, 1.6},
+  };
+  const auto& moves = p.layers[0].moves;
+  size_t k = 0;
+  double sx = 60, sy = 50;  // current point
+  for (const ArcCheck& a : arcs) {
+    const double length = std::fabs(a.sweep) * a.r;
+    const auto n = static_cast<size_t>(std::ceil(length / 0.5));
+    ASSERT_LE(k + n, moves.size());
+    const double a0 = std::atan2(sy - a.cy, sx - a.cx);
+    double e_sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const ExtrusionMove& m = moves[k + i];
+      // Each chord ends on the circle at the expected angle, and chords are short.
+      const double ang = a0 + a.sweep * static_cast<double>(i + 1) / static_cast<double>(n);
+      EXPECT_NEAR(m.x1, a.cx + a.r * std::cos(ang), 1e-4) << "chord " << i;
+      EXPECT_NEAR(m.y1, a.cy + a.r * std::sin(ang), 1e-4) << "chord " << i;
+      EXPECT_NEAR(std::hypot(m.x1 - a.cx, m.y1 - a.cy), a.r, 1e-4);
+      EXPECT_LE(std::hypot(m.x1 - m.x0, m.y1 - m.y0), 0.5 + 1e-5);
+      EXPECT_FLOAT_EQ(m.z, 0.2f);
+      e_sum += m.e;
+    }
+    EXPECT_NEAR(e_sum, a.e, 1e-5);
+    sx = moves[k + n - 1].x1;
+    sy = moves[k + n - 1].y1;
+    k += n;
+  }
+  EXPECT_EQ(k, moves.size());
+  EXPECT_NEAR(moves.back().x1, 40.f, 1e-5);
+  EXPECT_NEAR(moves.back().y1, 50.f, 1e-5);
+}
+
+TEST(GcodeReader, ArcChordCountIsCapped) {
+  ReaderOptions opt;
+  opt.arc_chord_mm = 0.01f;
+  opt.max_chords_per_arc = 100;
+  const Parsed p = parse("M83\nG1 Z0.2 X1000 Y0\nG2 X1000 Y0 I-1000 J0 E100\n", 0, opt);
+  EXPECT_EQ(p.move_count(), 100u);
+}
+
+TEST(GcodeReader, HelicalArcWithTurnsAndArcWithoutCentreIsIgnored) {
+  // P1 adds one full turn; an arc without I/J/R does not move (firmware rejects it).
+  const Parsed p = parse("M83\nG1 Z0.2 X10 Y0\nG3 X-10 Y0 I-10 J0 P1 E3\nG2 X50 Y50 E1\nG1 X-10 Y10 E1\n");
+  ASSERT_EQ(p.layers.size(), 1u);
+  const auto& m = p.layers[0].moves;
+  const auto n = static_cast<size_t>(std::ceil(3 * kPi * 10 / 0.5));
+  ASSERT_EQ(m.size(), n + 1);
+  EXPECT_FLOAT_EQ(m.back().x0, -10.f);  // the ignored G2 did not move the head
+  EXPECT_FLOAT_EQ(m.back().y0, 0.f);
+  // An absurd number of turns is capped (found by gcode_fuzzer: it overflowed an integer cast).
+  const Parsed q = parse("M83\nG1 Z0.2 X10 Y0\nG3 X-10 Y0 I-10 J0 P" + std::string(90, '9') + " E3\n");
+  EXPECT_EQ(q.move_count(), ReaderOptions{}.max_chords_per_arc);
+}
+
+// ---- layers --------------------------------------------------------------------------------------
+
+TEST(GcodeReader, LayersComeFromExtrusionNotFromComments) {
+  const Parsed p = parse(
+      "M83\n;LAYER_CHANGE\nG1 Z0.2\nG1 X10 E1\n;LAYER_CHANGE\n;Z:0.4\nG1 X20 E1\n"  // no Z motion: same layer
+      "G1 Z0.6\nG1 X30\nG1 Z0.2\nG1 X40 E1\n"                                     // hop without extrusion
+      "G1 Z0.4\nG1 E1\n"                                                         // priming only: no layer
+      "G1 X50 E1\n");                                                            // the second layer
+  ASSERT_EQ(p.layers.size(), 2u);
+  EXPECT_EQ(p.layers[0].moves.size(), 3u);
+  EXPECT_EQ(p.layers[1].moves.size(), 1u);
+  EXPECT_FLOAT_EQ(p.layers[1].z, 0.4f);
+}
+
+TEST(GcodeReader, RetractionAndZeroLengthMovesAreNotExtrusion) {
+  const Parsed p = parse("M83\nG1 Z0.2\nG1 X10 E-1\nG1 E1\nG1 X10 E1\nG1 X20 E0\nG1 X30 E0.0000001\n");
+  EXPECT_EQ(p.move_count(), 0u);
+  EXPECT_TRUE(p.layers.empty());
+}
+
+TEST(GcodeReader, SequentialPrintingHeightsComeFromTheLayerBelow) {
+  // Object A printed to 0.6, then object B starts again at 0.2.
+  const Parsed p = parse(
+      "M83\nG1 Z0.2\nG1 X10 E1\nG1 Z0.4\nG1 X0 E1\nG1 Z0.6\nG1 X10 E1\n"
+      "G1 Z0.2 X50\nG1 X60 E1\nG1 Z0.4\nG1 X50 E1\n");
+  ASSERT_EQ(p.layers.size(), 5u);
+  for (const Layer& l : p.layers) EXPECT_NEAR(l.height, 0.2f, 1e-5) << "z " << l.z;
+}
+
+TEST(GcodeReader, SpiralVaseMovesGroupIntoLayerHighSlices) {
+  std::string text = "M83\nG1 Z0.2\nG1 X10 Y0 E1\nG1 X10 Y10 E1\n";  // a planar 0.2 first layer
+  // Then 200 spiral moves climbing 0.002 mm each: 0.4 mm in all.
+  double z = 0.2;
+  for (int i = 0; i < 200; ++i) {
+    z += 0.002;
+    const double a = i * 0.1;
+    text += "G1 X" + std::to_string(10 * std::cos(a)) + " Y" + std::to_string(10 * std::sin(a)) + " Z" +
+            std::to_string(z) + " E0.05\n";
+  }
+  const Parsed p = parse(text);
+  EXPECT_EQ(p.move_count(), 202u);
+  EXPECT_GE(p.layers.size(), 2u);
+  EXPECT_LE(p.layers.size(), 4u);
+}
+
+// ---- labels ----------------------------------------------------------------------------------------
+
+TEST(GcodeReader, KlipperExcludeObjectLabels) {
+  const Parsed p = parse(fixture("klipper_objects.gcode"));
+  ASSERT_EQ(p.objects.size(), 3u);
+  EXPECT_EQ(p.objects[0].name, "cube_1");
+  EXPECT_EQ(p.objects[0].index, 0);
+  const std::vector<std::array<float, 2>> square{{0, 0}, {10, 0}, {10, 10}, {0, 10}};
+  EXPECT_EQ(p.objects[0].polygon, square);
+  EXPECT_EQ(p.objects[1].name, "Pin_2");
+  EXPECT_EQ(p.objects[1].polygon.size(), 4u);
+  EXPECT_EQ(p.objects[2].name, "unused_3");  // declared, never printed: reported at finish
+  EXPECT_EQ(p.objects[2].polygon.size(), 3u);
+  ASSERT_EQ(p.layers.size(), 2u);
+  const auto& l0 = p.layers[0].moves;
+  ASSERT_EQ(l0.size(), 4u);
+  EXPECT_EQ(l0[0].object, 0);
+  EXPECT_EQ(l0[1].object, 0);
+  EXPECT_EQ(l0[2].object, 1);
+  EXPECT_EQ(l0[3].object, -1);
+  ASSERT_EQ(p.layers[1].moves.size(), 1u);
+  EXPECT_EQ(p.layers[1].moves[0].object, 0);
+  EXPECT_EQ(p.stats.unknown_commands, 3u);  // SET_PRESSURE_ADVANCE, PRINT_START, PRINT_END
+}
+
+TEST(GcodeReader, M486Labels) {
+  const Parsed p = parse(fixture("m486.gcode"));
+  ASSERT_EQ(p.objects.size(), 2u);
+  EXPECT_EQ(p.objects[0].name, "first part");
+  EXPECT_EQ(p.objects[1].name, "second;part");
+  ASSERT_EQ(p.move_count(), 3u);
+  const auto m = p.all_moves();
+  EXPECT_EQ(m[0].object, p.objects[0].index);
+  EXPECT_EQ(m[1].object, p.objects[1].index);
+  EXPECT_EQ(m[2].object, -1);
+}
+
+TEST(GcodeReader, SlicerCommentLabels) {
+  const Parsed p = parse(fixture("prusa_style.gcode"));
+  ASSERT_EQ(p.objects.size(), 1u);
+  EXPECT_EQ(p.objects[0].name, "part.stl id:0 copy 0");
+  for (const auto& m : p.all_moves()) EXPECT_EQ(m.object, 0);
+  // Cura ;MESH: and Bambu "; start printing object, unique label id: N".
+  const Parsed q = parse(
+      "M83\nG1 Z0.2\n;MESH:bolt.stl\nG1 X10 E1\n;MESH:NONMESH\nG1 X20 E1\n"
+      "; start printing object, unique label id: 42\nG1 X30 E1\n; stop printing object, unique label id: 42\nG1 X40 E1\n");
+  ASSERT_EQ(q.objects.size(), 2u);
+  EXPECT_EQ(q.objects[0].name, "bolt.stl");
+  EXPECT_EQ(q.objects[1].name, "42");
+  const auto m = q.all_moves();
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m[0].object, 0);
+  EXPECT_EQ(m[1].object, -1);
+  EXPECT_EQ(m[2].object, 1);
+  EXPECT_EQ(m[3].object, -1);
+}
+
+TEST(GcodeReader, CommandLabelsWinOverCommentLabels) {
+  const Parsed p = parse(
+      "M83\nG1 Z0.2\n; printing object A\nM486 S0\nM486 Apart A\nG1 X10 E1\nM486 S-1\n; stop printing object A\n");
+  ASSERT_EQ(p.objects.size(), 1u);
+  EXPECT_EQ(p.objects[0].name, "part A");
+  EXPECT_EQ(p.all_moves()[0].object, p.objects[0].index);
+}
+
+// ---- dialects ----------------------------------------------------------------------------------------
+
+TEST(GcodeReader, DialectsSpellTheSameMoves) {
+  const Parsed canonical = parse("G90\nM83\nG1 Z0.2\nG1 X0 Y0\nG1 X10 Y0 E0.5\nG1 X10 Y10 E0.5\n");
+  const char* variants[] = {
+      "g90\nm83\ng1 z0.2\ng1 x0 y0\ng1 x10 y0 e0.5\ng1 x10 y10 e0.5\n",                            // lowercase
+      "N1 G90*18\nN2 M83*33\nN3 G1 Z0.2*50\nN4 G1 X0 Y0*47\nN5 G1 X10 Y0 E0.5*1\nN6 G1 X10 Y10 E0.5*2\n",  // Marlin line numbers
+      "G90\nM83\nG1Z.2\nG1X0Y0\nG1X10Y0E.5\nG1X10Y10E.5\n",                                        // MeatPack, no spaces
+      "G90 (absolute)\nM83\n(start) G1 Z0.2\nG1 X0 (go home) Y0\nG1 X10 Y0 E0.5 F1200 ; ok\nG1 X+10 Y10 E+0.5\n",  // paren comments, '+'
+      "G90\r\nM83\r\nG1 Z0.2\r\nG1 X0 Y0\r\nG1 X10 Y0 E0.5\r\nG1 X10 Y10 E0.5",                   // CRLF, no final newline
+      "G90\nM83\nSET_VELOCITY_LIMIT ACCEL=500\nM204 S500\nG1 Z0.2\nM117 X99 Y99 E99\nG1 X0 Y0\n%\n"
+      "G1 X10 Y0 E0.5\nM862.3 P \"MK4\"\nG29.1 X5\nG1 X10 Y10 E0.5\n",  // commands that must not move anything
+      "G90\nM83\nG1 Z0.2\nG0 X0 Y0\nG0 X10 Y0 E0.5\nG1 X10 Y10 E0.5\n",  // G0 extrudes like G1 in Marlin
+  };
+  for (const char* v : variants) {
+    SCOPED_TRACE(v);
+    const Parsed p = parse(v);
+    expect_same_moves(canonical, p, true);
+  }
+}
+
+TEST(GcodeReader, FilamentDiameterComment) {
+  const Parsed p = parse("; filament_diameter = 2.85\nM83\nG1 Z0.2\nG1 X10 E0.5\n");
+  const double area = kPi * 2.85 * 2.85 / 4;
+  ASSERT_EQ(p.move_count(), 1u);
+  EXPECT_NEAR(p.layers[0].moves[0].width, area * 0.5 / (10 * 0.2), 1e-3);
+  // Widths are clamped to [0.1, 3] mm.
+  const Parsed q = parse("M83\nG1 Z0.2\nG1 X10 E5\nG1 X20 E0.01\n");
+  EXPECT_FLOAT_EQ(q.layers[0].moves[0].width, 3.f);
+  EXPECT_FLOAT_EQ(q.layers[0].moves[1].width, 0.1f);
+}
+
+TEST(GcodeReader, NumbersMatchFromChars) {
+  // Random decimals of every length and form the fast path handles (and longer ones it hands to
+  // std::from_chars), each checked against from_chars itself.
+  std::mt19937 rng(11);
+  std::string text = "M83\nG1 Z0.2\n";
+  std::vector<std::string> numbers;
+  for (int i = 0; i < 20000; ++i) {
+    std::string n;
+    if (rng() % 3 == 0) n += '-';
+    const int int_digits = static_cast<int>(rng() % 6);  // 0..5, |x| < 1e5
+    for (int k = 0; k < int_digits; ++k) n += static_cast<char>('0' + rng() % 10);
+    const int frac_digits = static_cast<int>(rng() % 12);
+    if (frac_digits > 0 || int_digits == 0) {
+      n += '.';
+      for (int k = 0; k < std::max(frac_digits, int_digits == 0 ? 1 : 0); ++k) n += static_cast<char>('0' + rng() % 10);
+    }
+    numbers.push_back(n);
+    text += "G1 X" + n + " Y0 E1\nG1X7Y" + n + "E1\n";  // the second form without spaces
+  }
+  ReaderOptions opt;
+  opt.max_moves_per_layer = 100000;
+  for (size_t chunk : {size_t{0}, size_t{5}}) {
+    const Parsed p = parse(text, chunk, opt);
+    const auto moves = p.all_moves();
+    std::vector<float> xs, ys;
+    for (const auto& m : moves) {
+      xs.push_back(m.x1);
+      ys.push_back(m.y1);
+    }
+    // Zero-length moves are dropped, so walk the numbers and match them in order.
+    size_t k = 0;
+    double px = 0, py = 0;
+    size_t checked = 0;
+    for (const std::string& n : numbers) {
+      double v = 0;
+      const char* b = n.data();
+      ASSERT_EQ(std::from_chars(b, b + n.size(), v).ec, std::errc()) << n;
+      if (v != px || 0 != py) {
+        ASSERT_LT(k, moves.size());
+        EXPECT_EQ(xs[k], static_cast<float>(v)) << n;
+        ++k;
+        ++checked;
+      }
+      px = v;
+      py = 0;
+      if (7 != px || v != py) {
+        ASSERT_LT(k, moves.size());
+        EXPECT_EQ(ys[k], static_cast<float>(v)) << n;
+        ++k;
+      }
+      px = 7;
+      py = v;
+    }
+    EXPECT_EQ(k, moves.size());
+    EXPECT_GT(checked, 19000u);
+  }
+}
+
+// ---- stripped comments and chunking --------------------------------------------------------------
+
+TEST(GcodeReader, StrippedCommentsGiveTheSameLayersAndMoves) {
+  for (const char* name : {"prusa_style.gcode", "absolute.gcode", "relative.gcode", "arcs.gcode", "firmware_retract.gcode"}) {
+    SCOPED_TRACE(name);
+    const std::string text = fixture(name);
+    const Parsed with = parse(text);
+    const Parsed without = parse(strip_comments(text));
+    EXPECT_FALSE(without.stats.saw_comments);
+    EXPECT_GT(with.move_count(), 0u);
+    expect_same_moves(with, without, false);
+  }
+  // ;WIDTH: comments set widths; without them widths come from E.
+  const Parsed with = parse(fixture("prusa_style.gcode"));
+  EXPECT_FLOAT_EQ(with.layers[0].moves[0].width, 0.45f);
+  const Parsed without = parse(strip_comments(fixture("prusa_style.gcode")));
+  const double area = kPi * 1.75 * 1.75 / 4;
+  EXPECT_NEAR(without.layers[0].moves[0].width, area * 0.93431 / (20 * 0.2), 1e-3);
+}
+
+TEST(GcodeReader, ChunkedFeedingGivesIdenticalOutput) {
+  std::string all;
+  for (const char* name : {"prusa_style.gcode", "klipper_objects.gcode", "m486.gcode", "arcs.gcode"}) {
+    SCOPED_TRACE(name);
+    const std::string text = fixture(name);
+    all += text;
+    const Parsed whole = parse(text);
+    for (size_t chunk : {size_t{1}, size_t{7}, size_t{4096}}) expect_identical(whole, parse(text, chunk));
+  }
+  // Chunk boundaries in random places, over a larger text.
+  std::string big;
+  for (int i = 0; i < 30; ++i) big += all;
+  const Parsed whole = parse(big);
+  std::mt19937 rng(7);
+  RecordingSink sink;
+  Reader reader(sink);
+  for (size_t off = 0; off < big.size();) {
+    const size_t n = std::min<size_t>(big.size() - off, rng() % 300);
+    reader.feed(std::string_view(big).substr(off, n));
+    off += n;
+  }
+  reader.finish();
+  expect_identical(whole, Parsed{sink.objects, sink.layers, reader.stats()});
+}
+
+// ---- bad input and limits -----------------------------------------------------------------------------
+
+TEST(GcodeReader, LongLineIsAnError) {
+  ReaderOptions opt;
+  opt.max_line_bytes = 100;
+  std::string message;
+  const std::string text = "G1 Z0.2\n;" + std::string(200, 'x') + "\nG1 X1 E1\n";
+  EXPECT_EQ(error_of(text, opt, &message), ErrorCode::kLimitExceeded);
+  EXPECT_NE(message.find("max_line_bytes"), std::string::npos) << message;
+  EXPECT_NE(message.find("line 2"), std::string::npos) << message;
+  // The same when the line arrives a byte at a time, and when it is the unterminated last line.
+  for (const std::string& t : {text, std::string("G1 Z0.2\n;") + std::string(200, 'x')}) {
+    RecordingSink sink;
+    Reader reader(sink, opt);
+    try {
+      for (char c : t) reader.feed(std::string_view(&c, 1));
+      reader.finish();
+      ADD_FAILURE() << "no error";
+    } catch (const LoadError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kLimitExceeded);
+    }
+  }
+  // Exactly at the limit is fine.
+  EXPECT_NO_THROW(parse(";" + std::string(99, 'x') + "\r\n", 0, opt));
+}
+
+TEST(GcodeReader, GarbageNanAndAbsurdValuesAreErrors) {
+  std::string binary = "G1 Z0.2\n";
+  std::mt19937 rng(3);
+  for (int i = 0; i < 4096; ++i) binary.push_back(static_cast<char>(rng() & 0xFF));
+  EXPECT_EQ(error_of(binary), ErrorCode::kMalformed);
+  EXPECT_EQ(error_of(std::string("G1 X1\0 Y2\n", 10)), ErrorCode::kMalformed);
+  EXPECT_EQ(error_of(std::string("; comment with a \x01 byte\n")), ErrorCode::kMalformed);
+  EXPECT_EQ(error_of("G1 XNaN Y0 E1\n"), ErrorCode::kBadValue);
+  EXPECT_EQ(error_of("G1 X10 Yinf E1\n"), ErrorCode::kBadValue);
+  EXPECT_EQ(error_of("G1 X200000 Y0\n"), ErrorCode::kBadValue);
+  EXPECT_EQ(error_of("G1 X1" + std::string(400, '0') + "\n"), ErrorCode::kBadValue);
+  EXPECT_EQ(error_of("G91\nG1 X60000\nG1 X60000\n"), ErrorCode::kBadValue);  // relative walk out of range
+  EXPECT_EQ(error_of("G1 X0 Y0\nG2 X10 Y0 I100001 J0 E1\n"), ErrorCode::kBadValue);
+  std::string message;
+  error_of("G1 Z0.2\nG1 X1\nG1 XNaN\n", {}, &message);
+  EXPECT_NE(message.find("line 3"), std::string::npos) << message;
+  // Plain text that is not G-code is tolerated (and produces nothing).
+  const Parsed p = parse("hello world\nthis is not gcode\n");
+  EXPECT_EQ(p.move_count(), 0u);
+  EXPECT_EQ(p.stats.unknown_commands, 2u);
+}
+
+TEST(GcodeReader, LimitsOnMovesLayersAndObjects) {
+  ReaderOptions opt;
+  opt.max_moves_per_layer = 3;
+  std::string message;
+  EXPECT_EQ(error_of("M83\nG1 Z0.2\nG1 X1 E1\nG1 X2 E1\nG1 X3 E1\nG1 X4 E1\n", opt, &message), ErrorCode::kLimitExceeded);
+  EXPECT_NE(message.find("max_moves_per_layer"), std::string::npos);
+  EXPECT_NO_THROW(parse("M83\nG1 Z0.2\nG1 X1 E1\nG1 X2 E1\nG1 X3 E1\nG1 Z0.4\nG1 X4 E1\n", 0, opt));
+
+  opt = {};
+  opt.max_layers = 2;
+  EXPECT_EQ(error_of("M83\nG1 Z0.2\nG1 X1 E1\nG1 Z0.4\nG1 X2 E1\nG1 Z0.6\nG1 X3 E1\n", opt, &message),
+            ErrorCode::kLimitExceeded);
+  EXPECT_NE(message.find("max_layers"), std::string::npos);
+
+  opt = {};
+  opt.max_objects = 2;
+  EXPECT_EQ(error_of("M486 S0\nM486 S1\nM486 S2\n", opt, &message), ErrorCode::kLimitExceeded);
+  EXPECT_NE(message.find("max_objects"), std::string::npos);
+}
+
+TEST(GcodeReader, FeedAfterFinishIsAProgrammingError) {
+  RecordingSink sink;
+  Reader reader(sink);
+  reader.feed("G1 X1\n");
+  reader.finish();
+  EXPECT_THROW(reader.feed("G1 X2\n"), std::logic_error);
+  EXPECT_THROW(reader.finish(), std::logic_error);
+  Reader failed(sink);
+  EXPECT_THROW(failed.feed("G1 XNaN\n"), LoadError);
+  EXPECT_THROW(failed.feed("G1 X2\n"), std::logic_error);
+}
+
+TEST(GcodeReader, LayersAreHandedOverAsTheyComplete) {
+  // Memory stays at one layer: the sink has layer 0 before the input ends.
+  RecordingSink sink;
+  Reader reader(sink);
+  reader.feed("M83\nG1 Z0.2\nG1 X1 E1\nG1 Z0.4\nG1 X2 E1\n");
+  EXPECT_EQ(sink.layers.size(), 1u);
+  reader.finish();
+  EXPECT_EQ(sink.layers.size(), 2u);
+}
+
+// ---- real slicer output ------------------------------------------------------------------------------
+
+class PrusaSlicerGcode : public ::testing::Test {
+ protected:
+  static constexpr const char* kSlicer = "/usr/bin/prusa-slicer";
+
+  void SetUp() override {
+    if (!std::filesystem::exists(kSlicer)) GTEST_SKIP() << "PrusaSlicer not installed";
+  }
+
+  // Slices `mesh` with extra options; returns the G-code text ("" on failure).
+  std::string slice(const Mesh& mesh, const std::string& tag, const std::string& options) {
+    const std::string stl = s3d::test::temp_path(tag + ".stl");
+    const std::string out = s3d::test::temp_path(tag + ".gcode");
+    write_stl_binary(mesh, stl);
+    const std::string cmd = std::string(kSlicer) + " --export-gcode " + options + " -o '" + out + "' '" + stl +
+                            "' > /dev/null 2>&1";
+    const int rc = std::system(cmd.c_str());
+    std::ifstream in(out, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::filesystem::remove(stl);
+    std::filesystem::remove(out);
+    EXPECT_EQ(rc, 0) << cmd;
+    return ss.str();
+  }
+
+  static size_t count_lines_starting(const std::string& text, std::string_view prefix) {
+    size_t n = 0;
+    for (size_t pos = 0; pos < text.size();) {
+      if (text.compare(pos, prefix.size(), prefix) == 0) ++n;
+      const size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) break;
+      pos = nl + 1;
+    }
+    return n;
+  }
+};
+
+TEST_F(PrusaSlicerGcode, LayerCountMatchesLayerChangeCommentsAndSurvivesStripping) {
+  const Mesh tube = shapes::tube(12, 7, 6, 48);
+  const std::string text = slice(tube, "tube", "--gcode-label-objects");
+  ASSERT_FALSE(text.empty());
+  const Parsed p = parse(text, 4096);
+  EXPECT_EQ(p.layers.size(), count_lines_starting(text, ";LAYER_CHANGE"));
+  EXPECT_GT(p.move_count(), 500u);
+  // Layers climb by the slicer's heights and moves sit on their layer.
+  for (size_t i = 0; i < p.layers.size(); ++i) {
+    EXPECT_GT(p.layers[i].height, 0.f);
+    if (i > 0) {
+      EXPECT_GT(p.layers[i].z, p.layers[i - 1].z);
+    }
+    for (const auto& m : p.layers[i].moves) {
+      EXPECT_FLOAT_EQ(m.z, p.layers[i].z);
+      EXPECT_GT(m.width, 0.f);
+    }
+  }
+  EXPECT_NEAR(p.layers.back().z, 6.f, 0.31f);
+  ASSERT_EQ(p.objects.size(), 1u);  // "; printing object tube.stl id:0 copy 0"
+  size_t labelled = 0;
+  for (const auto& m : p.all_moves()) labelled += m.object == 0;
+  EXPECT_GT(labelled, p.move_count() / 2);
+
+  const Parsed stripped = parse(strip_comments(text), 65536);
+  EXPECT_FALSE(stripped.stats.saw_comments);
+  expect_same_moves(p, stripped, false);
+}
+
+TEST_F(PrusaSlicerGcode, RelativeEAndFirmwareRetractionGiveTheSameMoves) {
+  const Mesh box = shapes::box(15, 10, 3);
+  const Parsed base = parse(slice(box, "base", ""));
+  const Parsed rel = parse(slice(box, "rel", "--use-relative-e-distances"));
+  const Parsed fw = parse(slice(box, "fw", "--use-firmware-retraction --gcode-flavor marlin2"));
+  ASSERT_GT(base.move_count(), 100u);
+  expect_same_moves(base, rel, true, 2e-4);
+  expect_same_moves(base, fw, true, 2e-4);
+}
+
+}  // namespace
+}  // namespace s3d::gcode
