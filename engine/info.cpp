@@ -1,5 +1,8 @@
 #include "engine/info.h"
 
+#include <algorithm>
+#include <array>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -61,10 +64,40 @@ nlohmann::ordered_json error_json(const LoadedInput& in, const std::string& erro
   return j;
 }
 
+// Facts of G-code (reconstructed prints): layers, bodies, extrusion moves, estimated area, box of the
+// reconstructed surface. The mesh-only fields are absent.
+struct PrintFacts {
+  uint64_t layers = 0, bodies = 0, moves = 0;
+  double area = 0;
+  bool labelled = false;
+  std::array<double, 3> lo{0, 0, 0}, hi{0, 0, 0};
+};
+
+PrintFacts print_facts(const LoadedInput& in) {
+  PrintFacts f;
+  bool any = false;
+  for (const gcode::Print& p : in.prints) {
+    f.layers += p.sample.layers;
+    f.bodies += p.sample.bodies;
+    f.moves += p.stats.extrusion_moves;
+    f.area += p.sample.surface_area;
+    f.labelled |= p.sample.labelled;
+    for (const Vec3f& v : p.sample.sample.points)
+      for (int k = 0; k < 3; ++k) {
+        if (!any) f.lo[k] = f.hi[k] = v[k];
+        f.lo[k] = std::min<double>(f.lo[k], v[k]);
+        f.hi[k] = std::max<double>(f.hi[k], v[k]);
+        if (k == 2) any = true;
+      }
+  }
+  return f;
+}
+
 }  // namespace
 
 bool compute_input_facts(LoadedInput& in, MeshFacts& facts) {
   if (!in.ok()) return false;
+  if (!in.prints.empty()) return true;
   std::string error;
   std::optional<MeshFacts> f = resolve(in, nullptr, error);
   if (!f) {
@@ -78,6 +111,25 @@ bool compute_input_facts(LoadedInput& in, MeshFacts& facts) {
 
 nlohmann::ordered_json info_json(const LoadedInput& in, const MeshFacts* facts) {
   if (!in.ok()) return error_json(in, in.error);
+  if (!in.prints.empty()) {
+    const PrintFacts f = print_facts(in);
+    nlohmann::ordered_json j;
+    j["path"] = in.path;
+    j["sha256"] = in.sha256;
+    j["format"] = std::string(format_name(in.format));
+    j["prints"] = in.prints.size();
+    j["layers"] = f.layers;
+    j["extrusion_moves"] = f.moves;
+    j["bodies"] = f.bodies;
+    j["labelled"] = f.labelled;
+    j["area_mm2"] = f.area;
+    nlohmann::ordered_json aabb;
+    aabb["min"] = {shortest(f.lo[0]), shortest(f.lo[1]), shortest(f.lo[2])};
+    aabb["max"] = {shortest(f.hi[0]), shortest(f.hi[1]), shortest(f.hi[2])};
+    j["aabb"] = std::move(aabb);
+    j["error"] = nullptr;
+    return j;
+  }
   std::string error;
   const std::optional<MeshFacts> f = resolve(in, facts, error);
   if (!f) return error_json(in, error);
@@ -117,10 +169,21 @@ std::string info_text(const LoadedInput& in, const MeshFacts* facts) {
     out += '\n';
   };
   std::string error = in.error;
-  std::optional<MeshFacts> f;
-  if (in.ok()) f = resolve(in, facts, error);
   line("format", std::string(format_name(in.format)));
   if (!in.sha256.empty()) line("sha256", in.sha256);
+  if (in.ok() && !in.prints.empty()) {
+    const PrintFacts g = print_facts(in);
+    if (in.prints.size() > 1) line("prints", std::to_string(in.prints.size()));
+    line("layers", std::to_string(g.layers));
+    line("moves", std::to_string(g.moves) + " extruding");
+    line("bodies", std::to_string(g.bodies) + (g.labelled ? " (labelled by the file)" : " (separate footprints)"));
+    line("area", fmt_number(g.area) + " mm2 (reconstructed surface)");
+    line("aabb", "[" + fmt_float(g.lo[0]) + ", " + fmt_float(g.lo[1]) + ", " + fmt_float(g.lo[2]) + "] .. [" +
+                     fmt_float(g.hi[0]) + ", " + fmt_float(g.hi[1]) + ", " + fmt_float(g.hi[2]) + "] mm");
+    return out;
+  }
+  std::optional<MeshFacts> f;
+  if (in.ok()) f = resolve(in, facts, error);
   if (!f) {
     line("error", one_line(error));
     return out;

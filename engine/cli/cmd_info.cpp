@@ -32,7 +32,7 @@ Report info_one(const std::string& path, const ReadOptions& opt, bool json) {
   Report r;
   r.path = path;
   try {
-    LoadedInput in = load_input(InputFile{path}, opt);
+    LoadedInput in = load_input(InputFile{path}, opt, /*read_gcode=*/true);
     MeshFacts facts;
     const bool ok = compute_input_facts(in, facts);
     in.mesh.reset();

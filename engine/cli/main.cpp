@@ -13,6 +13,7 @@
 #define S3D_CLI_COMMANDS(X) \
   X(info) \
   X(scan) \
+  X(gate) \
   X(sig)
 
 namespace s3d::cli {
