@@ -37,6 +37,20 @@ s3d_result* wrap(s3d::ScanResult&& r) {
   for (const auto& m : out->r.matches) out->categories.emplace_back(s3d::category_name(m.category));
   return out;
 }
+
+// Runs `body`; exceptions become status codes (none crosses the C boundary).
+template <typename Body>
+int guarded(Body&& body) {
+  try {
+    body();
+    return S3D_OK;
+  } catch (const std::bad_alloc&) {
+    return S3D_E_NO_MEMORY;
+  } catch (...) {
+    return S3D_E_INTERNAL;
+  }
+}
+
 const s3d::MatchEvidence* match_at(const s3d_result* r, size_t i) {
   return (r && i < r->r.matches.size()) ? &r->r.matches[i] : nullptr;
 }
@@ -85,28 +99,18 @@ int s3d_scan_file(const s3d_engine* engine, const char* path, s3d_result** out) 
   if (!out) return S3D_E_INVALID_ARGUMENT;
   *out = nullptr;
   if (!engine || !path) return S3D_E_INVALID_ARGUMENT;
-  try {
+  return guarded([&] {
     *out = wrap(engine->engine->scan_file(path));
-    return S3D_OK;
-  } catch (const std::bad_alloc&) {
-    return S3D_E_NO_MEMORY;
-  } catch (...) {
-    return S3D_E_INTERNAL;
-  }
+  });
 }
 
 int s3d_scan_memory(const s3d_engine* engine, const void* data, size_t size, const char* name, s3d_result** out) {
   if (!out) return S3D_E_INVALID_ARGUMENT;
   *out = nullptr;
   if (!engine || (!data && size)) return S3D_E_INVALID_ARGUMENT;
-  try {
+  return guarded([&] {
     *out = wrap(engine->engine->scan_bytes({static_cast<const uint8_t*>(data), size}, name ? name : "<memory>"));
-    return S3D_OK;
-  } catch (const std::bad_alloc&) {
-    return S3D_E_NO_MEMORY;
-  } catch (...) {
-    return S3D_E_INTERNAL;
-  }
+  });
 }
 
 void s3d_result_free(s3d_result* result) { delete result; }
@@ -173,30 +177,20 @@ int s3d_stream_begin(const s3d_engine* engine, const char* name, const s3d_strea
     if (has(offsetof(s3d_stream_options, max_cells_per_layer), sizeof(uint64_t)) && options->max_cells_per_layer)
       opt.max_cells_per_layer = options->max_cells_per_layer;
   }
-  try {
+  return guarded([&] {
     auto s = std::make_unique<s3d_stream>();
     s->stream = std::make_unique<s3d::ScanStream>(*engine->engine, name ? name : "<stream>", opt);
     *out = s.release();
-    return S3D_OK;
-  } catch (const std::bad_alloc&) {
-    return S3D_E_NO_MEMORY;
-  } catch (...) {
-    return S3D_E_INTERNAL;
-  }
+  });
 }
 
 int s3d_stream_feed(s3d_stream* stream, const void* data, size_t size, s3d_verdict* verdict_so_far) {
   if (verdict_so_far) *verdict_so_far = S3D_VERDICT_CLEAN;
   if (!stream || stream->ended || (!data && size)) return S3D_E_INVALID_ARGUMENT;
-  try {
+  return guarded([&] {
     const s3d::Verdict v = stream->stream->feed({static_cast<const uint8_t*>(data), size});
     if (verdict_so_far && v == s3d::Verdict::kRestricted) *verdict_so_far = S3D_VERDICT_RESTRICTED;
-    return S3D_OK;
-  } catch (const std::bad_alloc&) {
-    return S3D_E_NO_MEMORY;
-  } catch (...) {
-    return S3D_E_INTERNAL;
-  }
+  });
 }
 
 int s3d_stream_end(s3d_stream* stream, s3d_result** out) {
@@ -204,14 +198,9 @@ int s3d_stream_end(s3d_stream* stream, s3d_result** out) {
   *out = nullptr;
   if (!stream || stream->ended) return S3D_E_INVALID_ARGUMENT;
   stream->ended = true;
-  try {
+  return guarded([&] {
     *out = wrap(stream->stream->finish());
-    return S3D_OK;
-  } catch (const std::bad_alloc&) {
-    return S3D_E_NO_MEMORY;
-  } catch (...) {
-    return S3D_E_INTERNAL;
-  }
+  });
 }
 
 void s3d_stream_free(s3d_stream* stream) { delete stream; }

@@ -130,8 +130,9 @@ std::pair<double, double> two_sided_fit(const Mesh& ref, const Mesh& file, const
   return {fraction_near(placed, fs.points), fraction_near(fs.points, placed)};
 }
 
-// Benign corpus files sliced to G-code for the false-positive check of the G-code classes.
-constexpr size_t kBenignGcodeFiles = 50;
+// Benign corpus files sliced to G-code for the false-positive check of the G-code classes: 55, so
+// that at least 50 remain when a few turn out to be copies of a reference (reported apart).
+constexpr size_t kBenignGcodeFiles = 55;
 constexpr size_t kMaxBenignGcodeTriangles = 300000;
 
 int run(const Options& opt) {

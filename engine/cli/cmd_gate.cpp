@@ -392,19 +392,7 @@ void register_gate(CLI::App& app, Context& ctx) {
                   "A file that cannot be screened: allow (warn, exit 0) or block (quarantine, exit 2)")
       ->check(CLI::IsMember({"allow", "block"}))
       ->capture_default_str();
-  auto& m = o->settings.match;
-  sub->add_option("--restricted-threshold", m.restricted_threshold, "Score at or above which a file is restricted")
-      ->capture_default_str();
-  sub->add_option("--review-threshold", m.review_threshold, "Score at or above which a file is flagged for review")
-      ->capture_default_str();
-  sub->add_option("--min-scale", m.min_scale, "Smallest accepted scale relative to a reference")->capture_default_str();
-  sub->add_option("--max-scale", m.max_scale, "Largest accepted scale relative to a reference")->capture_default_str();
-  auto& l = o->settings.limits;
-  sub->add_option("--max-bytes", l.max_input_bytes, "Largest input file read, in bytes")->capture_default_str();
-  sub->add_option("--max-triangles", l.max_triangles, "Most triangles read from one file")->capture_default_str();
-  sub->add_option("--max-decompressed", l.max_decompressed_bytes, "Most bytes decompressed from one archive")
-      ->capture_default_str();
-  sub->add_option("--max-entries", l.max_archive_entries, "Most members read from one archive")->capture_default_str();
+  add_screening_options(sub, o->settings);
   sub->add_option("GCODE", o->path, "The G-code file (the slicer appends its path as the last argument)")->required();
   sub->callback([o, &ctx] { ctx.exit_code = run_gate(*o); });
 }

@@ -177,19 +177,7 @@ void register_scan(CLI::App& app, Context& ctx) {
   sub->add_flag("--json", o->json, "One JSON object per input per line");
   sub->add_flag("-r,--recursive", o->recursive, "Screen every file below each folder");
   sub->add_option("--threads", o->threads, "Worker threads (default: all cores)");
-  auto& m = o->settings.match;
-  sub->add_option("--restricted-threshold", m.restricted_threshold, "Score at or above which a file is restricted")
-      ->capture_default_str();
-  sub->add_option("--review-threshold", m.review_threshold, "Score at or above which a file is flagged for review")
-      ->capture_default_str();
-  sub->add_option("--min-scale", m.min_scale, "Smallest accepted scale relative to a reference")->capture_default_str();
-  sub->add_option("--max-scale", m.max_scale, "Largest accepted scale relative to a reference")->capture_default_str();
-  auto& l = o->settings.limits;
-  sub->add_option("--max-bytes", l.max_input_bytes, "Largest input file read, in bytes")->capture_default_str();
-  sub->add_option("--max-triangles", l.max_triangles, "Most triangles read from one file")->capture_default_str();
-  sub->add_option("--max-decompressed", l.max_decompressed_bytes, "Most bytes decompressed from one archive")
-      ->capture_default_str();
-  sub->add_option("--max-entries", l.max_archive_entries, "Most members read from one archive")->capture_default_str();
+  add_screening_options(sub, o->settings);
   sub->add_option("PATH", o->paths, "Files, archives or (with --recursive) folders")->required();
   sub->callback([o, &ctx] { ctx.exit_code = run_scan(*o); });
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "engine/scan.h"
+
 namespace s3d::cli {
 
 inline constexpr int kExitOk = 0;
@@ -25,5 +27,8 @@ void write_err(std::string_view text);
 
 // "screen3d: <path>: <reason>\n" on stderr; control characters in either part become '?'/' '.
 void diagnose(std::string_view path, std::string_view reason);
+
+// The options every screening command shares: thresholds, accepted scale range and input limits.
+void add_screening_options(CLI::App* sub, ScanSettings& settings);
 
 }  // namespace s3d::cli

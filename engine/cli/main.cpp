@@ -41,6 +41,22 @@ void diagnose(std::string_view path, std::string_view reason) {
   write_err(line);
 }
 
+void add_screening_options(CLI::App* sub, ScanSettings& settings) {
+  auto& m = settings.match;
+  sub->add_option("--restricted-threshold", m.restricted_threshold, "Score at or above which a file is restricted")
+      ->capture_default_str();
+  sub->add_option("--review-threshold", m.review_threshold, "Score at or above which a file is flagged for review")
+      ->capture_default_str();
+  sub->add_option("--min-scale", m.min_scale, "Smallest accepted scale relative to a reference")->capture_default_str();
+  sub->add_option("--max-scale", m.max_scale, "Largest accepted scale relative to a reference")->capture_default_str();
+  auto& l = settings.limits;
+  sub->add_option("--max-bytes", l.max_input_bytes, "Largest input file read, in bytes")->capture_default_str();
+  sub->add_option("--max-triangles", l.max_triangles, "Most triangles read from one file")->capture_default_str();
+  sub->add_option("--max-decompressed", l.max_decompressed_bytes, "Most bytes decompressed from one archive")
+      ->capture_default_str();
+  sub->add_option("--max-entries", l.max_archive_entries, "Most members read from one archive")->capture_default_str();
+}
+
 namespace {
 
 int run(int argc, char** argv) {
