@@ -71,14 +71,35 @@ const char* s3d_status_string(int status) {
   }
 }
 
-int s3d_engine_open(const char* db_path, s3d_engine** out, char** error_message) {
+int s3d_engine_open_ex(const char* db_path, const s3d_engine_options* options, s3d_engine** out, char** error_message) {
   if (error_message) *error_message = nullptr;
   if (!out) return S3D_E_INVALID_ARGUMENT;
   *out = nullptr;
   if (!db_path) return S3D_E_INVALID_ARGUMENT;
+  s3d::ScanSettings settings;
+  if (options) {
+    // Only the fields the caller's struct has are read; zero keeps the default.
+    const size_t n = options->struct_size;
+    if (n < offsetof(s3d_engine_options, restricted_threshold)) return S3D_E_INVALID_ARGUMENT;
+    auto has = [&](size_t offset, size_t size) { return n >= offset + size; };
+#define S3D_TAKE(field, target)                                                                      \
+  if (has(offsetof(s3d_engine_options, field), sizeof(options->field)) && options->field != 0) target = options->field
+    S3D_TAKE(restricted_threshold, settings.match.restricted_threshold);
+    S3D_TAKE(review_threshold, settings.match.review_threshold);
+    S3D_TAKE(min_scale, settings.match.min_scale);
+    S3D_TAKE(max_scale, settings.match.max_scale);
+    S3D_TAKE(max_input_bytes, settings.limits.max_input_bytes);
+    S3D_TAKE(max_triangles, settings.limits.max_triangles);
+    S3D_TAKE(max_decompressed_bytes, settings.limits.max_decompressed_bytes);
+    S3D_TAKE(max_archive_entries, settings.limits.max_archive_entries);
+#undef S3D_TAKE
+    const auto& m = settings.match;
+    if (!(m.review_threshold <= m.restricted_threshold) || !(m.min_scale <= m.max_scale) || !(m.min_scale > 0))
+      return S3D_E_INVALID_ARGUMENT;
+  }
   try {
     auto e = std::make_unique<s3d_engine>();
-    e->engine = s3d::Engine::from_database(db_path);
+    e->engine = s3d::Engine::from_database(db_path, settings);
     *out = e.release();
     return S3D_OK;
   } catch (const std::bad_alloc&) {
@@ -89,6 +110,10 @@ int s3d_engine_open(const char* db_path, s3d_engine** out, char** error_message)
   } catch (...) {
     return S3D_E_INTERNAL;
   }
+}
+
+int s3d_engine_open(const char* db_path, s3d_engine** out, char** error_message) {
+  return s3d_engine_open_ex(db_path, nullptr, out, error_message);
 }
 
 void s3d_engine_free(s3d_engine* engine) { delete engine; }

@@ -52,6 +52,22 @@ S3D_API const char* s3d_status_string(int status);
  * On S3D_E_DATABASE, *error_message (if not NULL) receives a malloc'ed one-line reason the caller
  * frees with free(); otherwise it is set to NULL. *out receives the engine on S3D_OK, NULL otherwise. */
 S3D_API int s3d_engine_open(const char* db_path, s3d_engine** out, char** error_message);
+/* Settings for s3d_engine_open_ex. Zero in a field means "the default". */
+typedef struct s3d_engine_options {
+  size_t struct_size;              /* sizeof(s3d_engine_options): lets the struct grow compatibly */
+  double restricted_threshold;     /* score at or above which a file is restricted (default 0.80) */
+  double review_threshold;         /* score at or above which it is review (default 0.65) */
+  double min_scale, max_scale;     /* accepted scale range of a file relative to a reference (0.85, 1.18) */
+  uint64_t max_input_bytes;        /* largest input read (4 GiB) */
+  uint64_t max_triangles;          /* most triangles read from one file (60 million) */
+  uint64_t max_decompressed_bytes; /* most bytes decompressed from one archive or G-code container (2 GiB) */
+  uint32_t max_archive_entries;    /* most members read from one archive (10,000) */
+} s3d_engine_options;
+
+/* s3d_engine_open with settings; `options` may be NULL (defaults). S3D_E_INVALID_ARGUMENT for a bad
+ * struct_size or inconsistent values (review above restricted, min_scale above max_scale). */
+S3D_API int s3d_engine_open_ex(const char* db_path, const s3d_engine_options* options, s3d_engine** out,
+                               char** error_message);
 /* Frees an engine. NULL is allowed. No scan may be running on it. */
 S3D_API void s3d_engine_free(s3d_engine* engine);
 /* Number of signatures in the engine. */

@@ -42,6 +42,32 @@ int main(int argc, char** argv) {
   s3d_result_free(r);
   CHECK(s3d_scan_file(NULL, argv[2], &r) == S3D_E_INVALID_ARGUMENT);
   {
+    /* Settings: a restricted threshold above every score turns the restricted example into review;
+     * a tiny input limit turns it into an error naming the limit; inconsistent values are refused. */
+    s3d_engine* e2 = NULL;
+    s3d_engine_options eo;
+    memset(&eo, 0, sizeof eo);
+    eo.struct_size = sizeof eo;
+    eo.restricted_threshold = 1.5;
+    CHECK(s3d_engine_open_ex(argv[1], &eo, &e2, NULL) == S3D_OK);
+    CHECK(s3d_scan_file(e2, argv[2], &r) == S3D_OK);
+    CHECK(s3d_result_verdict(r) == S3D_VERDICT_REVIEW);
+    s3d_result_free(r);
+    s3d_engine_free(e2);
+    memset(&eo, 0, sizeof eo);
+    eo.struct_size = sizeof eo;
+    eo.max_input_bytes = 100;
+    CHECK(s3d_engine_open_ex(argv[1], &eo, &e2, NULL) == S3D_OK);
+    CHECK(s3d_scan_file(e2, argv[2], &r) == S3D_OK);
+    CHECK(s3d_result_verdict(r) == S3D_VERDICT_ERROR && strstr(s3d_result_error(r), "max_input_bytes") != NULL);
+    s3d_result_free(r);
+    s3d_engine_free(e2);
+    eo.max_input_bytes = 0;
+    eo.review_threshold = 0.9;
+    eo.restricted_threshold = 0.5;
+    CHECK(s3d_engine_open_ex(argv[1], &eo, &e2, NULL) == S3D_E_INVALID_ARGUMENT && e2 == NULL);
+  }
+  {
     /* Streaming: a mesh file fed in 4 KiB chunks gives the whole-file verdict; a G-code text with
      * one layer of extrusion is read as G-code; calls after the end are refused. */
     FILE* f = fopen(argv[2], "rb");
