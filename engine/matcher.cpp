@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <numeric>
 
@@ -618,134 +616,367 @@ Verified refine_pieces(const CompiledRef& r, const Query& q, const Unit& u, cons
   return out;
 }
 
-// Pieces of a split part, each placed anywhere in any pose: every body is registered into the
-// reference on its own by local features (FPFH correspondences, RANSAC, then ICP), and the reference
-// coverage is scored jointly over the pieces that fit. A piece counts only when most of it lies on the
-// reference surface (its cut faces do not), and all pieces share one handedness.
-Verified register_pieces(const CompiledRef& r, const Query& q, const Unit& u, const Verified& start) {
+// Pieces of a split part, each placed anywhere in any pose. Every body is placed into the reference
+// on its own: first from the whole unit's alignment (right when the pieces were only moved apart,
+// and cheap), then, if that does not settle the verdict, also from local features (FPFH
+// correspondences, RANSAC). Each start is settled by point-to-point ICP and made precise by
+// point-to-plane ICP; a placement counts only when most of the piece lies on the reference surface
+// (its cut faces do not). Per handedness, one placement per piece is chosen jointly so that the
+// pieces together cover the most reference surface without claiming the same stretch twice.
+// Stops as soon as the score reaches `enough`.
+Verified register_pieces(const CompiledRef& r, const Query& q, const Unit& u, const Verified& start, double enough) {
   Verified out = start;
-  if (u.bodies.size() < 2 || u.bodies.size() > 12) return out;
-  const FeatureCloud& rf = r.feature_cloud();
+  constexpr size_t kMaxPieces = 24;
+  if (u.bodies.size() < 2 || u.bodies.size() > kMaxPieces) return out;
+  // Local features at a finer scale than a whole part needs: a piece is a fraction of the part, and
+  // thin walls and small bosses must keep their own features.
+  const float radius = static_cast<float>(std::max(0.045 * r.diag, 4.0 * r.spacing));
+  const FeatureCloud rf =
+      make_feature_cloud(r.pts, r.nrm, static_cast<float>(std::max(radius / 3.0, 1.2 * r.spacing)), radius, 1500);
   if (rf.points.size() < 16) return out;
   const double tol = std::max(0.008 * r.diag, 0.2);
-  const float near2 = static_cast<float>(std::pow(std::max(2.0 * tol, 1.5 * r.spacing), 2));
-  constexpr size_t kHypotheses = 8;
+  const double fit = std::max(2.0 * tol, 1.5 * r.spacing);  // "on the reference surface"
+  const float fit2 = static_cast<float>(fit * fit);
+  constexpr size_t kHypotheses = 8;      // feature placements asked for per piece and hand
+  constexpr size_t kRefined = 6;         // new placements refined and scored per piece, hand and stage
+  constexpr size_t kOptionsPerHand = 4;  // ... of which the best covering are kept
+  constexpr size_t kBeam = 12;
   struct Option {
     Similarity xf;                 // piece -> reference
     std::vector<uint8_t> covered;  // reference points this placement covers
-    double on = 0;
+    double on = 0;                 // share of the piece on the reference surface
+    double weight = 0;             // weighted reference coverage of this placement alone
   };
   struct Piece {
-    uint32_t body;
-    size_t size;
-    std::vector<Option> options[2];  // proper, mirrored
+    uint32_t body = 0;
+    Query sample;                     // the piece's own samples and index (for coverage)
+    std::vector<Vec3f> coarse;        // for settling and the on-surface test
+    std::vector<Vec3f> fine, fine_n;  // with normals, for the point-to-plane refinement
+    bool features = false;            // large enough to carry local features
+    FeatureCloud cloud;               // its local features, once computed
+    std::vector<Option> options[2];   // proper, mirrored
   };
+
+  // The pieces: sample indices per body in one pass.
+  std::vector<std::vector<uint32_t>> body_ids(u.bodies.size());
+  {
+    std::vector<int32_t> slot(q.body_count, -1);
+    for (size_t k = 0; k < u.bodies.size(); ++k)
+      if (u.bodies[k] < q.body_count) slot[u.bodies[k]] = static_cast<int32_t>(k);
+    for (uint32_t i : u.ids) {
+      const uint32_t b = q.sample.body[i];
+      if (b < q.body_count && slot[b] >= 0) body_ids[slot[b]].push_back(i);
+    }
+  }
+  size_t unit_points = 0;
+  for (const auto& ids : body_ids) unit_points += ids.size();
   std::vector<Piece> pieces;
-  for (uint32_t b : u.bodies) {
-    Query body_q;
-    for (uint32_t i : u.ids)
-      if (q.sample.body[i] == b) {
-        body_q.sample.points.push_back(q.sample.points[i]);
-        body_q.sample.normals.push_back(q.sample.normals[i]);
+  for (size_t k = 0; k < u.bodies.size(); ++k) {
+    const std::vector<uint32_t>& ids = body_ids[k];
+    if (ids.size() < 40) continue;
+    Piece p;
+    p.body = u.bodies[k];
+    p.sample.sample.points.reserve(ids.size());
+    p.sample.sample.normals.reserve(ids.size());
+    for (uint32_t i : ids) {
+      p.sample.sample.points.push_back(q.sample.points[i]);
+      p.sample.sample.normals.push_back(q.sample.normals[i]);
+    }
+    p.sample.spacing = p.body < q.body_spacing.size() ? q.body_spacing[p.body] : q.spacing;
+    p.sample.sample.body.assign(ids.size(), p.body);
+    p.sample.index = PointIndex(p.sample.sample.points);
+    const auto& pts = p.sample.sample.points;
+    const double cstep = std::max(1.0, double(ids.size()) / 250.0);
+    for (double x = 0; x < double(ids.size()); x += cstep) p.coarse.push_back(pts[static_cast<size_t>(x)]);
+    const double fstep = std::max(1.0, double(ids.size()) / 400.0);
+    for (double x = 0; x < double(ids.size()); x += fstep) {
+      p.fine.push_back(pts[static_cast<size_t>(x)]);
+      p.fine_n.push_back(p.sample.sample.normals[static_cast<size_t>(x)]);
+    }
+    // A small piece (a sliver, a corner) carries too few features to be found on its own; it gets
+    // the whole unit's placements only.
+    p.features = ids.size() >= 150 && 40 * ids.size() >= unit_points;
+    pieces.push_back(std::move(p));
+  }
+  if (pieces.size() < 2) return out;
+  std::stable_sort(pieces.begin(), pieces.end(),
+                   [](const Piece& a, const Piece& b) { return a.sample.sample.points.size() > b.sample.sample.points.size(); });
+
+  auto on_share = [&](const std::vector<Vec3f>& pts, const Similarity& xf) {
+    size_t on = 0;
+    for (const Vec3f& x : pts) {
+      float d2 = 0;
+      on += r.index.nearest_within(xf.apply(x), fit2, &d2) != UINT32_MAX;
+    }
+    return pts.empty() ? 0.0 : double(on) / double(pts.size());
+  };
+  auto same_place = [&](const Piece& p, const Similarity& a, const Similarity& b) {
+    for (size_t i = 0; i < p.coarse.size(); i += 16) {
+      const Vec3f x = a.apply(p.coarse[i]), y = b.apply(p.coarse[i]);
+      if (dot3(sub3(x, y), sub3(x, y)) > fit * fit) return false;
+    }
+    return true;
+  };
+  // The reference points a placed piece covers: score_alignment's hit test (at scale 1), run only
+  // over the reference points that can be within reach of the piece (its box in the reference frame).
+  auto cover = [&](const Piece& p, Option& o) {
+    const double radius = std::max(3.0 * tol, 2.5 * p.sample.spacing);
+    const float radius2 = static_cast<float>(radius * radius);
+    std::array<float, 3> lo{1e30f, 1e30f, 1e30f}, hi{-1e30f, -1e30f, -1e30f};
+    for (const Vec3f& x : p.sample.sample.points) {
+      const Vec3f y = o.xf.apply(x);
+      for (int k = 0; k < 3; ++k) lo[k] = std::min(lo[k], y[k]), hi[k] = std::max(hi[k], y[k]);
+    }
+    for (int k = 0; k < 3; ++k) lo[k] -= static_cast<float>(radius), hi[k] += static_cast<float>(radius);
+    const Similarity inv = o.xf.inverse();  // reference -> file, rigid
+    o.covered.assign(r.pts.size(), 0);
+    o.weight = 0;
+    for (size_t i = 0; i < r.pts.size(); ++i) {
+      const Vec3f& x = r.pts[i];
+      if (x[0] < lo[0] || x[0] > hi[0] || x[1] < lo[1] || x[1] > hi[1] || x[2] < lo[2] || x[2] > hi[2]) continue;
+      const Vec3f y = inv.apply(x);
+      const Vec3f& n = r.nrm[i];
+      const Vec3f ny{static_cast<float>(inv.m[0] * n[0] + inv.m[1] * n[1] + inv.m[2] * n[2]),
+                     static_cast<float>(inv.m[3] * n[0] + inv.m[4] * n[1] + inv.m[5] * n[2]),
+                     static_cast<float>(inv.m[6] * n[0] + inv.m[7] * n[1] + inv.m[8] * n[2])};
+      uint32_t idx[4];
+      float d2[4];
+      const size_t k = p.sample.index.knn_within(y, 4, radius2, idx, d2);
+      bool hit = false;
+      for (size_t m = 0; m < k && !hit; ++m) {
+        const Vec3f& nq = p.sample.sample.normals[idx[m]];
+        hit = std::fabs(dot3(sub3(y, p.sample.sample.points[idx[m]]), ny)) <= tol && std::fabs(dot3(ny, nq)) >= 0.5;
       }
-    if (body_q.sample.points.size() < 40) continue;
-    const FeatureCloud pc = make_feature_cloud(body_q.sample.points, body_q.sample.normals, rf.voxel, rf.radius, 1500);
+      if (!hit) continue;
+      o.covered[i] = 1;
+      o.weight += r.w[i];
+    }
+  };
+  // Settles each start, refines the best fitting new ones and adds them to the piece's options.
+  // `reach`: how far off the starts may be.
+  auto add_options = [&](Piece& p, int hand, const std::vector<Similarity>& inits, double reach) {
+    std::vector<Option> fresh;
+    for (const Similarity& init : inits) {
+      IcpOptions opt;
+      opt.iterations = 10;
+      opt.start_reject = std::max(reach, fit);
+      opt.end_reject = fit;
+      Option o;
+      o.xf = icp_one_sided(p.coarse, r.index, init, opt).xf;
+      // Most of the piece must lie on the reference surface (its cut faces are the rest).
+      o.on = on_share(p.coarse, o.xf);
+      if (o.on >= 0.6) fresh.push_back(std::move(o));
+    }
+    std::stable_sort(fresh.begin(), fresh.end(), [](const Option& x, const Option& y) { return x.on > y.on; });
+    std::vector<Option>& kept = p.options[hand];
+    const size_t before = kept.size();
+    size_t tried = 0;
+    for (Option& o : fresh) {
+      if (tried >= kRefined) break;
+      o.xf = icp_point_to_plane(p.fine, p.fine_n, r.index, r.nrm, o.xf, 10, fit).xf;
+      bool dup = false;
+      for (const Option& k : kept) dup |= same_place(p, o.xf, k.xf);
+      if (dup) continue;
+      ++tried;
+      o.on = on_share(p.coarse, o.xf);
+      if (o.on < 0.6) continue;
+      cover(p, o);
+      if (o.weight > 0) kept.push_back(std::move(o));
+    }
+    if (kept.size() == before) return false;
+    std::stable_sort(kept.begin(), kept.end(), [](const Option& x, const Option& y) { return x.weight > y.weight; });
+    if (kept.size() > kOptionsPerHand) kept.resize(kOptionsPerHand);
+    return true;
+  };
+
+  // Per handedness, one placement (or none) per piece so that together they cover the most
+  // distinctiveness-weighted reference surface: a beam search over the pieces, largest first. A
+  // placement that mostly repeats surface already claimed is a conflict (two pieces cannot both be
+  // that stretch of the part) and is not taken; partial overlap costs half its weight.
+  struct State {
+    std::vector<int> pick;
+    std::vector<uint8_t> claims;
+    double value = 0;
+  };
+  auto solve = [&] {
+    std::array<State, 2> chosen;
+    for (int hand = 0; hand < 2; ++hand) {
+      std::vector<State> beam(1);
+      beam[0].pick.assign(pieces.size(), -1);
+      beam[0].claims.assign(r.pts.size(), 0);
+      for (size_t p = 0; p < pieces.size(); ++p) {
+        const auto& opts = pieces[p].options[hand];
+        if (opts.empty()) continue;
+        std::vector<State> next;
+        next.reserve(beam.size() * (opts.size() + 1));
+        for (const State& st : beam) {
+          next.push_back(st);
+          for (size_t oi = 0; oi < opts.size(); ++oi) {
+            double gain = 0;
+            for (size_t i = 0; i < st.claims.size(); ++i)
+              if (opts[oi].covered[i] && !st.claims[i]) gain += r.w[i];
+            if (gain < 0.5 * opts[oi].weight) continue;
+            State ns = st;
+            ns.pick[p] = static_cast<int>(oi);
+            for (size_t i = 0; i < ns.claims.size(); ++i) ns.claims[i] |= opts[oi].covered[i];
+            ns.value += gain - 0.5 * (opts[oi].weight - gain);
+            next.push_back(std::move(ns));
+          }
+        }
+        std::stable_sort(next.begin(), next.end(), [](const State& x, const State& y) { return x.value > y.value; });
+        if (next.size() > kBeam) next.resize(kBeam);
+        beam = std::move(next);
+      }
+      chosen[hand] = beam[0];
+      const State& best = chosen[hand];
+      std::vector<uint32_t> used;
+      Similarity first;
+      for (size_t p = 0; p < pieces.size(); ++p) {
+        if (best.pick[p] < 0) continue;
+        if (used.empty()) first = pieces[p].options[hand][best.pick[p]].xf.inverse();
+        used.push_back(pieces[p].body);
+      }
+      if (used.size() < 2) continue;
+      double wsum = 0, wcov = 0;
+      size_t n_feature = 0, feature_hits = 0;
+      for (size_t i = 0; i < best.claims.size(); ++i) {
+        wsum += r.w[i];
+        const bool feature = r.sig.points[i].weight >= kFeatureWeight;
+        n_feature += feature;
+        if (best.claims[i]) wcov += r.w[i], feature_hits += feature;
+      }
+      const double joint = wsum > 0 ? wcov / wsum : 0;
+      const double feature_cov = n_feature >= 40 ? double(feature_hits) / double(n_feature) : 1.0;
+      const double score = std::min(joint, 1.3 * feature_cov - 0.25);
+      if (score > out.scored.score) {
+        out.scored.coverage = joint;
+        out.scored.score = score;
+        out.scored.extraneous = 0;
+        out.bodies = used;
+        out.xf = first;
+      }
+    }
+    return chosen;
+  };
+
+  // Stage 1: whole-unit placements (reference -> file) as the start for every piece: the verified
+  // alignment, and per handedness the best principal-frame alignment at scale 1 (the verified one
+  // may have the other hand or a scale that fits the gaps between the pieces).
+  std::vector<Similarity> wholes[2];
+  if (std::fabs(start.xf.scale() - 1.0) < 0.2) {
+    Similarity w = start.xf;
+    const double k = 1.0 / w.scale();
+    for (double& x : w.m) x *= k;
+    wholes[w.mirrored() ? 1 : 0].push_back(w.inverse());
+  }
+  {
+    IcpOptions wo;
+    wo.iterations = 6;
+    wo.start_reject = 0.25 * r.diag;
+    wo.end_reject = 0.05 * r.diag;
+    double best[2] = {-1, -1};
+    Similarity pick[2];
+    for (int sx = -1; sx <= 1; sx += 2)
+      for (int sy = -1; sy <= 1; sy += 2)
+        for (int sz = -1; sz <= 1; sz += 2) {
+          const std::array<double, 9> rot{double(sx), 0, 0, 0, double(sy), 0, 0, 0, double(sz)};
+          const Similarity init = frame_init(u.frame, rot, 1.0, {0, 0, 0}, u.frame.centroid);
+          const IcpResult ir = icp_one_sided(r.coarse, q.index, init, wo);
+          const double qs = quick_score(r.coarse, q, ir.xf, 2.0 * tol, u.spacing);
+          const int h = ir.xf.mirrored() ? 1 : 0;
+          if (qs > best[h]) best[h] = qs, pick[h] = ir.xf;
+        }
+    for (int h = 0; h < 2; ++h)
+      if (best[h] > 0) wholes[h].push_back(pick[h].inverse());
+  }
+  // The pieces were moved apart by some distance: the whole-unit start is off by about that much.
+  const double far_reach = 0.25 * r.diag;
+  for (Piece& p : pieces)
+    for (int hand = 0; hand < 2; ++hand) add_options(p, hand, wholes[hand], far_reach);
+  solve();
+  if (out.scored.score >= enough) return out;
+
+  // Stage 2: local features, for pieces moved anywhere in any pose.
+  const double ref_area = std::max(1e-9, double(r.sig.area_mm2));
+  for (Piece& p : pieces) {
+    if (!p.features) continue;
+    p.cloud = make_feature_cloud(p.sample.sample.points, p.sample.sample.normals, rf.voxel, rf.radius, 1500);
+    const FeatureCloud& pc = p.cloud;
     if (pc.points.size() < 12) continue;
-    body_q.spacing = q.body_spacing.empty() ? q.spacing : q.body_spacing[b];
-    body_q.sample.body.assign(body_q.sample.points.size(), b);
-    body_q.index = PointIndex(body_q.sample.points);
-    const std::vector<Vec3f> sub = stride_subset(body_q.sample.points, 250);
-    Piece piece{b, body_q.sample.points.size(), {}};
-    for (int m = 0; m < 2; ++m) {
+    for (int hand = 0; hand < 2; ++hand) {
       FeatureMatchOptions fo;
       fo.keypoints = 200;
       fo.iterations = 5000;
       fo.inlier_dist = 1.5f * rf.voxel;
-      fo.mirrored = m == 1;
-      fo.seed = 0x9e3779b9u + b;
+      fo.mirrored = hand == 1;
+      fo.seed = 0x9e3779b9u + p.body;
       const std::vector<FeatureMatch> hyps = feature_register(pc, rf, fo, kHypotheses);
-      // Starting placements: the feature hypotheses, and the whole unit's alignment (right when the
-      // pieces were only moved apart a little).
       std::vector<Similarity> inits;
       for (const FeatureMatch& fm : hyps)
         if (fm.inliers >= 6 && fm.surface >= 0.6 * hyps[0].surface) inits.push_back(fm.xf);
-      const Similarity whole = start.xf.inverse();
-      if (whole.mirrored() == (m == 1) && std::fabs(whole.scale() - 1.0) < 0.2) {
-        Similarity w = whole;
-        const double k = 1.0 / whole.scale();
-        for (double& x : w.m) x *= k;
-        inits.push_back(w);
-      }
-      for (const Similarity& init : inits) {
-        IcpOptions opt;
-        opt.iterations = 10;
-        opt.start_reject = 3.0 * rf.voxel;
-        opt.end_reject = std::max(2.0 * tol, 1.5 * r.spacing);
-        const IcpResult ir = icp_one_sided(sub, r.index, init, opt);
-        // Most of the piece must lie on the reference surface (its cut faces are the rest).
-        size_t on = 0;
-        for (const Vec3f& x : sub) {
-          float d2 = 0;
-          on += r.index.nearest_within(ir.xf.apply(x), near2, &d2) != UINT32_MAX;
-        }
-        Option o;
-        o.xf = ir.xf;
-        o.on = double(on) / double(sub.size());
-        if (o.on < 0.6) continue;
-        piece.options[m].push_back(std::move(o));
-      }
-      // Coverage (the costly part) only for the placements that fit best.
-      auto& opts = piece.options[m];
-      std::stable_sort(opts.begin(), opts.end(), [](const Option& x, const Option& y) { return x.on > y.on; });
-      if (opts.size() > 3) opts.resize(3);
-      for (Option& o : opts) score_alignment(r, body_q, o.xf.inverse(), body_q.spacing, &o.covered);
+      add_options(p, hand, inits, 3.0 * rf.voxel);
     }
-    pieces.push_back(std::move(piece));
+    // The largest piece, when it holds a good share of the surface, must be found on the reference
+    // with a fair part of its own surface (the rest is cut faces, rarely more than half); when it is
+    // not, the reference is not the part these pieces came from: stop before searching the others.
+    if (&p == &pieces.front()) {
+      const double share = p.sample.spacing * p.sample.spacing * double(p.sample.sample.points.size()) / ref_area;
+      size_t best = 0;
+      for (int hand = 0; hand < 2; ++hand)
+        for (const Option& o : p.options[hand])
+          best = std::max<size_t>(best, std::count(o.covered.begin(), o.covered.end(), uint8_t{1}));
+      if (share >= 0.2 && double(best) < 0.25 * share * double(r.pts.size())) return out;
+    }
   }
-  if (pieces.size() < 2) return out;
-  std::stable_sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.size > b.size; });
-
-  // Per handedness, place the pieces greedily (largest first), each where it adds the most
-  // distinctiveness-weighted coverage; keep the better handedness.
+  // Pieces that were only moved (not turned) relative to each other share the rotation of the piece
+  // placed best: every other piece starts from that placement.
   for (int hand = 0; hand < 2; ++hand) {
-    std::vector<uint8_t> covered(r.pts.size(), 0);
-    std::vector<uint32_t> used;
-    Similarity first;
-    for (const Piece& p : pieces) {
-      double best_gain = 0;
-      const Option* pick = nullptr;
-      for (const Option& o : p.options[hand]) {
-        double gain = 0;
-        for (size_t i = 0; i < covered.size(); ++i)
-          if (o.covered[i] && !covered[i]) gain += r.w[i];
-        if (gain > best_gain) best_gain = gain, pick = &o;
-      }
-      if (!pick) continue;
-      for (size_t i = 0; i < covered.size(); ++i) covered[i] |= pick->covered[i];
-      if (used.empty()) first = pick->xf.inverse();
-      used.push_back(p.body);
-    }
-    if (used.size() < 2) continue;
-    double wsum = 0, wcov = 0;
-    size_t n_feature = 0, feature_hits = 0;
-    for (size_t i = 0; i < covered.size(); ++i) {
-      wsum += r.w[i];
-      const bool feature = r.sig.points[i].weight >= kFeatureWeight;
-      n_feature += feature;
-      if (covered[i]) wcov += r.w[i], feature_hits += feature;
-    }
-    const double joint = wsum > 0 ? wcov / wsum : 0;
-    const double feature_cov = n_feature >= 40 ? double(feature_hits) / double(n_feature) : 1.0;
-    const double score = std::min(joint, 1.3 * feature_cov - 0.25);
-    if (std::getenv("S3D_DEBUG")) std::fprintf(stderr, "pieces hand %d used %zu joint %.3f feat %.3f\n", hand, used.size(), joint, feature_cov);
-    if (score > out.scored.score) {
-      out.scored.coverage = joint;
-      out.scored.score = score;
-      out.scored.extraneous = 0;
-      out.bodies = used;
-      out.xf = first;
+    const Option* anchor = nullptr;
+    const Piece* owner = nullptr;
+    for (const Piece& p : pieces)
+      for (const Option& o : p.options[hand])
+        if (!anchor || o.weight > anchor->weight) anchor = &o, owner = &p;
+    if (!anchor) continue;
+    const std::vector<Similarity> from{anchor->xf};
+    for (Piece& p : pieces)
+      if (&p != owner) add_options(p, hand, from, far_reach);
+  }
+  const std::array<State, 2> chosen = solve();
+  if (out.scored.score >= enough) return out;
+
+  // Stage 3: the pieces left out are searched for only in the region of the part that the chosen
+  // placements have not covered (a piece fills the gap the others leave), where repeated features
+  // elsewhere no longer compete.
+  std::vector<uint32_t> ref_of_feature(rf.points.size());
+  for (size_t i = 0; i < rf.points.size(); ++i) {
+    float d2 = 0;
+    ref_of_feature[i] = r.index.nearest(rf.points[i], &d2);
+  }
+  bool added = false;
+  for (int hand = 0; hand < 2; ++hand) {
+    const State& st = chosen[hand];
+    if (st.claims.empty()) continue;
+    std::vector<uint32_t> open;
+    for (size_t i = 0; i < rf.points.size(); ++i)
+      if (ref_of_feature[i] < st.claims.size() && !st.claims[ref_of_feature[i]]) open.push_back(static_cast<uint32_t>(i));
+    if (open.size() < 16) continue;
+    const FeatureCloud gap = feature_subcloud(rf, open);
+    for (size_t pi = 0; pi < pieces.size(); ++pi) {
+      Piece& p = pieces[pi];
+      if (st.pick[pi] >= 0 || p.cloud.points.size() < 12) continue;
+      FeatureMatchOptions fo;
+      fo.keypoints = 200;
+      fo.iterations = 2500;
+      fo.inlier_dist = 1.5f * rf.voxel;
+      fo.mirrored = hand == 1;
+      fo.seed = 0x51ed270bu + p.body;
+      std::vector<Similarity> inits;
+      for (const FeatureMatch& fm : feature_register(p.cloud, gap, fo, kHypotheses))
+        if (fm.inliers >= 6) inits.push_back(fm.xf);
+      added |= add_options(p, hand, inits, 3.0 * rf.voxel);
     }
   }
+  if (added) solve();
   return out;
 }
 
@@ -810,13 +1041,24 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
     Verified v = verify(r, q, q.units[j.unit], settings);
     if (q.units[j.unit].bodies.size() > 1 && v.scored.score < settings.restricted_threshold && v.scored.coverage > 0.25)
       v = refine_pieces(r, q, q.units[j.unit], v);
-    // Piece registration is the expensive stage: only for units whose bodies together have the
-    // reference's volume within 8 % (a split part keeps it: cut faces close each piece).
+    // Piece registration is the expensive stage: only for units whose bodies together keep the
+    // reference's volume within 8 % (a split closed part: cut faces close each piece) or its surface
+    // area within 5 % (a split open surface: its pieces stay open and enclose no volume).
     const Unit& u = q.units[j.unit];
-    const double rv = r.sig.volume_mm3;
-    const bool volume_match = rv > 0 && u.volume > 0 && std::fabs(std::log(u.volume / rv)) < std::log(1.08);
-    if (u.bodies.size() > 1 && v.scored.score < settings.restricted_threshold && volume_match)
-      v = register_pieces(r, q, u, v);
+    if (u.bodies.size() > 1 && v.scored.score < settings.restricted_threshold) {
+      const double rv = r.sig.volume_mm3, ra = r.sig.area_mm2;
+      const bool volume_match = rv > 0 && u.volume > 0 && std::fabs(std::log(u.volume / rv)) < std::log(1.08);
+      double ua = 0;  // per body: its samples times the area each stands for
+      if (!volume_match && ra > 0) {
+        std::vector<uint32_t> count(q.body_count, 0);
+        for (uint32_t i : u.ids)
+          if (q.sample.body[i] < q.body_count) ++count[q.sample.body[i]];
+        for (uint32_t b : u.bodies)
+          if (b < q.body_count && b < q.body_spacing.size()) ua += q.body_spacing[b] * q.body_spacing[b] * count[b];
+      }
+      const bool area_match = ua > 0 && std::fabs(std::log(ua / ra)) < std::log(1.05);
+      if (volume_match || area_match) v = register_pieces(r, q, u, v, settings.restricted_threshold);
+    }
     results[ji] = std::move(v);
   });
   for (size_t ji = 0; ji < jobs.size(); ++ji) {

@@ -1,5 +1,6 @@
 #include "geometry/local_features.h"
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
@@ -69,13 +70,86 @@ void normalise(Fpfh& h) {
   }
 }
 
-float feature_dist2(const Fpfh& a, const Fpfh& b) {
-  float s = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const float d = a[i] - b[i];
-    s += d * d;
+// Orthonormal frame of a triangle: first axis along p->q, second towards r, third their normal.
+bool triad(const Vec3f& p, const Vec3f& q, const Vec3f& r, double e[3][3]) {
+  double u[3] = {double(q[0]) - p[0], double(q[1]) - p[1], double(q[2]) - p[2]};
+  double v[3] = {double(r[0]) - p[0], double(r[1]) - p[1], double(r[2]) - p[2]};
+  const double lu = std::sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]);
+  if (!(lu > 0)) return false;
+  for (double& x : u) x /= lu;
+  const double along = v[0] * u[0] + v[1] * u[1] + v[2] * u[2];
+  for (int k = 0; k < 3; ++k) v[k] -= along * u[k];
+  const double lv = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+  if (!(lv > 1e-6 * lu)) return false;
+  for (double& x : v) x /= lv;
+  for (int k = 0; k < 3; ++k) e[0][k] = u[k], e[1][k] = v[k];
+  e[2][0] = u[1] * v[2] - u[2] * v[1];
+  e[2][1] = u[2] * v[0] - u[0] * v[2];
+  e[2][2] = u[0] * v[1] - u[1] * v[0];
+  return true;
+}
+
+// The rigid map (a reflection when `mirrored`) taking the source triangle's frame onto the target's,
+// with the centroids matched: a cheap hypothesis from three correspondences (refitted by least
+// squares once its inliers are known).
+bool triad_fit(const Vec3f& s0, const Vec3f& s1, const Vec3f& s2, const Vec3f& t0, const Vec3f& t1, const Vec3f& t2,
+               bool mirrored, Similarity* xf) {
+  double es[3][3], et[3][3];
+  if (!triad(s0, s1, s2, es) || !triad(t0, t1, t2, et)) return false;
+  if (mirrored)
+    for (double& x : et[2]) x = -x;
+  // R = sum_k et[k] es[k]^T takes each source axis onto the target's.
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) xf->m[i * 3 + j] = et[0][i] * es[0][j] + et[1][i] * es[1][j] + et[2][i] * es[2][j];
+  double cs[3], ct[3];
+  for (int k = 0; k < 3; ++k) {
+    cs[k] = (double(s0[k]) + s1[k] + s2[k]) / 3;
+    ct[k] = (double(t0[k]) + t1[k] + t2[k]) / 3;
   }
-  return s;
+  for (int i = 0; i < 3; ++i) xf->t[i] = ct[i] - (xf->m[i * 3] * cs[0] + xf->m[i * 3 + 1] * cs[1] + xf->m[i * 3 + 2] * cs[2]);
+  return true;
+}
+
+// The occupancy grid behind FeatureCloud::near_surface (cells of one voxel, each point marking its
+// cell and the 26 around it with its normal's direction bits).
+void build_occupancy(FeatureCloud& fc) {
+  fc.occupied.clear();
+  const size_t n = fc.points.size();
+  if (n == 0) return;
+  std::array<float, 3> lo{1e30f, 1e30f, 1e30f}, hi{-1e30f, -1e30f, -1e30f};
+  for (const Vec3f& p : fc.points)
+    for (int k = 0; k < 3; ++k) lo[k] = std::min(lo[k], p[k]), hi[k] = std::max(hi[k], p[k]);
+  const float cell = fc.voxel;
+  constexpr double kMaxCells = 4.0e6;
+  double cells = 1;
+  std::array<int, 3> dims{};
+  for (int k = 0; k < 3; ++k) {
+    dims[k] = static_cast<int>((hi[k] - lo[k]) / cell) + 3;
+    cells *= dims[k];
+  }
+  if (!(cells <= kMaxCells)) return;
+  fc.grid_cell = cell;
+  fc.grid_dims = dims;
+  for (int k = 0; k < 3; ++k) fc.grid_lo[k] = lo[k] - cell;
+  fc.occupied.assign(static_cast<size_t>(cells), 0);
+  for (size_t pi = 0; pi < n; ++pi) {
+    const Vec3f& p = fc.points[pi];
+    const Vec3f& nn = fc.normals[pi];
+    uint8_t bits = 0;
+    for (int k = 0; k < 3; ++k) {
+      if (nn[k] > 0.35f) bits |= uint8_t(1u << (2 * k));
+      if (nn[k] < -0.35f) bits |= uint8_t(1u << (2 * k + 1));
+    }
+    int c[3];
+    for (int k = 0; k < 3; ++k) c[k] = static_cast<int>((p[k] - fc.grid_lo[k]) / cell);
+    for (int dz = -1; dz <= 1; ++dz)
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) {
+          const int x = c[0] + dx, y = c[1] + dy, z = c[2] + dz;
+          if (x < 0 || y < 0 || z < 0 || x >= dims[0] || y >= dims[1] || z >= dims[2]) continue;
+          fc.occupied[(static_cast<size_t>(z) * dims[1] + y) * dims[0] + x] |= bits;
+        }
+  }
 }
 
 }  // namespace
@@ -123,44 +197,8 @@ FeatureCloud make_feature_cloud(std::span<const Vec3f> points, std::span<const V
     fc.normals.push_back(normals[i]);
   }
   fc.index = PointIndex(fc.points);
+  build_occupancy(fc);
   const size_t n = fc.points.size();
-  {
-    std::array<float, 3> lo{1e30f, 1e30f, 1e30f}, hi{-1e30f, -1e30f, -1e30f};
-    for (const Vec3f& p : fc.points)
-      for (int k = 0; k < 3; ++k) lo[k] = std::min(lo[k], p[k]), hi[k] = std::max(hi[k], p[k]);
-    const float cell = voxel;
-    constexpr double kMaxCells = 4.0e6;
-    double cells = 1;
-    std::array<int, 3> dims{};
-    for (int k = 0; k < 3; ++k) {
-      dims[k] = static_cast<int>((hi[k] - lo[k]) / cell) + 3;
-      cells *= dims[k];
-    }
-    if (n > 0 && cells <= kMaxCells) {
-      fc.grid_cell = cell;
-      fc.grid_dims = dims;
-      for (int k = 0; k < 3; ++k) fc.grid_lo[k] = lo[k] - cell;
-      fc.occupied.assign(static_cast<size_t>(cells), 0);
-      for (size_t pi = 0; pi < n; ++pi) {
-        const Vec3f& p = fc.points[pi];
-        const Vec3f& nn = fc.normals[pi];
-        uint8_t bits = 0;
-        for (int k = 0; k < 3; ++k) {
-          if (nn[k] > 0.35f) bits |= uint8_t(1u << (2 * k));
-          if (nn[k] < -0.35f) bits |= uint8_t(1u << (2 * k + 1));
-        }
-        int c[3];
-        for (int k = 0; k < 3; ++k) c[k] = static_cast<int>((p[k] - fc.grid_lo[k]) / cell);
-        for (int dz = -1; dz <= 1; ++dz)
-          for (int dy = -1; dy <= 1; ++dy)
-            for (int dx = -1; dx <= 1; ++dx) {
-              const int x = c[0] + dx, y = c[1] + dy, z = c[2] + dz;
-              if (x < 0 || y < 0 || z < 0 || x >= dims[0] || y >= dims[1] || z >= dims[2]) continue;
-              fc.occupied[(static_cast<size_t>(z) * dims[1] + y) * dims[0] + x] |= bits;
-            }
-      }
-    }
-  }
   constexpr size_t kNeighbours = 16;
   std::vector<std::array<uint32_t, kNeighbours>> nb(n);
   std::vector<std::array<float, kNeighbours>> nd(n);
@@ -205,6 +243,23 @@ FeatureCloud make_feature_cloud(std::span<const Vec3f> points, std::span<const V
   return fc;
 }
 
+FeatureCloud feature_subcloud(const FeatureCloud& cloud, std::span<const uint32_t> keep) {
+  FeatureCloud fc;
+  fc.voxel = cloud.voxel;
+  fc.radius = cloud.radius;
+  const size_t n = cloud.points.size();
+  if (cloud.normals.size() != n || cloud.features.size() != n) return fc;
+  for (uint32_t i : keep) {
+    if (i >= n) continue;
+    fc.points.push_back(cloud.points[i]);
+    fc.normals.push_back(cloud.normals[i]);
+    fc.features.push_back(cloud.features[i]);
+  }
+  fc.index = PointIndex(fc.points);
+  build_occupancy(fc);
+  return fc;
+}
+
 std::vector<FeatureMatch> feature_register(const FeatureCloud& source, const FeatureCloud& target,
                                            const FeatureMatchOptions& opt, size_t hypotheses) {
   std::vector<FeatureMatch> out;
@@ -220,13 +275,27 @@ std::vector<FeatureMatch> feature_register(const FeatureCloud& source, const Fea
   }
   std::stable_sort(flat.begin(), flat.end());
   if (flat.size() > opt.keypoints) flat.resize(opt.keypoints);
-  std::vector<Vec3f> cs, ct;
-  for (const auto& [flatness, i] : flat) {
+  // Feature distances of every keypoint to every target feature in one matrix product
+  // (|a|^2 + |b|^2 - 2 a.b), each keypoint's column contiguous.
+  constexpr int kDims = 3 * kFpfhBins;
+  const Eigen::Index nk = static_cast<Eigen::Index>(flat.size()), nt = static_cast<Eigen::Index>(target.features.size());
+  Eigen::MatrixXf src(kDims, nk), tgt(kDims, nt);
+  for (Eigen::Index r = 0; r < nk; ++r) {
+    const uint32_t i = flat[static_cast<size_t>(r)].second;
     const Fpfh f = opt.mirrored ? mirror_feature(source.features[i]) : source.features[i];
+    for (int d = 0; d < kDims; ++d) src(d, r) = f[d];
+  }
+  for (Eigen::Index j = 0; j < nt; ++j)
+    for (int d = 0; d < kDims; ++d) tgt(d, j) = target.features[static_cast<size_t>(j)][d];
+  const Eigen::RowVectorXf tgt_norm = tgt.colwise().squaredNorm();
+  const Eigen::MatrixXf cross = tgt.transpose() * src;  // nt x nk
+  std::vector<Vec3f> cs, ct;
+  for (Eigen::Index r = 0; r < nk; ++r) {
+    const uint32_t i = flat[static_cast<size_t>(r)].second;
     float b1 = 1e30f, b2 = 1e30f;
-    size_t j1 = 0, j2 = 0;
-    for (size_t j = 0; j < target.features.size(); ++j) {
-      const float d = feature_dist2(f, target.features[j]);
+    Eigen::Index j1 = 0, j2 = 0;
+    for (Eigen::Index j = 0; j < nt; ++j) {
+      const float d = tgt_norm[j] - 2.0f * cross(j, r);  // |a|^2 is the same for every j
       if (d < b1) {
         b2 = b1, j2 = j1;
         b1 = d, j1 = j;
@@ -235,10 +304,10 @@ std::vector<FeatureMatch> feature_register(const FeatureCloud& source, const Fea
       }
     }
     cs.push_back(source.points[i]);
-    ct.push_back(target.points[j1]);
+    ct.push_back(target.points[static_cast<size_t>(j1)]);
     if (b2 < 1e30f) {
       cs.push_back(source.points[i]);
-      ct.push_back(target.points[j2]);
+      ct.push_back(target.points[static_cast<size_t>(j2)]);
     }
   }
   const size_t n = cs.size();
@@ -250,10 +319,16 @@ std::vector<FeatureMatch> feature_register(const FeatureCloud& source, const Fea
   };
   auto count = [&](const Similarity& xf, std::vector<uint32_t>* which) {
     size_t c = 0;
+    float m[9], t[3];
+    for (int k = 0; k < 9; ++k) m[k] = static_cast<float>(xf.m[k]);
+    for (int k = 0; k < 3; ++k) t[k] = static_cast<float>(xf.t[k]);
+    const float tol2f = static_cast<float>(tol2);
     for (size_t i = 0; i < n; ++i) {
-      const Vec3f y = xf.apply(cs[i]);
-      const double dx = double(y[0]) - ct[i][0], dy = double(y[1]) - ct[i][1], dz = double(y[2]) - ct[i][2];
-      if (dx * dx + dy * dy + dz * dz <= tol2) {
+      const Vec3f& x = cs[i];
+      const float dx = m[0] * x[0] + m[1] * x[1] + m[2] * x[2] + t[0] - ct[i][0];
+      const float dy = m[3] * x[0] + m[4] * x[1] + m[5] * x[2] + t[1] - ct[i][1];
+      const float dz = m[6] * x[0] + m[7] * x[1] + m[8] * x[2] + t[2] - ct[i][2];
+      if (dx * dx + dy * dy + dz * dz <= tol2f) {
         ++c;
         if (which) which->push_back(static_cast<uint32_t>(i));
       }
@@ -314,10 +389,8 @@ std::vector<FeatureMatch> feature_register(const FeatureCloud& source, const Fea
       if (x != b && ok_pair[b * n + x]) c = x;
     }
     if (c == n) continue;
-    const Vec3f s3[3] = {cs[a], cs[b], cs[c]}, t3[3] = {ct[a], ct[b], ct[c]};
     FeatureMatch m;
-    m.xf = fit_rigid(s3, t3, opt.mirrored);
-    if (m.xf.mirrored() != opt.mirrored) continue;
+    if (!triad_fit(cs[a], cs[b], cs[c], ct[a], ct[b], ct[c], opt.mirrored, &m.xf)) continue;
     m.inliers = count(m.xf, nullptr);
     m.correspondences = n;
     if (m.inliers < 3 || 2 * m.inliers < best_inliers) continue;
@@ -359,6 +432,75 @@ std::vector<FeatureMatch> feature_register(const FeatureCloud& source, const Fea
   }
   std::stable_sort(kept.begin(), kept.end(), [](const FeatureMatch& x, const FeatureMatch& y) { return x.surface > y.surface; });
   return kept;
+}
+
+PlaneIcpResult icp_point_to_plane(std::span<const Vec3f> source, std::span<const Vec3f> source_normals,
+                                  const PointIndex& target, std::span<const Vec3f> target_normals,
+                                  const Similarity& init, int iterations, double reject) {
+  PlaneIcpResult res;
+  res.xf = init;
+  if (source.empty() || source_normals.size() != source.size() || target.size() == 0 ||
+      target_normals.size() != target.size() || !(reject > 0))
+    return res;
+  const auto& tp = target.points();
+  const float reject2 = static_cast<float>(reject * reject);
+  std::vector<Vec3f> moved(source.size());
+  for (int it = 0; it < iterations; ++it) {
+    // Linearised about the centroid of the moved source (small rotation w, translation t):
+    // residual ((p - c) x n) . w + n . t = (q - p) . n for each pair (p, q, n).
+    Eigen::Vector3d c = Eigen::Vector3d::Zero();
+    for (size_t i = 0; i < source.size(); ++i) {
+      moved[i] = res.xf.apply(source[i]);
+      c += Eigen::Vector3d(moved[i][0], moved[i][1], moved[i][2]);
+    }
+    c /= double(source.size());
+    const double inv_scale = 1.0 / std::max(1e-12, res.xf.scale());
+    Eigen::Matrix<double, 6, 6> a = Eigen::Matrix<double, 6, 6>::Zero();
+    Eigen::Matrix<double, 6, 1> b = Eigen::Matrix<double, 6, 1>::Zero();
+    size_t n = 0;
+    double err = 0;
+    for (size_t i = 0; i < source.size(); ++i) {
+      float d2 = 0;
+      const uint32_t j = target.nearest_within(moved[i], reject2, &d2);
+      if (j == UINT32_MAX) continue;
+      const Vec3f& nt = target_normals[j];
+      const Vec3f& ns = source_normals[i];
+      double agree = 0;
+      for (int k = 0; k < 3; ++k)
+        agree += nt[k] * (res.xf.m[k * 3] * ns[0] + res.xf.m[k * 3 + 1] * ns[1] + res.xf.m[k * 3 + 2] * ns[2]);
+      if (agree * inv_scale < 0.5) continue;
+      const Eigen::Vector3d pe(moved[i][0], moved[i][1], moved[i][2]), ne(nt[0], nt[1], nt[2]);
+      const double residual = (Eigen::Vector3d(tp[j][0], tp[j][1], tp[j][2]) - pe).dot(ne);
+      Eigen::Matrix<double, 6, 1> row;
+      row << (pe - c).cross(ne), ne;
+      a += row * row.transpose();
+      b += row * residual;
+      err += residual * residual;
+      ++n;
+    }
+    res.inlier_fraction = double(n) / double(source.size());
+    res.rms = n ? std::sqrt(err / double(n)) : 0;
+    if (n < 6) break;
+    // A little damping keeps unconstrained directions (a flat piece turning about its normal,
+    // sliding along a cylinder) where they are.
+    const double trace = a.trace() / 6.0;
+    for (int k = 0; k < 6; ++k) a(k, k) += 1e-6 * trace + 1e-12;
+    const Eigen::Matrix<double, 6, 1> x = a.ldlt().solve(b);
+    if (!x.allFinite()) break;
+    const Eigen::Vector3d w = x.head<3>(), t = x.tail<3>();
+    const double angle = w.norm();
+    const Eigen::Matrix3d rot =
+        angle > 1e-12 ? Eigen::AngleAxisd(angle, w / angle).toRotationMatrix() : Eigen::Matrix3d::Identity();
+    // y = R (p - c) + c + t
+    const Eigen::Vector3d shift = c - rot * c + t;
+    Similarity step;
+    for (int r = 0; r < 3; ++r)
+      for (int k = 0; k < 3; ++k) step.m[r * 3 + k] = rot(r, k);
+    step.t = {shift[0], shift[1], shift[2]};
+    res.xf = compose(step, res.xf);
+    if (angle < 1e-7 && t.norm() < 1e-6) break;
+  }
+  return res;
 }
 
 }  // namespace s3d

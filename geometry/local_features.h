@@ -41,6 +41,11 @@ struct FeatureCloud {
 FeatureCloud make_feature_cloud(std::span<const Vec3f> points, std::span<const Vec3f> normals, float voxel, float radius,
                                 size_t max_points = 4000);
 
+// The listed points of a cloud with their features as computed on the whole cloud (out-of-range
+// indices are skipped): a target restricted to one region of a part, such as the region that the
+// pieces placed so far have not covered.
+FeatureCloud feature_subcloud(const FeatureCloud& cloud, std::span<const uint32_t> keep);
+
 // The feature of the mirror image of the same neighbourhood: reflection negates FPFH's alpha angle
 // and keeps phi and theta, so the alpha histogram is reversed.
 Fpfh mirror_feature(const Fpfh& f);
@@ -66,5 +71,18 @@ struct FeatureMatch {
 // caller verifies them further (parts with repeated features have several plausible placements).
 std::vector<FeatureMatch> feature_register(const FeatureCloud& source, const FeatureCloud& target,
                                            const FeatureMatchOptions& opt, size_t hypotheses = 1);
+
+// Point-to-plane ICP (Chen and Medioni): a rigid refinement of `init` (handedness kept) that pulls
+// each source point onto the tangent plane of its nearest target point, so sliding along flat faces
+// costs nothing and a piece settles precisely where point-to-point ICP stalls at the sample spacing.
+// Pairs farther than `reject` or whose normals differ by more than about 60 degrees are ignored.
+struct PlaneIcpResult {
+  Similarity xf;
+  double inlier_fraction = 0;  // accepted pairs / source points, last iteration
+  double rms = 0;              // point-to-plane, accepted pairs, last iteration
+};
+PlaneIcpResult icp_point_to_plane(std::span<const Vec3f> source, std::span<const Vec3f> source_normals,
+                                  const PointIndex& target, std::span<const Vec3f> target_normals,
+                                  const Similarity& init, int iterations, double reject);
 
 }  // namespace s3d
