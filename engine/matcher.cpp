@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <numeric>
 
 #include <tbb/parallel_for.h>
@@ -30,17 +29,6 @@ struct CompiledRef {
   std::array<double, 3> box_lo{}, box_hi{};
   double spacing = 1;  // typical distance between stored samples
   double diag = 1;
-  // Local features for piece registration, built on first use (most references never need them).
-  mutable std::once_flag features_once;
-  mutable FeatureCloud features;
-  const FeatureCloud& feature_cloud() const {
-    std::call_once(features_once, [this] {
-      const float radius = static_cast<float>(std::max(0.12 * diag, 4.0 * spacing));
-      const float voxel = static_cast<float>(std::max(radius / 3.0, 1.2 * spacing));
-      features = make_feature_cloud(pts, nrm, voxel, radius, 1500);
-    });
-    return features;
-  }
 };
 
 namespace {
