@@ -106,7 +106,8 @@ TEST(Stream, BadInputEndsInAnErrorResult) {
   // line are then an error, as in a whole-file scan.
   std::string g = tube_gcode(300);
   ASSERT_GT(g.size(), 70000u);
-  g += std::string("G1 X1\x01\x02\x03 Y2\n", 15);
+  static const char kBinary[] = "G1 X1\x01\x02\x03 Y2\n";  // binary bytes in a command line
+  g.append(kBinary, sizeof kBinary - 1);
   g += tube_gcode(5);
   const ScanResult s = stream_scan(bytes_of(g), 4096);
   EXPECT_EQ(s.verdict, Verdict::kError);
