@@ -47,6 +47,15 @@ double ms_since(Clock::time_point t0) {
 bool is_not_3d(Format f) { return f == Format::kUnknown; }
 }  // namespace
 
+// The matcher's view of a reconstructed print.
+static SampledInput sampled_input(const gcode::PrintSample& p) {
+  SampledInput s;
+  s.sample = p.sample;
+  s.body_area = p.body_area;
+  s.bodies = p.bodies;
+  return s;
+}
+
 static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_point t0) {
   ScanResult r;
   r.path = std::move(in.path);
@@ -64,11 +73,7 @@ static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_poi
       r.verdict = Verdict::kClean;
       uint32_t body_offset = 0;
       for (const gcode::Print& p : in.prints) {
-        SampledInput s;
-        s.sample = p.sample.sample;
-        s.body_area = p.sample.body_area;
-        s.bodies = p.sample.bodies;
-        MatchOutcome m = matcher.match_sample(s);
+        MatchOutcome m = matcher.match_sample(sampled_input(p.sample));
         if (m.verdict == Verdict::kRestricted || (m.verdict == Verdict::kReview && r.verdict == Verdict::kClean))
           r.verdict = m.verdict;
         r.score = std::max(r.score, m.best_score);
@@ -136,11 +141,7 @@ ScanResult Engine::scan_prints(std::vector<gcode::Print> prints, const std::stri
 }
 
 Verdict Engine::check_partial(const gcode::PrintSample& sample, double* score) const {
-  SampledInput s;
-  s.sample = sample.sample;
-  s.body_area = sample.body_area;
-  s.bodies = sample.bodies;
-  const MatchOutcome m = matcher_->match_sample(s);
+  const MatchOutcome m = matcher_->match_sample(sampled_input(sample));
   if (score) *score = m.best_score;
   return m.verdict;
 }

@@ -20,14 +20,7 @@
 namespace s3d::gcode {
 namespace {
 
-std::string fixture(const std::string& name) {
-  const std::string path = std::string(S3D_FIXTURES_DIR) + "/gcode/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << path;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string fixture(const std::string& name) { return test::gcode_fixture(name); }
 
 // A few fixtures back to back, repeated until the text spans several 64 KiB blocks.
 std::string sample_gcode() {

@@ -61,14 +61,7 @@ Parsed parse(std::string_view text, size_t chunk = 0, ReaderOptions opt = {}) {
   return Parsed{std::move(sink.objects), std::move(sink.layers), reader.stats()};
 }
 
-std::string fixture(const std::string& name) {
-  const std::string path = std::string(S3D_FIXTURES_DIR) + "/gcode/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << path;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string fixture(const std::string& name) { return test::gcode_fixture(name); }
 
 // Removes every ';' comment and '(...)' comment and the lines left empty.
 std::string strip_comments(std::string_view text) {

@@ -29,6 +29,14 @@ inline std::vector<uint8_t> read_bytes(const std::string& path) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// A G-code fixture from tests/fixtures/gcode/ as text (fails the test when missing).
+inline std::string gcode_fixture(const std::string& name) {
+  const std::string path = std::string(S3D_FIXTURES_DIR) + "/gcode/" + name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << path;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 // Divergence theorem in double precision.
 inline double signed_volume(const Mesh& m) {
   double v = 0;
