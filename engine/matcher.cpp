@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 
 #include <tbb/parallel_for.h>
@@ -29,6 +30,9 @@ struct CompiledRef {
   std::array<double, 3> box_lo{}, box_hi{};
   double spacing = 1;  // typical distance between stored samples
   double diag = 1;
+  // Whole-part local features, built on first use (most references never need them).
+  mutable std::once_flag features_once;
+  mutable FeatureCloud features;
 };
 
 namespace {
@@ -332,7 +336,7 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
   const double feature_cov = (feature_cap && n_feature >= 40) ? double(feature_hits) / double(n_feature) : 1.0;
 
   // Extraneous material: file samples inside the reference's (slightly shrunk) box that lie on no
-  // reference surface.
+  // reference surface and outside the reference's solid.
   const Similarity inv = xf.inverse();
   const double rtol = tol / scale;
   std::array<double, 3> lo, hi;
@@ -355,7 +359,13 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
     for (size_t m = 0; m < k && !on_surface; ++m) {
       if (std::fabs(dot3(sub3(x, r.pts[idx[m]]), r.nrm[idx[m]])) <= 2.0 * rtol) on_surface = true;
     }
-    if (!on_surface) ++extra;
+    if (on_surface) continue;
+    // A file surface inside the reference's solid (behind its nearest reference point) bounds
+    // material the file lacks -- a drilled hole, a pocket: an edit, which coverage already weighs.
+    // Only surface where the reference has no material is extra material.
+    float nd2 = 0;
+    const uint32_t nearest = k > 0 ? idx[0] : r.index.nearest(x, &nd2);
+    if (nearest == UINT32_MAX || dot3(sub3(x, r.pts[nearest]), r.nrm[nearest]) >= 0) ++extra;
   }
   s.extraneous = inside >= 40 ? double(extra) / double(inside) : 0.0;
   // Up to 12 % extraneous material is tolerated: a block or boss united with the part overlaps its
@@ -547,6 +557,61 @@ Verified verify(const CompiledRef& r, const Query& q, const Unit& u, const Match
   best.scored = score_alignment(r, q, best.xf, u.spacing, nullptr, u.diag < 1.04 * r.diag * best.xf.scale());
   best.bodies = u.bodies;
   return best;
+}
+
+// Whole-unit alignment from local features, for units whose principal frames mislead verify():
+// near-cubic parts (all three variances alike, so a remeshed copy's axes turn arbitrarily) and
+// parts with a block of material on one face (the frame is the block's as much as the part's).
+// FPFH correspondences and RANSAC give rigid starts, proper and mirrored; each is refined by ICP
+// with scale and scored like any other alignment, except that the sharpest features must be found
+// whatever the unit's size (score_alignment's feature cap): local features can lay a look-alike
+// part (another panel clip) over the reference by its faces alone, and without the cap such
+// alignments put benign look-alikes above the restricted threshold in the evaluation.
+// Returns `start` unless a start scores higher.
+Verified register_features(const CompiledRef& r, const Query& q, const Unit& u, const Verified& start,
+                           const MatchSettings& s) {
+  Verified out = start;
+  const float radius = static_cast<float>(std::max(0.06 * r.diag, 4.0 * r.spacing));
+  const float voxel = static_cast<float>(std::max(radius / 3.0, 1.2 * r.spacing));
+  std::call_once(r.features_once, [&] { r.features = make_feature_cloud(r.pts, r.nrm, voxel, radius, 1500); });
+  const FeatureCloud& rf = r.features;
+  if (rf.points.size() < 16 || u.ids.size() < 40) return out;
+  std::vector<Vec3f> up, un;
+  up.reserve(u.ids.size());
+  un.reserve(u.ids.size());
+  for (uint32_t i : u.ids) {
+    up.push_back(q.sample.points[i]);
+    un.push_back(q.sample.normals[i]);
+  }
+  const FeatureCloud uf = make_feature_cloud(up, un, rf.voxel, rf.radius, 3000);
+  if (uf.points.size() < 16) return out;
+  const double tol = std::max(0.008 * r.diag, 0.2);
+  IcpOptions opt;
+  opt.iterations = 12;
+  opt.start_reject = 4.0 * rf.voxel;
+  opt.end_reject = 2.5 * tol;
+  opt.min_scale = s.min_scale * 0.95;
+  opt.max_scale = s.max_scale * 1.05;
+  for (int hand = 0; hand < 2; ++hand) {
+    FeatureMatchOptions fo;
+    fo.keypoints = 300;
+    fo.iterations = 3000;
+    fo.inlier_dist = 1.5f * rf.voxel;
+    fo.mirrored = hand == 1;
+    fo.seed = 0x51ed2701u + static_cast<uint64_t>(hand);
+    for (const FeatureMatch& fm : feature_register(rf, uf, fo, 6)) {
+      if (fm.inliers < 6) continue;
+      const IcpResult ir = icp_one_sided(r.medium, q.index, fm.xf, opt);
+      const Scored sc = score_alignment(r, q, ir.xf, u.spacing, nullptr, true);
+      // Mirror-symmetric parts fit equally well both ways: the unmirrored reading wins a tie.
+      const double margin = ir.xf.mirrored() && !out.xf.mirrored() ? 0.01 : 1e-9;
+      if (sc.score > out.scored.score + margin) {
+        out.scored = sc;
+        out.xf = ir.xf;
+      }
+    }
+  }
+  return out;
 }
 
 // Pieces of a split part: refine each body on its own (query body into the reference frame) and
@@ -1027,6 +1092,10 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
     const Job& j = jobs[ji];
     const CompiledRef& r = *refs[j.ref];
     Verified v = verify(r, q, q.units[j.unit], settings);
+    // Principal frames misled: try local features when the best alignment found some of the part.
+    if (v.scored.score < settings.restricted_threshold && v.scored.coverage >= 0.3 &&
+        q.units[j.unit].diag < 3.5 * r.diag)
+      v = register_features(r, q, q.units[j.unit], v, settings);
     if (q.units[j.unit].bodies.size() > 1 && v.scored.score < settings.restricted_threshold && v.scored.coverage > 0.25)
       v = refine_pieces(r, q, q.units[j.unit], v);
     // Piece registration is the expensive stage: only for units whose bodies together keep the

@@ -8,6 +8,7 @@
 #include <limits>
 #include <numbers>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "geometry/shapes.h"
 
@@ -157,6 +158,44 @@ Mesh gaussian_noise(const Mesh& mesh, double sigma_fraction_of_bbox_diag, uint64
   for (Vec3f& v : out.vertices)
     for (float& c : v) c = static_cast<float>(c + sigma * rng.normal());
   return out;
+}
+
+Mesh subdivide_midpoint(const Mesh& mesh, int levels) {
+  if (levels < 1 || levels > 3) throw std::invalid_argument("subdivide_midpoint: levels must be in [1, 3]");
+  used_bounds_impl(mesh);
+  const size_t factor = size_t{1} << (2 * levels);
+  Mesh cur = mesh.triangles.size() * factor > kMaxVariantTriangles
+                 ? decimate(mesh, 0.97 * static_cast<double>(kMaxVariantTriangles) /
+                                      static_cast<double>(factor * mesh.triangles.size()))
+                 : mesh;
+  for (int level = 0; level < levels; ++level) {
+    Mesh out;
+    out.vertices = cur.vertices;
+    out.triangles.reserve(4 * cur.triangles.size());
+    // One new vertex per edge, shared by the triangles on both sides (so a closed mesh stays closed).
+    std::unordered_map<uint64_t, uint32_t> mid;
+    mid.reserve(3 * cur.triangles.size());
+    auto midpoint = [&](uint32_t a, uint32_t b) {
+      const uint64_t key = (uint64_t{std::min(a, b)} << 32) | std::max(a, b);
+      const auto [it, fresh] = mid.try_emplace(key, static_cast<uint32_t>(out.vertices.size()));
+      if (fresh) {
+        const Vec3f& p = cur.vertices[a];
+        const Vec3f& q = cur.vertices[b];
+        out.vertices.push_back({(p[0] + q[0]) / 2, (p[1] + q[1]) / 2, (p[2] + q[2]) / 2});
+      }
+      return it->second;
+    };
+    for (const Tri& t : cur.triangles) {
+      const uint32_t ab = midpoint(t[0], t[1]), bc = midpoint(t[1], t[2]), ca = midpoint(t[2], t[0]);
+      out.triangles.push_back({t[0], ab, ca});
+      out.triangles.push_back({ab, t[1], bc});
+      out.triangles.push_back({ca, bc, t[2]});
+      out.triangles.push_back({ab, bc, ca});
+    }
+    for (uint32_t start : cur.object_starts) out.object_starts.push_back(4 * start);
+    cur = std::move(out);
+  }
+  return cur;
 }
 
 double mean_edge_length(const Mesh& mesh) {

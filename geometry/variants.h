@@ -106,8 +106,15 @@ Mesh remesh_random(const Mesh& mesh, uint64_t seed);
 Mesh decimate(const Mesh& mesh, double fraction);
 
 // Loop subdivision, levels in [1, 3]: 4^levels times the triangles. Inputs that would exceed
-// kMaxVariantTriangles are decimated first.
+// kMaxVariantTriangles are decimated first. Loop is approximating: it smooths the shape as well as
+// refining it (on coarse CAD meshes it rounds every sharp edge and shrinks the part by several
+// percent), so the evaluation uses it as a shape change of its own ("smooth"), not as a remesh.
 Mesh subdivide_loop(const Mesh& mesh, int levels = 1);
+
+// Midpoint subdivision, levels in [1, 3]: each triangle becomes four through its edge midpoints,
+// shared between neighbours, so the surface is unchanged and only the tessellation is (4^levels
+// times the triangles). Inputs that would exceed kMaxVariantTriangles are decimated first.
+Mesh subdivide_midpoint(const Mesh& mesh, int levels = 1);
 
 // Cuts the part with n_planes (1 or 2) random planes through its interior (near the surface
 // centroid; with 2 planes at least 45 degrees apart), closing the cuts when the part bounds a volume

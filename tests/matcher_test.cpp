@@ -6,6 +6,7 @@
 
 #include "engine/matcher.h"
 #include "geometry/shapes.h"
+#include "geometry/variants.h"
 #include "signatures/build_signature.h"
 
 namespace s3d {
@@ -120,6 +121,51 @@ TEST_F(MatcherTest, SimilarBenignShapesAreClean) {
   EXPECT_EQ(matcher_->match(plate_with_holes(70, 30, 5, 6, 2, 1)).verdict, Verdict::kClean);
   EXPECT_EQ(matcher_->match(spur_gear(30, 2.0, 8, 8)).verdict, Verdict::kClean);
   EXPECT_EQ(matcher_->match(box(70, 30, 45)).verdict, Verdict::kClean);
+}
+
+// A block united with one face changes the unit's principal frame: the matcher has to find the
+// part by its local features (register_features) and must not lose it to the block.
+TEST_F(MatcherTest, PartWithABlockOnOneFaceIsRestricted) {
+  int restricted = 0;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    const variants::BooleanVariant v = variants::embed_in_block(*bracket_, seed);
+    const MatchOutcome o = matcher_->match(moved(v.mesh, rot_xyz(0.3 * seed, -0.5, 1.1 * seed, 7, -20, 4)));
+    restricted += o.verdict == Verdict::kRestricted && !o.matches.empty() && o.matches[0].label == "bracket";
+  }
+  EXPECT_EQ(restricted, 4);
+}
+
+// A near-cubic part (three nearly equal variances) remeshed: its principal axes turn arbitrarily
+// with the tessellation, so frame-based alignment alone can miss it; local features must find it.
+TEST(MatcherFeatures, NearCubicPartRemeshedAndTurned) {
+  // A 30 mm cube with a different small lug on each face (no symmetry).
+  std::vector<Mesh> pieces{box(30, 30, 30)};
+  const double lugs[6][6] = {{0, 0, 1, 6, -8, 30}, {0, 0, -1, -7, 5, 0}, {1, 0, 0, 15, 4, 20},
+                             {-1, 0, 0, -15, -9, 8}, {0, 1, 0, 8, 15, 11}, {0, -1, 0, -5, -15, 22}};
+  for (int f = 0; f < 6; ++f) {
+    Mesh lug = box(4 + f, 9 - f, 4);
+    const double* d = lugs[f];
+    // Rotate the lug's +z onto the face normal d[0..2], then move it onto the face at d[3..5].
+    std::array<double, 16> xf{};
+    if (d[2] != 0) xf = {1, 0, 0, d[3], 0, 1, 0, d[4], 0, 0, d[2], d[5], 0, 0, 0, 1};
+    else if (d[0] != 0) xf = {0, 0, d[0], d[3], 0, 1, 0, d[4], -d[0], 0, 0, d[5], 0, 0, 0, 1};
+    else xf = {1, 0, 0, d[3], 0, 0, d[1], d[4], 0, -d[1], 0, d[5], 0, 0, 0, 1};
+    transform(lug, xf);
+    pieces.push_back(lug);
+  }
+  const Mesh part = merge(pieces);
+  MatchSettings shape_only;
+  shape_only.use_hashes = false;
+  const Matcher m({sig_of(part, "cube-part")}, shape_only);
+  int restricted = 0;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    Mesh q = variants::remesh_random(part, seed);
+    transform(q, rot_xyz(0.7 + seed, 1.9 * seed, 0.4 - seed, 50, 10.0 * seed, -3));
+    const MatchOutcome o = m.match(q);
+    restricted += o.verdict == Verdict::kRestricted;
+    if (o.verdict != Verdict::kRestricted) ADD_FAILURE() << "seed " << seed << " score " << o.best_score;
+  }
+  EXPECT_EQ(restricted, 4);
 }
 
 TEST_F(MatcherTest, PartOnPlateWithOthers) {

@@ -210,6 +210,31 @@ TEST(Variants, SubdivisionMultipliesTrianglesByFour) {
   EXPECT_THROW(va::subdivide_loop(m, 0), std::invalid_argument);
 }
 
+TEST(Variants, MidpointSubdivisionKeepsTheSurface) {
+  const Mesh m = knob();
+  const Mesh s1 = va::subdivide_midpoint(m, 1);
+  EXPECT_EQ(s1.triangles.size(), 4 * m.triangles.size());
+  EXPECT_TRUE(closed_consistent(s1));
+  EXPECT_EQ(euler(s1), euler(m));
+  // The surface is the same: area and volume agree to float rounding (Loop subdivision changes both).
+  EXPECT_LT(relative(area(s1), area(m)), 1e-5);
+  EXPECT_LT(relative(signed_volume(s1), signed_volume(m)), 1e-5);
+  const Mesh s2 = va::subdivide_midpoint(m, 2);
+  EXPECT_EQ(s2.triangles.size(), 16 * m.triangles.size());
+  EXPECT_LT(relative(signed_volume(s2), signed_volume(m)), 1e-5);
+  const Mesh loop = va::subdivide_loop(m, 1);
+  EXPECT_GT(relative(signed_volume(loop), signed_volume(m)), 1e-3);
+  // Objects keep their own triangles.
+  Mesh two;
+  append_object(two, m);
+  append_object(two, sh::cylinder(5, 10, 24));
+  const Mesh t1 = va::subdivide_midpoint(two, 1);
+  ASSERT_EQ(t1.object_starts.size(), 2u);
+  EXPECT_EQ(t1.object_starts[1], 4 * two.object_starts[1]);
+  EXPECT_TRUE(identical(va::subdivide_midpoint(m), va::subdivide_midpoint(m)));
+  EXPECT_THROW(va::subdivide_midpoint(m, 4), std::invalid_argument);
+}
+
 TEST(Variants, RemeshingKeepsArea) {
   for (const Mesh& m : {bracket(), knob(), sh::tube(15, 11, 30, 48), sh::torus(20, 6, 96, 48)}) {
     const double mean = va::mean_edge_length(m);

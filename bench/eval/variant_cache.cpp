@@ -31,6 +31,7 @@ constexpr VariantClassInfo kClasses[] = {
     {VariantClass::kScale, "scale", 1, nullptr},
     {VariantClass::kMirror, "mirror", 1, nullptr},
     {VariantClass::kRemesh, "remesh", 3, nullptr},
+    {VariantClass::kSmooth, "smooth", 1, nullptr},
     {VariantClass::kNoise, "noise", 1, nullptr},
     {VariantClass::kFormat, "format", 3, nullptr},
     {VariantClass::kPlate, "plate", 1, nullptr},
@@ -243,6 +244,11 @@ Mesh make_variant(const VariantRequest& req, uint64_t seed, std::string* note) {
     case VariantClass::kRemesh:
       if (req.k == 0) return rigid(variants::remesh_random(ref, s_tr));
       if (req.k == 1) return rigid(variants::decimate(ref, kDecimateFraction));
+      return rigid(variants::subdivide_midpoint(ref, 1));
+    case VariantClass::kSmooth:
+      // Loop subdivision moves the surface as well as refining it: on coarse CAD meshes it rounds
+      // every sharp edge (surface points move up to ~5% of the diagonal), so it is a shape change
+      // of its own, reported apart from the tessellation-only remesh class.
       return rigid(variants::subdivide_loop(ref, 1));
     case VariantClass::kNoise:
       // Noise first: its sigma is relative to the reference's own bounding box.
@@ -325,7 +331,8 @@ const VariantClassInfo* find_variant_class(std::string_view name) {
 
 std::string variant_name(VariantClass cls, int k) {
   switch (cls) {
-    case VariantClass::kRemesh: return k == 0 ? "remesh/isotropic" : k == 1 ? "remesh/decimate-30" : "remesh/loop-1";
+    case VariantClass::kRemesh: return k == 0 ? "remesh/isotropic" : k == 1 ? "remesh/decimate-30" : "remesh/subdivide-1";
+    case VariantClass::kSmooth: return "smooth/loop-1";
     case VariantClass::kFormat: return k == 0 ? "format/stl-ascii" : k == 1 ? "format/obj" : "format/3mf";
     case VariantClass::kSplit: return k == 0 ? "split/1-plane" : "split/2-planes";
     case VariantClass::kEdit: return k == 0 ? "edit/through-hole" : "edit/boss-3mm";

@@ -43,6 +43,7 @@ enum class VariantClass : uint8_t {
   kEdit,
   kGcode,
   kGcodeStripped,
+  kSmooth,  // after the others: class numbers feed variant seeds
 };
 
 struct VariantClassInfo {
