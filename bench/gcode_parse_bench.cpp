@@ -136,13 +136,17 @@ BENCHMARK(BM_LineSplit)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SplitAndFromChars)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Reader)->Arg(1 << 20)->Arg(4096)->Unit(benchmark::kMillisecond);
 
-// Console output as usual, plus the bytes/s of each run so the ratio can be printed at the end.
+// Console output as usual, plus the bytes/s of each benchmark so the ratio can be printed at the
+// end: the median over --benchmark_repetitions when given (it is reported after the repetitions and
+// replaces them), else the one run.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
       const auto it = r.counters.find("bytes_per_second");
-      if (it != r.counters.end() && r.run_type == Run::RT_Iteration) rates[r.benchmark_name()] = it->second.value;
+      if (it == r.counters.end()) continue;
+      if (r.run_type == Run::RT_Iteration || (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median"))
+        rates[r.run_name.str()] = it->second.value;
     }
     ConsoleReporter::ReportRuns(runs);
   }

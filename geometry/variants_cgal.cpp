@@ -11,7 +11,9 @@
 // fixed-size matrix copies; the warning belongs to the library headers, so it is silenced there only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <CGAL/Exact_predicates_exact_constructions_kernel.h>
 #include <CGAL/Exact_predicates_inexact_constructions_kernel.h>
+#include <CGAL/boost/graph/copy_face_graph.h>
 #include <CGAL/Polygon_mesh_processing/clip.h>
 #include <CGAL/Polygon_mesh_processing/connected_components.h>
 #include <CGAL/Polygon_mesh_processing/corefinement.h>
@@ -49,6 +51,11 @@ using K = CGAL::Exact_predicates_inexact_constructions_kernel;
 using Point = K::Point_3;
 using Vector = K::Vector_3;
 using Sm = CGAL::Surface_mesh<Point>;
+// Exact constructions for cutting closed parts by planes: a second clip through the new vertices of
+// a first one, rounded to doubles, never returned on one corpus part (trimesh_20mm_xyz_cube.stl,
+// two planes, evaluation seed 3).
+using KE = CGAL::Exact_predicates_exact_constructions_kernel;
+using SmE = CGAL::Surface_mesh<KE::Point_3>;
 namespace PMP = CGAL::Polygon_mesh_processing;
 namespace SMS = CGAL::Surface_mesh_simplification;
 
@@ -553,9 +560,11 @@ Mesh split_by_planes(const Mesh& mesh, int n_planes, uint64_t seed, double gap_m
 
       struct Cell {
         Sm sm;
+        SmE exact;  // closed parts are cut with exact constructions
         Vector shift;
       };
-      std::vector<Cell> cells{{base.sm, Vector(0, 0, 0)}};
+      std::vector<Cell> cells{{volume ? Sm() : base.sm, SmE(), Vector(0, 0, 0)}};
+      if (volume) CGAL::copy_face_graph(base.sm, cells[0].exact);
       bool clean = true;
       for (size_t i = 0; i < planes.size() && clean; ++i) {
         std::vector<Cell> next;
@@ -564,10 +573,14 @@ Mesh split_by_planes(const Mesh& mesh, int n_planes, uint64_t seed, double gap_m
             Cell piece = c;
             // clip() keeps the negative side of its plane; side 1 keeps the positive side of planes[i].
             const K::Plane_3 cut = side == 0 ? planes[i] : planes[i].opposite();
-            const bool manifold = PMP::clip(piece.sm, cut,
-                                            CGAL::parameters::clip_volume(volume).allow_self_intersections(!volume));
-            if (!manifold) clean = false;
-            if (piece.sm.number_of_faces() == 0) continue;
+            if (volume) {
+              const KE::Plane_3 exact_cut(cut.a(), cut.b(), cut.c(), cut.d());
+              if (!PMP::clip(piece.exact, exact_cut, CGAL::parameters::clip_volume(true))) clean = false;
+              if (piece.exact.number_of_faces() == 0) continue;
+            } else {
+              if (!PMP::clip(piece.sm, cut, CGAL::parameters::allow_self_intersections(true))) clean = false;
+              if (piece.sm.number_of_faces() == 0) continue;
+            }
             piece.shift = c.shift + normals[i] * ((side == 0 ? -0.5 : 0.5) * gap_mm);
             next.push_back(std::move(piece));
           }
@@ -575,6 +588,12 @@ Mesh split_by_planes(const Mesh& mesh, int n_planes, uint64_t seed, double gap_m
         cells = std::move(next);
       }
       if (!clean) continue;
+      if (volume)
+        for (Cell& c : cells) {
+          c.exact.collect_garbage();
+          c.sm.clear();
+          CGAL::copy_face_graph(c.exact, c.sm);
+        }
 
       Mesh out;
       size_t bodies = 0;

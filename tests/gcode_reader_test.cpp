@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -575,6 +576,162 @@ TEST(GcodeReader, ChunkedFeedingGivesIdenticalOutput) {
   }
   reader.finish();
   expect_identical(whole, Parsed{sink.objects, sink.layers, reader.stats()});
+}
+
+// ---- fast path against the general path ---------------------------------------------------------
+//
+// Where the CPU allows it, whole G0/G1 lines take a SIMD fast path (gcode_reader.cpp, fast_lines);
+// it needs 64 readable bytes past a line start within one feed(), so feeding 64 bytes or fewer at a
+// time runs every line through the general path. Both must give bit-identical output and errors.
+
+constexpr size_t kGeneralPathOnly = 64;
+
+void expect_bitwise_identical(const Parsed& a, const Parsed& b) {
+  expect_identical(a, b);
+  const auto ma = a.all_moves(), mb = b.all_moves();
+  ASSERT_EQ(ma.size(), mb.size());
+  for (size_t i = 0; i < ma.size(); ++i) {
+    const float fa[7] = {ma[i].x0, ma[i].y0, ma[i].x1, ma[i].y1, ma[i].z, ma[i].e, ma[i].width};
+    const float fb[7] = {mb[i].x0, mb[i].y0, mb[i].x1, mb[i].y1, mb[i].z, mb[i].e, mb[i].width};
+    for (int k = 0; k < 7; ++k)
+      ASSERT_EQ(std::bit_cast<uint32_t>(fa[k]), std::bit_cast<uint32_t>(fb[k])) << "move " << i << " field " << k;
+  }
+}
+
+// Every line of `lines` after a move to (50, 50), so that each one's numbers show in a move.
+std::string around_moves(const std::vector<std::string>& lines, const char* eol = "\n") {
+  std::string text = "M83\nG1 Z0.2\n";
+  for (const std::string& l : lines) {
+    text += std::string("G1 X50 Y50 E1") + eol;
+    text += l + eol;
+  }
+  return text;
+}
+
+TEST(GcodeReader, FastPathMatchesGeneralPathOnTrickyLines) {
+  const std::vector<std::string> lines = {
+      "G1 X12.5 Y-3.25 E.5", "g1 x12.5 y-3.25 e.5", "G1X12.5Y-3.25E.5", "G0 X1 Y2 E1", "g0x1y2e1",
+      "G1 X1 Y2 E1 F1800", "G1 F1800 X1 Y2 E1", "G1 X1 Y2 E1 F1800 Z0.2", "G1 X1 Y2 Z0.4 E1",
+      "G1 X1 X3 Y2 E1", "G1 E1 E2 X3 Y4", "N12 G1 X1 Y2 E1*77", "N12 G1 X1 Y2 E1", "G1 X1 Y2 E1*77",
+      "G1 X1 Y2 E1 ; comment", "G1 X1 Y2 E1;c", "G1 X1 Y2 (c) E1", "G1 X1 Y2 E1 ", "G1  X1  Y2  E1",
+      " G1 X1 Y2 E1", "G1\tX1 Y2 E1", "G1 X+1 Y+2 E1", "G1 X-.5 Y-0 E1", "G1 X1. Y2. E1.", "G1 X.5 Y.25 E.125",
+      "G1 X-0.0 Y2 E1", "G1 X9.99999999999999 Y2 E1", "G1 X99999.9999999999 Y2 E1", "G1 X0.000000000000001 Y2 E1",
+      "G1 X0000000000001.5 Y2 E1", "G1 X00000000000001.5 Y2 E1", "G1 X1.00000000000000000001 Y2 E1",
+      "G1 X000000000000000000000007 Y2 E1", "G1 X1234.56789012345 Y2 E1", "G1 X1234.567890123456 Y2 E1",
+      "G1 X1e3 Y2 E1", "G1 X1E3 Y2", "G1 X0x10 Y2 E1", "G1 X1..5 Y2 E1", "G1 X1.5.5 Y2 E1", "G1 X- Y2 E1",
+      "G1 X. Y2 E1", "G1 X-. Y2 E1", "G1 X Y2 E1", "G1 X1 Y2 E", "G1 X-1-2 Y2 E1", "G1 X--1 Y2 E1",
+      "G1 X1 Y2 E1\r", "G10 X1 Y2 E1", "G1.1 X1 Y2 E1", "G01 X1 Y2 E1",
+      "G1- X1 Y2 E1", "G1 -X1 Y2 E1", "G X1 Y2 E1", "G1", "G1 ", "G0", "G1 X1", "G1 E-0.8", "G1 E.8 F2100",
+      "G1 Z.35 F7800", "G1 X1 Y2 E1 S", "G1 X1 Y2 E1 @", "G1 X1 Y2 E1 _", "G1 X1 Y2 E\xc3\xa9" "1",
+      "G1 X1 Y2 E1 " + std::string(40, ' '), "G1 X1 Y2 E0.1" + std::string(70, '0'), "G1 X1.5 Y2.5 E0.3 F1200 ",
+  };
+  const std::string text = around_moves(lines);
+  ReaderOptions opt;
+  const Parsed general = parse(text, kGeneralPathOnly, opt);
+  EXPECT_GT(general.move_count(), lines.size());
+  expect_bitwise_identical(general, parse(text, 0, opt));
+  for (size_t chunk = 65; chunk < 200; chunk += 7) expect_bitwise_identical(general, parse(text, chunk, opt));
+  // The same with \r\n line ends (less the line that already ends in \r).
+  std::vector<std::string> no_cr;
+  for (const std::string& l : lines)
+    if (l.back() != '\r') no_cr.push_back(l);
+  const std::string crlf = around_moves(no_cr, "\r\n");
+  expect_bitwise_identical(parse(crlf, kGeneralPathOnly, opt), parse(crlf, 0, opt));
+}
+
+TEST(GcodeReader, FastPathMatchesGeneralPathOnRandomLines) {
+  // Lines near the fast path's shape: G0/G1 and up to six words, signs, dots, leading zeros (long
+  // digit strings), odd separators, comments, checksums, \r; between them other commands that
+  // change the state (relative modes, G92, tools, widths, labels).
+  std::mt19937 rng(2024);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  auto number = [&] {
+    std::string s;
+    const int sign = pick(40);
+    s += sign < 10 ? "-" : sign == 10 ? "+" : sign == 11 ? "--" : "";
+    s += std::string(pick(8) == 0 ? static_cast<size_t>(pick(16)) : 0, '0');
+    for (int k = pick(4); k > 0; --k) s += static_cast<char>('0' + pick(10));
+    if (pick(10) < 7) {
+      s += '.';
+      for (int k = pick(9) + (pick(12) == 0 ? 8 : 0); k > 0; --k) s += static_cast<char>('0' + pick(10));
+    }
+    if (pick(50) == 0) s += ".5";
+    return s;
+  };
+  const char* others[] = {";WIDTH:0.42", ";TYPE:Perimeter", "M486 S1", "M486 S-1", "T1", "T0", "G92 E0",
+                          "M82",         "M83",             "G91",     "G90",      "G28", "; printing object a",
+                          "M200 D1.75",  "M200 D0",         "",        "   ",      "G2 X1 Y1 I1 J0 E0.1"};
+  const char* commands[] = {"G1", "G1", "G1", "G1", "G1", "G1", "G0", "g1", "G01", "G10", "G1.5", "N7 G1", "G"};
+  const char* seps[] = {" ", " ", " ", " ", " ", " ", "", "  ", "\t"};
+  const std::string letters = "XXXYYYEEEZFFxyeIJS";
+  std::string text = "G21\nG90\nM83\n";
+  bool relative_xy = false;
+  for (int i = 0; i < 6000; ++i) {
+    if (pick(20) == 0) {
+      const std::string o = others[pick(static_cast<int>(std::size(others)))];
+      if (o == "G91") relative_xy = true;
+      if (o == "G90") relative_xy = false;
+      text += o + "\n";
+      continue;
+    }
+    std::string line = commands[pick(static_cast<int>(std::size(commands)))];
+    const std::string sep = seps[pick(static_cast<int>(std::size(seps)))];
+    for (int w = pick(7); w > 0; --w) {
+      line += sep;
+      line += letters[static_cast<size_t>(pick(static_cast<int>(letters.size())))];
+      if (pick(100) != 0) line += number();
+    }
+    const int tail = pick(40);
+    line += tail == 0 ? " ; c" : tail == 1 ? "*57" : tail == 2 ? " (x)" : tail == 3 ? " " : "";
+    if (pick(10) == 0) line += '\r';
+    text += line + "\n";
+    if (relative_xy) text += "G90\n";  // keeps positions in range
+    relative_xy = false;
+  }
+  ReaderOptions opt;
+  opt.max_moves_per_layer = 1'000'000;
+  const Parsed general = parse(text, kGeneralPathOnly, opt);
+  EXPECT_GT(general.move_count(), 1000u);
+  expect_bitwise_identical(general, parse(text, 0, opt));
+  expect_bitwise_identical(general, parse(text, 4096, opt));
+  expect_bitwise_identical(general, parse(text, 101, opt));
+}
+
+TEST(GcodeReader, FastPathErrorsMatchTheGeneralPath) {
+  for (const std::string bad : {"G1 X100001 Y2 E1", "G1 X1 Y-100000.5 E1", "G1 Z200000", "G1 E2000000000",
+                                "G1 X1 Y2 E1\x01", "G1 X1\rY2 E1", "G1 X1 Y2 E1\r\r", "G1 X1 Y2 E1 XNaN",
+                                "G1 XNAN Y2", "G1 X1 Y2 Einf"}) {
+    SCOPED_TRACE(bad);
+    const std::string text = around_moves({"G1 X1 Y2 E1", bad, "G1 X3 Y4 E1"});
+    std::string fast_message, general_message;
+    const ErrorCode fast = error_of(text, {}, &fast_message);
+    ErrorCode general = ErrorCode::kIo;
+    try {
+      parse(text, kGeneralPathOnly);
+      ADD_FAILURE() << "no error";
+    } catch (const LoadError& e) {
+      general = e.code();
+      general_message = e.what();
+    }
+    EXPECT_EQ(fast, general);
+    EXPECT_EQ(fast_message, general_message);
+  }
+}
+
+TEST(GcodeReader, EverySplitPointGivesIdenticalOutput) {
+  std::string text = fixture("prusa_style.gcode");
+  text += "G1 X1.5 Y2.5 E.5\ng1x2y3e.25\nG1 X-.5 Y0000000000003.25 E1\r\nG1 X4 Y5 E1";  // no final newline
+  const Parsed whole = parse(text);
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    RecordingSink sink;
+    Reader reader(sink);
+    reader.feed(std::string_view(text).substr(0, cut));
+    reader.feed(std::string_view(text).substr(cut));
+    reader.finish();
+    const Parsed split{std::move(sink.objects), std::move(sink.layers), reader.stats()};
+    ASSERT_EQ(split.move_count(), whole.move_count()) << "cut at " << cut;
+    expect_bitwise_identical(whole, split);
+  }
 }
 
 // ---- bad input and limits -----------------------------------------------------------------------------

@@ -323,6 +323,20 @@ TEST(Variants, SplitOpenSurfaceGivesOpenPieces) {
   open.triangles.pop_back();
   const Mesh s = va::split_by_planes(open, 2, 3, 2.0);
   EXPECT_GE(bodies(s), 3u);
+  // Cutting an open surface adds no caps: the area is kept.
+  EXPECT_LT(relative(area(s), area(open)), 1e-4);
+  // A self-intersecting part (two overlapping boxes in one object) is cut as a surface too.
+  Mesh b2 = sh::box(20, 20, 20);
+  sh::transform(b2, {1, 0, 0, 7, 0, 1, 0, 5, 0, 0, 1, 4, 0, 0, 0, 1});
+  Mesh crossed = sh::box(30, 20, 10);
+  const auto base = static_cast<uint32_t>(crossed.vertices.size());
+  crossed.vertices.insert(crossed.vertices.end(), b2.vertices.begin(), b2.vertices.end());
+  for (s3d::Tri t : b2.triangles) crossed.triangles.push_back({t[0] + base, t[1] + base, t[2] + base});
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    const Mesh c = va::split_by_planes(crossed, 1, seed, 2.0);
+    EXPECT_GE(bodies(c), 2u);
+    EXPECT_LT(relative(area(c), area(crossed)), 1e-4);
+  }
 }
 
 TEST(Variants, EmbedInBlockAddsVolumeAndStaysOneBody) {

@@ -28,7 +28,7 @@
 
 namespace s3d::eval {
 
-inline constexpr const char* kVariantCacheVersion = "v1";
+inline constexpr const char* kVariantCacheVersion = "v2";
 
 enum class VariantClass : uint8_t {
   kRigid,
