@@ -615,15 +615,23 @@ Verified register_features(const CompiledRef& r, const Query& q, const Unit& u, 
     fo.inlier_dist = 1.5f * rf.voxel;
     fo.mirrored = hand == 1;
     fo.seed = 0x51ed2701u + static_cast<uint64_t>(hand);
+    // Every hypothesis is settled on the coarse subset; only the two that then fit best are refined
+    // on the medium one and fully scored (ICP is most of this stage's cost).
+    std::vector<std::pair<double, Similarity>> settled;
     for (const FeatureMatch& fm : feature_register(rf, uf, fo, 6)) {
       if (fm.inliers < 6) continue;
-      const IcpResult ir = icp_one_sided(r.medium, q.index, fm.xf, opt);
-      const Scored sc = score_alignment(r, q, ir.xf, u.spacing, nullptr, true);
+      const IcpResult ir = icp_one_sided(r.coarse, q.index, fm.xf, opt);
+      settled.emplace_back(quick_score(r.coarse, q, ir.xf, tol, u.spacing), ir.xf);
+    }
+    std::stable_sort(settled.begin(), settled.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t k = 0; k < settled.size() && k < 2; ++k) {
+      const Similarity xf = icp_one_sided(r.medium, q.index, settled[k].second, opt).xf;
+      const Scored sc = score_alignment(r, q, xf, u.spacing, nullptr, true);
       // Mirror-symmetric parts fit about equally well both ways: the unmirrored reading wins a tie.
-      const double margin = ir.xf.mirrored() && !out.xf.mirrored() ? kMirrorMargin : 1e-9;
+      const double margin = xf.mirrored() && !out.xf.mirrored() ? kMirrorMargin : 1e-9;
       if (sc.score > out.scored.score + margin) {
         out.scored = sc;
-        out.xf = ir.xf;
+        out.xf = xf;
       }
     }
   }
@@ -1107,21 +1115,45 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
   // Candidates are verified in parallel (read-only query and references); results are merged in job
   // order so the outcome does not depend on scheduling.
   std::vector<Verified> results(jobs.size());
+  tbb::parallel_for(size_t{0}, jobs.size(),
+                    [&](size_t ji) { results[ji] = verify(*refs[jobs[ji].ref], q, q.units[jobs[ji].unit], settings); });
+  // Local features (below) cost about as much as the rest of verification, so for references that
+  // are not near-cubic they are tried only for the two candidates of the file whose frame alignment
+  // covered most of their reference.
+  auto near_cubic = [](const CompiledRef& r) {
+    const auto& rv = r.variances;
+    return std::min({rv[0], rv[1], rv[2]}) > 0.7 * std::max({rv[0], rv[1], rv[2]});
+  };
+  auto wants_features = [&](size_t ji) {
+    const Verified& v = results[ji];
+    return v.scored.score < settings.restricted_threshold && v.scored.coverage >= 0.3 &&
+           q.units[jobs[ji].unit].diag < 3.5 * refs[jobs[ji].ref]->diag;
+  };
+  std::vector<uint8_t> try_features(jobs.size(), 0);
+  {
+    std::vector<size_t> list;
+    for (size_t ji = 0; ji < jobs.size(); ++ji) {
+      if (!wants_features(ji)) continue;
+      if (near_cubic(*refs[jobs[ji].ref])) try_features[ji] = 1;
+      else list.push_back(ji);
+    }
+    std::stable_sort(list.begin(), list.end(),
+                     [&](size_t a, size_t b) { return results[a].scored.coverage > results[b].scored.coverage; });
+    for (size_t k = 0; k < list.size() && k < 2; ++k) try_features[list[k]] = 1;
+  }
   tbb::parallel_for(size_t{0}, jobs.size(), [&](size_t ji) {
     const Job& j = jobs[ji];
     const CompiledRef& r = *refs[j.ref];
-    Verified v = verify(r, q, q.units[j.unit], settings);
+    Verified v = std::move(results[ji]);
     // When the best frame alignment found only some of the part, try local features. Principal
     // frames of a near-cubic reference (three variances within 30%) are unreliable, so there any
     // better alignment counts. Elsewhere (a block on one face shifts the frame) it counts only at
     // kLocalOnlyScore: taken at any score, this stage put benign plates and brackets above the
     // restricted threshold against plate-like references (a nut-adapter strip, a round disc;
     // evaluation seed 3) at 0.83-0.89, while the parts with a block it recovers score 0.98-0.99.
-    const auto& rv = r.variances;
-    const bool near_cubic = std::min({rv[0], rv[1], rv[2]}) > 0.7 * std::max({rv[0], rv[1], rv[2]});
-    if (v.scored.score < settings.restricted_threshold && v.scored.coverage >= 0.3 && q.units[j.unit].diag < 3.5 * r.diag) {
+    if (try_features[ji]) {
       Verified f = register_features(r, q, q.units[j.unit], v, settings);
-      if (near_cubic || f.scored.score >= kLocalOnlyScore) v = std::move(f);
+      if (near_cubic(r) || f.scored.score >= kLocalOnlyScore) v = std::move(f);
     }
     if (q.units[j.unit].bodies.size() > 1 && v.scored.score < settings.restricted_threshold && v.scored.coverage > 0.25)
       v = refine_pieces(r, q, q.units[j.unit], v);

@@ -364,8 +364,16 @@ int run(const Options& opt) {
         (r.verdict == Verdict::kRestricted || r.verdict == Verdict::kReview)) {
       const MatchEvidence& m = r.matches.front();
       if (m.signature_index < refs.size()) {
-        const auto [fwd, back] = two_sided_fit(corpus.entries[refs[m.signature_index]].mesh, corpus.entries[scans[i].corpus_entry].mesh, m);
-        records[i].copy_fit = std::min(fwd, back);
+        // A hash match (SHA-256, geometry or pose hash) is a copy by construction: the file's
+        // triangles are the reference's up to a rigid motion or a mirror. Its evidence carries no
+        // alignment transform, so the sample check below would read 0 for it.
+        if (m.method != "shape") {
+          records[i].copy_fit = 1.0;
+        } else {
+          const auto [fwd, back] =
+              two_sided_fit(corpus.entries[refs[m.signature_index]].mesh, corpus.entries[scans[i].corpus_entry].mesh, m);
+          records[i].copy_fit = std::min(fwd, back);
+        }
         if (records[i].copy_fit >= kCopyFit) records[i].group = "copy";
       }
     }
