@@ -37,8 +37,9 @@ void guarded(LoadedInput& out, Body&& body) {
 
 bool is_gcode(Format f) { return f == Format::kGcode || f == Format::kGcode3mf || f == Format::kBgcode; }
 
-void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptions& opt, bool read_gcode) {
-  out.sha256 = sha256_hex(data);
+void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptions& opt, bool read_gcode,
+                std::string known_sha256 = {}) {
+  out.sha256 = known_sha256.empty() ? sha256_hex(data) : std::move(known_sha256);
   out.format = detect_format(data);
   if (read_gcode && is_gcode(out.format)) {
     out.prints = gcode::read_prints(data, out.format, opt.limits);
@@ -70,7 +71,8 @@ LoadedInput load_input(const InputFile& in, const ReadOptions& opt, bool read_gc
   return out;
 }
 
-LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt, bool read_gcode) {
+LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt, bool read_gcode,
+                             std::string known_sha256) {
   LoadedInput out;
   out.path = std::move(name);
   guarded(out, [&] {
@@ -78,7 +80,7 @@ LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, co
       throw LoadError(ErrorCode::kLimitExceeded, "input size " + std::to_string(data.size()) +
                                                      " bytes exceeds the max_input_bytes limit of " +
                                                      std::to_string(opt.limits.max_input_bytes));
-    read_bytes(out, data, opt, read_gcode);
+    read_bytes(out, data, opt, read_gcode, std::move(known_sha256));
   });
   return out;
 }

@@ -39,9 +39,10 @@ struct LoadedInput {
 LoadedInput load_input(const InputFile& in, const ReadOptions& opt, bool read_gcode = false);
 
 // The same for bytes already in memory (an archive member, a buffer from an embedder); `name` is
-// reported as the path. Enforces opt.limits.max_input_bytes on data.size().
+// reported as the path. Enforces opt.limits.max_input_bytes on data.size(). A caller that hashed
+// the bytes while receiving them passes the hex SHA-256 as `known_sha256` (not hashed again).
 LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt,
-                             bool read_gcode = false);
+                             bool read_gcode = false, std::string known_sha256 = {});
 
 // Error text for a caught exception: the message, made one line (control characters -> spaces).
 std::string one_line(std::string_view text);

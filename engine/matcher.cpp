@@ -574,6 +574,18 @@ Verified verify(const CompiledRef& r, const Query& q, const Unit& u, const Match
   return best;
 }
 
+// RANSAC settings for matching against a reference feature cloud of voxel size `voxel`; hand 1
+// fits reflections.
+FeatureMatchOptions feature_options(size_t keypoints, int iterations, float voxel, int hand, uint64_t seed) {
+  FeatureMatchOptions fo;
+  fo.keypoints = keypoints;
+  fo.iterations = iterations;
+  fo.inlier_dist = 1.5f * voxel;
+  fo.mirrored = hand == 1;
+  fo.seed = seed;
+  return fo;
+}
+
 // Whole-unit alignment from local features, for units whose principal frames mislead verify():
 // near-cubic parts (all three variances alike, so a remeshed copy's axes turn arbitrarily). It
 // would also help parts with a block of material on one face, but see the caller for why it is
@@ -609,12 +621,7 @@ Verified register_features(const CompiledRef& r, const Query& q, const Unit& u, 
   opt.min_scale = s.min_scale * 0.95;
   opt.max_scale = s.max_scale * 1.05;
   for (int hand = 0; hand < 2; ++hand) {
-    FeatureMatchOptions fo;
-    fo.keypoints = 300;
-    fo.iterations = 3000;
-    fo.inlier_dist = 1.5f * rf.voxel;
-    fo.mirrored = hand == 1;
-    fo.seed = 0x51ed2701u + static_cast<uint64_t>(hand);
+    const FeatureMatchOptions fo = feature_options(300, 3000, rf.voxel, hand, 0x51ed2701u + static_cast<uint64_t>(hand));
     // Every hypothesis is settled on the coarse subset; only the two that then fit best are refined
     // on the medium one and fully scored (ICP is most of this stage's cost).
     std::vector<std::pair<double, Similarity>> settled;
@@ -984,12 +991,7 @@ Verified register_pieces(const CompiledRef& r, const Query& q, const Unit& u, co
     const FeatureCloud& pc = p.cloud;
     if (pc.points.size() < 12) continue;
     for (int hand = 0; hand < 2; ++hand) {
-      FeatureMatchOptions fo;
-      fo.keypoints = 200;
-      fo.iterations = 5000;
-      fo.inlier_dist = 1.5f * rf.voxel;
-      fo.mirrored = hand == 1;
-      fo.seed = 0x9e3779b9u + p.body;
+      const FeatureMatchOptions fo = feature_options(200, 5000, rf.voxel, hand, 0x9e3779b9u + p.body);
       const std::vector<FeatureMatch> hyps = feature_register(pc, rf, fo, kHypotheses);
       std::vector<Similarity> inits;
       for (const FeatureMatch& fm : hyps)

@@ -108,11 +108,12 @@ ScanResult Engine::scan_file(const std::string& path) const {
   return finish(load_input(InputFile{path}, opt, true), *matcher_, t0);
 }
 
-ScanResult Engine::scan_bytes(std::span<const uint8_t> data, const std::string& name) const {
+ScanResult Engine::scan_bytes(std::span<const uint8_t> data, const std::string& name,
+                              const std::string& known_sha256) const {
   const auto t0 = Clock::now();
   ReadOptions opt;
   opt.limits = settings_.limits;
-  return finish(load_input_bytes(data, name, opt, true), *matcher_, t0);
+  return finish(load_input_bytes(data, name, opt, true, known_sha256), *matcher_, t0);
 }
 
 ScanResult Engine::scan_mesh(const Mesh& mesh, const std::string& name) const {

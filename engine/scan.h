@@ -80,7 +80,8 @@ class Engine {
 
   // All thread-safe. They never throw for bad input: errors come back in ScanResult::error.
   ScanResult scan_file(const std::string& path) const;
-  ScanResult scan_bytes(std::span<const uint8_t> data, const std::string& name) const;
+  // `known_sha256`: the hex SHA-256 of data when the caller already has it (the streaming scan).
+  ScanResult scan_bytes(std::span<const uint8_t> data, const std::string& name, const std::string& known_sha256 = {}) const;
   ScanResult scan_mesh(const Mesh& mesh, const std::string& name) const;  // no hashing, format unknown
   // G-code reconstructed by the caller (the streaming scan, engine/stream.h), screened as scan_file
   // screens G-code; `error` non-empty gives an error result.

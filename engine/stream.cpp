@@ -189,7 +189,7 @@ ScanResult ScanStream::finish() {
   }
   ScanResult r;
   if (s.mode == Mode::kBuffer) {
-    r = s.engine.scan_bytes(s.buffer, s.name);
+    r = s.engine.scan_bytes(s.buffer, s.name, sha);  // hashed while streaming: not hashed twice
   } else if (s.mode == Mode::kFailed) {
     r = s.engine.scan_prints({}, s.name, s.format, sha, s.error);
   } else {

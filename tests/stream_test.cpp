@@ -93,6 +93,9 @@ TEST(Stream, MeshFormatsAreBufferedAndScreenedAtTheEnd) {
   EXPECT_EQ(whole.verdict, Verdict::kRestricted);
   EXPECT_EQ(s.verdict, whole.verdict);
   EXPECT_DOUBLE_EQ(s.score, whole.score);
+  // The hash computed while streaming is the one reported (the buffer is not hashed again).
+  EXPECT_EQ(s.sha256, whole.sha256);
+  EXPECT_EQ(s.sha256.size(), 64u);
   // Over the buffer limit: an error result naming the limit, not an exception.
   StreamOptions small;
   small.max_buffer_bytes = 1000;
