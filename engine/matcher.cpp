@@ -302,6 +302,20 @@ struct Scored {
   double score = 0, coverage = 0, extraneous = 0;
 };
 
+// Whether the file has surface at `y` facing about `ny` (a reference point and its normal placed in
+// the file): one of its 4 nearest samples within sqrt(radius_sq) lies within `tol` of the point
+// along the reference's own (clean) normal, so noisy file normals do not matter for distance, and
+// its normal agrees loosely (within about 60 degrees, either orientation).
+bool surface_hit(const Query& q, const Vec3f& y, const Vec3f& ny, double tol, float radius_sq) {
+  uint32_t idx[4];
+  float d2[4];
+  const size_t k = q.index.knn_within(y, 4, radius_sq, idx, d2);
+  for (size_t m = 0; m < k; ++m)
+    if (std::fabs(dot3(sub3(y, q.sample.points[idx[m]]), ny)) <= tol && std::fabs(dot3(ny, q.sample.normals[idx[m]])) >= 0.5)
+      return true;
+  return false;
+}
+
 // Distinctiveness-weighted coverage of the reference by the file under `xf`, and the extraneous
 // material fraction inside the reference footprint.
 // `feature_cap`: whether the sharpest features must all be found. True when the file unit is no
@@ -321,19 +335,7 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
     wsum += r.w[i];
     const bool feature = r.sig.points[i].weight >= kFeatureWeight;
     n_feature += feature;
-    const Vec3f y = xf.apply(r.pts[i]);
-    uint32_t idx[4];
-    float d2[4];
-    const size_t k = q.index.knn_within(y, 4, static_cast<float>(radius_sq), idx, d2);
-    const Vec3f ny = xf.apply_dir(r.nrm[i]);
-    bool hit = false;
-    // Point-to-plane distance along the reference's own (clean) normal, so noisy file normals do not
-    // matter for distance; the file normal only has to agree loosely (within about 60 degrees).
-    for (size_t m = 0; m < k && !hit; ++m) {
-      const Vec3f& nq = q.sample.normals[idx[m]];
-      hit = std::fabs(dot3(sub3(y, q.sample.points[idx[m]]), ny)) <= tol && std::fabs(dot3(ny, nq)) >= 0.5;
-    }
-    if (!hit) continue;
+    if (!surface_hit(q, xf.apply(r.pts[i]), xf.apply_dir(r.nrm[i]), tol, static_cast<float>(radius_sq))) continue;
     wcov += r.w[i];
     feature_hits += feature;
     if (covered_out) (*covered_out)[i] = 1;
@@ -804,7 +806,7 @@ Verified register_pieces(const CompiledRef& r, const Query& q, const Unit& u, co
     }
     return true;
   };
-  // The reference points a placed piece covers: score_alignment's hit test (at scale 1), run only
+  // The reference points a placed piece covers: surface_hit as in score_alignment (at scale 1), run only
   // over the reference points that can be within reach of the piece (its box in the reference frame).
   auto cover = [&](const Piece& p, Option& o) {
     const double radius = std::max(3.0 * tol, 2.5 * p.sample.spacing);
@@ -826,15 +828,7 @@ Verified register_pieces(const CompiledRef& r, const Query& q, const Unit& u, co
       const Vec3f ny{static_cast<float>(inv.m[0] * n[0] + inv.m[1] * n[1] + inv.m[2] * n[2]),
                      static_cast<float>(inv.m[3] * n[0] + inv.m[4] * n[1] + inv.m[5] * n[2]),
                      static_cast<float>(inv.m[6] * n[0] + inv.m[7] * n[1] + inv.m[8] * n[2])};
-      uint32_t idx[4];
-      float d2[4];
-      const size_t k = p.sample.index.knn_within(y, 4, radius2, idx, d2);
-      bool hit = false;
-      for (size_t m = 0; m < k && !hit; ++m) {
-        const Vec3f& nq = p.sample.sample.normals[idx[m]];
-        hit = std::fabs(dot3(sub3(y, p.sample.sample.points[idx[m]]), ny)) <= tol && std::fabs(dot3(ny, nq)) >= 0.5;
-      }
-      if (!hit) continue;
+      if (!surface_hit(p.sample, y, ny, tol, radius2)) continue;
       o.covered[i] = 1;
       o.weight += r.w[i];
     }
