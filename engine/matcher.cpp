@@ -30,6 +30,8 @@ struct CompiledRef {
   std::array<double, 3> box_lo{}, box_hi{};
   double spacing = 1;  // typical distance between stored samples
   double diag = 1;
+  // All three variances within 30%: principal frames are unreliable (axes turn with tessellation).
+  bool near_cubic = false;
   // Local features, built on first use (most references never need them): at the whole-part
   // scale (register_features) and at the finer scale of pieces (register_pieces).
   mutable std::once_flag features_once, piece_features_once;
@@ -79,6 +81,8 @@ std::unique_ptr<CompiledRef> compile(Signature sig) {
   }
   const PrincipalFrame f = principal_frame(r->pts);
   r->variances = f.variances;
+  r->near_cubic = std::min({f.variances[0], f.variances[1], f.variances[2]}) >
+                  0.7 * std::max({f.variances[0], f.variances[1], f.variances[2]});
   r->box_lo = {1e30, 1e30, 1e30};
   r->box_hi = {-1e30, -1e30, -1e30};
   for (const Vec3f& p : r->pts)
@@ -316,6 +320,10 @@ bool surface_hit(const Query& q, const Vec3f& y, const Vec3f& ny, double tol, fl
   return false;
 }
 
+// Coverage capped by the share of the sharpest features found: all of them found leaves coverage
+// as it is; each missing one lowers the cap faster than coverage falls.
+double capped_score(double coverage, double feature_cov) { return std::min(coverage, 1.3 * feature_cov - 0.25); }
+
 // Distinctiveness-weighted coverage of the reference by the file under `xf`, and the extraneous
 // material fraction inside the reference footprint.
 // `feature_cap`: whether the sharpest features must all be found. True when the file unit is no
@@ -381,7 +389,7 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
   // Up to 12 % extraneous material is tolerated: a block or boss united with the part overlaps its
   // footprint a little. Beyond that the score falls fast (a plate covering holes, a larger solid).
   const double penalty = std::clamp(1.0 - 2.5 * (s.extraneous - 0.12), 0.0, 1.0);
-  s.score = std::min(s.coverage, 1.3 * feature_cov - 0.25) * penalty;
+  s.score = capped_score(s.coverage, feature_cov) * penalty;
   return s;
 }
 
@@ -589,9 +597,8 @@ FeatureMatchOptions feature_options(size_t keypoints, int iterations, float voxe
 }
 
 // Whole-unit alignment from local features, for units whose principal frames mislead verify():
-// near-cubic parts (all three variances alike, so a remeshed copy's axes turn arbitrarily). It
-// would also help parts with a block of material on one face, but see the caller for why it is
-// not run there.
+// near-cubic parts (all three variances alike, so a remeshed copy's axes turn arbitrarily) and
+// parts with a block of material on one face (the caller decides when and at what score).
 // FPFH correspondences and RANSAC give rigid starts, proper and mirrored; each is refined by ICP
 // with scale and scored like any other alignment, except that the sharpest features must be found
 // whatever the unit's size (score_alignment's feature cap): local features can lay a look-alike
@@ -928,7 +935,7 @@ Verified register_pieces(const CompiledRef& r, const Query& q, const Unit& u, co
       }
       const double joint = wsum > 0 ? wcov / wsum : 0;
       const double feature_cov = n_feature >= 40 ? double(feature_hits) / double(n_feature) : 1.0;
-      const double score = std::min(joint, 1.3 * feature_cov - 0.25);
+      const double score = capped_score(joint, feature_cov);
       if (score > out.scored.score) {
         out.scored.coverage = joint;
         out.scored.score = score;
@@ -1116,10 +1123,6 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
   // Local features (below) cost about as much as the rest of verification, so for references that
   // are not near-cubic they are tried only for the two candidates of the file whose frame alignment
   // covered most of their reference.
-  auto near_cubic = [](const CompiledRef& r) {
-    const auto& rv = r.variances;
-    return std::min({rv[0], rv[1], rv[2]}) > 0.7 * std::max({rv[0], rv[1], rv[2]});
-  };
   auto wants_features = [&](size_t ji) {
     const Verified& v = results[ji];
     return v.scored.score < settings.restricted_threshold && v.scored.coverage >= 0.3 &&
@@ -1130,7 +1133,7 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
     std::vector<size_t> list;
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
       if (!wants_features(ji)) continue;
-      if (near_cubic(*refs[jobs[ji].ref])) try_features[ji] = 1;
+      if (refs[jobs[ji].ref]->near_cubic) try_features[ji] = 1;
       else list.push_back(ji);
     }
     std::stable_sort(list.begin(), list.end(),
@@ -1149,7 +1152,7 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
     // evaluation seed 3) at 0.83-0.89, while the parts with a block it recovers score 0.98-0.99.
     if (try_features[ji]) {
       Verified f = register_features(r, q, q.units[j.unit], v, settings);
-      if (near_cubic(r) || f.scored.score >= kLocalOnlyScore) v = std::move(f);
+      if (r.near_cubic || f.scored.score >= kLocalOnlyScore) v = std::move(f);
     }
     if (q.units[j.unit].bodies.size() > 1 && v.scored.score < settings.restricted_threshold && v.scored.coverage > 0.25)
       v = refine_pieces(r, q, q.units[j.unit], v);

@@ -26,4 +26,8 @@ struct Mesh {
 // Appends `part` to `dst` as a new object (offsets its indices).
 void append_object(Mesh& dst, const Mesh& part);
 
+// Triangles [begin, end) of `mesh` as a mesh of their own: the vertices they use, in first-use
+// order, and the triangles re-indexed into them (one object). Requires begin <= end <= triangles.
+Mesh sub_mesh(const Mesh& mesh, size_t begin, size_t end);
+
 }  // namespace s3d

@@ -119,29 +119,6 @@ std::vector<std::pair<size_t, size_t>> object_ranges(const Mesh& mesh) {
   return r;
 }
 
-// The vertices a triangle range uses (first-use order) and its triangles re-indexed into them.
-struct Part {
-  std::vector<Vec3f> vertices;
-  std::vector<Tri> triangles;
-};
-
-Part extract(const Mesh& mesh, size_t begin, size_t end) {
-  Part p;
-  std::vector<uint32_t> remap(mesh.vertices.size(), UINT32_MAX);
-  for (size_t i = begin; i < end; ++i) {
-    Tri t = mesh.triangles[i];
-    for (uint32_t& v : t) {
-      if (remap[v] == UINT32_MAX) {
-        remap[v] = static_cast<uint32_t>(p.vertices.size());
-        p.vertices.push_back(mesh.vertices[v]);
-      }
-      v = remap[v];
-    }
-    p.triangles.push_back(t);
-  }
-  return p;
-}
-
 Vec3f facet_normal(const Vec3f& a, const Vec3f& b, const Vec3f& c) {
   const double ux = double(b[0]) - a[0], uy = double(b[1]) - a[1], uz = double(b[2]) - a[2];
   const double vx = double(c[0]) - a[0], vy = double(c[1]) - a[1], vz = double(c[2]) - a[2];
@@ -174,7 +151,7 @@ bool valid_3mf_unit(const std::string& unit) {
          unit == "meter";
 }
 
-void append_3mf_object(std::string& s, uint32_t id, const Part& p) {
+void append_3mf_object(std::string& s, uint32_t id, const Mesh& p) {
   s += "<object id=\"";
   append_uint(s, id);
   s += "\" type=\"model\"><mesh><vertices>\n";
@@ -378,7 +355,7 @@ void write_amf(const Mesh& mesh, const std::string& path) {
   s += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<amf unit=\"millimeter\" version=\"1.1\">\n";
   const auto ranges = object_ranges(mesh);
   for (size_t k = 0; k < ranges.size(); ++k) {
-    const Part p = extract(mesh, ranges[k].first, ranges[k].second);
+    const Mesh p = sub_mesh(mesh, ranges[k].first, ranges[k].second);
     s += "<object id=\"";
     append_uint(s, k);
     s += "\"><mesh><vertices>\n";
@@ -414,7 +391,7 @@ void write_3mf(const Mesh& mesh, const std::string& path, const std::string& uni
   std::string model = model_header(unit);
   const auto ranges = object_ranges(mesh);
   for (size_t k = 0; k < ranges.size(); ++k)
-    append_3mf_object(model, static_cast<uint32_t>(k + 1), extract(mesh, ranges[k].first, ranges[k].second));
+    append_3mf_object(model, static_cast<uint32_t>(k + 1), sub_mesh(mesh, ranges[k].first, ranges[k].second));
   model += "</resources>\n<build>\n";
   for (size_t k = 0; k < ranges.size(); ++k) {
     model += "<item objectid=\"";
@@ -432,7 +409,7 @@ void write_3mf_items(const std::vector<Mesh>& objects, const std::vector<std::ar
   std::string model = model_header(unit);
   for (size_t k = 0; k < objects.size(); ++k) {
     validate(objects[k]);
-    append_3mf_object(model, static_cast<uint32_t>(k + 1), extract(objects[k], 0, objects[k].triangles.size()));
+    append_3mf_object(model, static_cast<uint32_t>(k + 1), sub_mesh(objects[k], 0, objects[k].triangles.size()));
   }
   model += "</resources>\n<build>\n";
   for (size_t k = 0; k < objects.size(); ++k) {

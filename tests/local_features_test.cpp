@@ -64,20 +64,7 @@ FeatureCloud cloud_of(const Mesh& m, uint64_t seed) {
 Mesh object_of(const Mesh& m, size_t k) {
   const size_t first = m.object_starts.empty() ? 0 : m.object_starts[k];
   const size_t last = k + 1 < m.object_starts.size() ? m.object_starts[k + 1] : m.triangles.size();
-  Mesh out;
-  std::vector<uint32_t> remap(m.vertices.size(), UINT32_MAX);
-  for (size_t t = first; t < last; ++t) {
-    Tri tri = m.triangles[t];
-    for (uint32_t& v : tri) {
-      if (remap[v] == UINT32_MAX) {
-        remap[v] = static_cast<uint32_t>(out.vertices.size());
-        out.vertices.push_back(m.vertices[v]);
-      }
-      v = remap[v];
-    }
-    out.triangles.push_back(tri);
-  }
-  return out;
+  return sub_mesh(m, first, last);
 }
 
 // Every piece turned by its own random rotation, then the pieces laid in a row 5 mm apart.
