@@ -26,6 +26,8 @@
 #include "bench/eval/synthetic_corpus.h"
 #include "bench/eval/variant_cache.h"
 #include "engine/scan.h"
+#include "geometry/file_bytes.h"
+#include "geometry/load.h"
 #include "geometry/point_index.h"
 #include "geometry/sample_surface.h"
 #include "signatures/build_signature.h"
@@ -332,6 +334,7 @@ int run(const Options& opt) {
   struct ScanJob {
     std::string path, group, subject;
     long corpus_entry = -1;  // benign files: the corpus entry (checked for being a copy of a reference)
+    const Mesh* reference = nullptr;  // variants: the reference they were made from
   };
   std::vector<ScanJob> scans;
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -342,7 +345,7 @@ int run(const Options& opt) {
     if (!outcomes[i].ok)
       failures.push_back({jobs[i].group, jobs[i].subject, outcomes[i].reason});
     else
-      scans.push_back({outcomes[i].path, jobs[i].group, jobs[i].subject});
+      scans.push_back({outcomes[i].path, jobs[i].group, jobs[i].subject, -1, jobs[i].req.reference});
     if (outcomes[i].ok && !outcomes[i].note.empty()) notes.push_back({jobs[i].group, jobs[i].subject, outcomes[i].note});
   }
   for (size_t i : split.benign)
@@ -377,23 +380,34 @@ int run(const Options& opt) {
         if (records[i].copy_fit >= kCopyFit) records[i].group = "copy";
       }
     }
+    // Detected edit variants: how far the edit takes the part from its reference, on the same
+    // two-sided measure as the copy check. This is the yardstick for benign near-copies below.
+    if (scans[i].group == "edit" && scans[i].reference && !r.matches.empty() &&
+        (r.verdict == Verdict::kRestricted || r.verdict == Verdict::kReview)) {
+      const MatchEvidence& m = r.matches.front();
+      if (m.signature_index < refs.size() && &corpus.entries[refs[m.signature_index]].mesh == scans[i].reference) {
+        try {
+          ReadOptions ro;
+          FileBytes bytes(scans[i].path, ro.limits);
+          const LoadedModel lm = load_model(bytes.bytes(), ro);
+          const auto [fwd, back] = two_sided_fit(*scans[i].reference, lm.mesh, m);
+          records[i].copy_fit = std::min(fwd, back);
+        } catch (const std::exception&) {
+          // not measured; the record keeps copy_fit = -1
+        }
+      }
+    }
     const size_t n = done.fetch_add(1) + 1;
     if (n % progress_step == 0 || n == scans.size())
       std::fprintf(stderr, "screen3d-eval: scanned %zu/%zu (%.0f s)\n", n, scans.size(), seconds_since(t_scan));
   });
-  // A benign file found to be a copy of a reference is a copy in its sliced form too.
-  {
-    std::set<std::string> copies;
-    for (const ScanRecord& rec : records)
-      if (rec.group == "copy") copies.insert(rec.subject);
-    for (ScanRecord& rec : records)
-      if (rec.group == "benign-gcode" && copies.count(rec.subject.substr(0, rec.subject.rfind(" gcode")))) rec.group = "copy";
-  }
+  report.near_copy_fit = mark_near_copies(records);
   // Missed variants and clean siblings carry no evidence: rescan them with the diagnostic engine for
   // their best candidate. The verdict stays the one the real engine gave.
   std::vector<size_t> rescans;
   for (size_t i = 0; i < records.size(); ++i)
-    if (records[i].group != "benign" && records[i].group != "copy" && records[i].group != "benign-gcode" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
+    if (records[i].group != "benign" && records[i].group != "copy" && records[i].group != "near-copy" &&
+        records[i].group != "benign-gcode" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
       rescans.push_back(i);
   tbb::parallel_for(size_t{0}, rescans.size(), [&](size_t j) {
     ScanRecord& rec = records[rescans[j]];

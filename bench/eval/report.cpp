@@ -97,6 +97,27 @@ double percentile(std::vector<double> values, double p) {
   return values[std::min(idx, values.size() - 1)];
 }
 
+double mark_near_copies(std::vector<ScanRecord>& records) {
+  std::vector<double> edit_fits;
+  for (const ScanRecord& rec : records)
+    if (rec.group == "edit" && rec.copy_fit >= 0) edit_fits.push_back(rec.copy_fit);
+  double cut = -1;
+  if (!edit_fits.empty()) {
+    cut = std::min(kCopyFit, percentile(edit_fits, kNearCopyEditPercentile));
+    for (ScanRecord& rec : records)
+      if (rec.group == "benign" && rec.copy_fit >= cut) rec.group = "near-copy";
+  }
+  std::map<std::string, std::string> found;
+  for (const ScanRecord& rec : records)
+    if (rec.group == "copy" || rec.group == "near-copy") found[rec.subject] = rec.group;
+  for (ScanRecord& rec : records) {
+    if (rec.group != "benign-gcode") continue;
+    const auto it = found.find(rec.subject.substr(0, rec.subject.rfind(" gcode")));
+    if (it != found.end()) rec.group = it->second;
+  }
+  return cut;
+}
+
 void summarise(Report& report, const std::vector<ScanRecord>& records, const std::vector<GenerationFailure>& failures,
                const std::vector<GenerationFailure>& notes) {
   std::map<std::string, ClassRow*> rows;
@@ -129,6 +150,12 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
       lat["benign"].push_back(r.latency_ms);
       continue;
     }
+    if (r.group == "near-copy") {
+      count(report.near_copies, r.verdict);
+      report.near_copy_results.push_back(r);
+      lat["benign"].push_back(r.latency_ms);
+      continue;
+    }
     if (r.group == "sibling") {
       count(report.siblings, r.verdict);
       report.sibling_results.push_back(r);
@@ -146,6 +173,7 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
       default: ++c.error; break;
     }
     if (r.verdict != Verdict::kRestricted) report.variant_misses.push_back(r);
+    if (r.group == "edit" && r.copy_fit >= 0) report.edit_fits.push_back(r.copy_fit);
     lat[r.group].push_back(r.latency_ms);
   }
 
@@ -160,11 +188,13 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
     report.latency.push_back({g, v.size(), percentile(v, 50), percentile(v, 95), percentile(v, 100)});
   }
 
+  std::sort(report.edit_fits.begin(), report.edit_fits.end());
   std::sort(report.variant_misses.begin(), report.variant_misses.end(), record_less);
   std::sort(report.benign_flags.begin(), report.benign_flags.end(), record_less);
   std::sort(report.benign_errors.begin(), report.benign_errors.end(), record_less);
   std::sort(report.sibling_results.begin(), report.sibling_results.end(), record_less);
   std::sort(report.copy_results.begin(), report.copy_results.end(), record_less);
+  std::sort(report.near_copy_results.begin(), report.near_copy_results.end(), record_less);
   report.generation_notes = notes;
   const auto by_subject = [](const GenerationFailure& a, const GenerationFailure& b) {
     return std::tie(a.group, a.subject) < std::tie(b.group, b.subject);
@@ -203,11 +233,25 @@ void print_report(std::ostream& out, const Report& r) {
   out << "\nOther files\n";
   out << "  " << pad("set", 15, true) << pad("files", 8) << pad("restr", 7) << pad("review", 7) << pad("clean", 7)
       << pad("error", 7) << "\n";
-  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.siblings, &r.copies})
+  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.siblings, &r.copies, &r.near_copies})
     out << "  " << pad(g->name, 15, true) << pad(std::to_string(g->files), 8) << pad(std::to_string(g->restricted), 7)
         << pad(std::to_string(g->review), 7) << pad(std::to_string(g->clean), 7) << pad(std::to_string(g->error), 7) << "\n";
   out << "  (benign restricted = false positives; copies = benign-listed files that are the reference part itself,\n"
-         "   perhaps mirrored: dense samples agree within 1% of the diagonal both ways, checked apart from the score)\n";
+         "   perhaps mirrored: dense samples agree within 1% of the diagonal both ways, checked apart from the score,\n"
+         "   on at least " << fmt("%.0f", kCopyFit * 100) << "% of each surface; near-copies = benign-listed files as close to a reference as\n"
+         "   the edits this run requires to be found: two-sided fit >= ";
+  if (r.near_copy_fit >= 0)
+    out << fmt("%.3f", r.near_copy_fit) << ", the " << fmt("%.0f", kNearCopyEditPercentile)
+        << "th percentile of the found edit variants' fits)\n";
+  else
+    out << "- (no edit class ran: none)\n";
+
+  if (!r.edit_fits.empty()) {
+    const std::vector<double>& f = r.edit_fits;
+    out << "\nEdit variants found (restricted or review): two-sided fit to their reference, n " << f.size() << ": min "
+        << fmt("%.3f", f.front()) << ", p25 " << fmt("%.3f", percentile(f, 25)) << ", median " << fmt("%.3f", percentile(f, 50))
+        << ", max " << fmt("%.3f", f.back()) << "\n";
+  }
 
   out << "\nLatency of Engine::scan_file, ms (measured under the run's parallel load)\n";
   out << "  " << pad("set", 15, true) << pad("n", 6) << pad("p50", 10) << pad("p95", 10) << pad("max", 10) << "\n";
@@ -221,6 +265,8 @@ void print_report(std::ostream& out, const Report& r) {
   print_records(out, "Siblings of references", r.sibling_results);
   print_records(out, "Benign-listed copies of references (two-sided fit >= 0.95: the same part, not false positives)",
                 r.copy_results);
+  print_records(out, "Benign-listed near-copies of references (modified copies: as close as the edits that must be found)",
+                r.near_copy_results);
   out << "\nVariants not generated (" << r.generation_failures.size() << ")\n";
   for (const GenerationFailure& f : r.generation_failures)
     out << "  " << pad(f.group, 14, true) << " " << f.subject << ": " << f.reason << "\n";
@@ -271,7 +317,7 @@ nlohmann::json report_to_json(const Report& r) {
   }
   j["classes"] = classes;
   j["overall"] = {{"scanned", r.total_scanned()}, {"restricted", r.total_restricted()}, {"detection_rate", r.overall_rate()}};
-  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.siblings, &r.copies})
+  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.siblings, &r.copies, &r.near_copies})
     j[g->name] = {{"files", g->files}, {"restricted", g->restricted}, {"review", g->review}, {"clean", g->clean}, {"error", g->error}};
   auto list = [](const std::vector<ScanRecord>& v) {
     nlohmann::json a = nlohmann::json::array();
@@ -283,6 +329,9 @@ nlohmann::json report_to_json(const Report& r) {
   j["benign_errors"] = list(r.benign_errors);
   j["sibling_results"] = list(r.sibling_results);
   j["copy_results"] = list(r.copy_results);
+  j["edit_two_sided_fits"] = r.edit_fits;
+  j["near_copy_results"] = list(r.near_copy_results);
+  j["near_copy_fit"] = r.near_copy_fit >= 0 ? nlohmann::json(r.near_copy_fit) : nlohmann::json(nullptr);
   nlohmann::json gf = nlohmann::json::array();
   for (const GenerationFailure& f : r.generation_failures)
     gf.push_back({{"class", f.group}, {"subject", f.subject}, {"reason", f.reason}});
