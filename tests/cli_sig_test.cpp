@@ -88,8 +88,10 @@ class CliSig : public ::testing::Test {
 
 TEST_F(CliSig, AddCreatesDatabaseAndListShowsEntries) {
   const std::string a = stl("a.stl", torus(20.3, 6.1)), b = stl("b.stl", torus(14.2, 3.3));
+  // --no-checks: a plain disc of a torus's size reaches review against it (the warning is tested
+  // in AddWarnsAboutPlainAndResemblingReferences); here stderr must stay empty.
   const auto r = run_cli({"sig", "add", "--db", db_, "--label", "ring part", "--category", "fire-control",
-                          "--severity", "9", "--added-by", "alice", a, b});
+                          "--severity", "9", "--added-by", "alice", "--no-checks", a, b});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_EQ(r.out_lines(), (std::vector<std::string>{"s-000001\t" + a, "s-000002\t" + b}));
@@ -208,7 +210,8 @@ TEST_F(CliSig, BadInputsExitTwoWithOneLineEach) {
   // One good file among bad ones: the good one is added, each bad one named, exit 2.
   const std::string junk = (dir_ / "junk.bin").string();
   std::ofstream(junk) << "this is not a mesh";
-  r = add({junk, a, (dir_ / "missing.stl").string()});
+  r = run_cli({"sig", "add", "--db", db_, "--label", "part", "--category", "receiver", "--no-checks", junk, a,
+               (dir_ / "missing.stl").string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "s-000001\t" + a + "\n");
   ASSERT_EQ(r.err_lines().size(), 2u) << r.err;
@@ -240,6 +243,49 @@ TEST_F(CliSig, ListNeverPrintsControlCharactersFromLabels) {
   const auto entries = list_json();  // JSON escapes it instead
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]["label"], "evil\x1b[31mlabel");
+}
+
+}  // namespace
+}  // namespace s3d
+
+namespace s3d {
+namespace {
+
+// A rod: a plain cylinder of its own size matches it, so sig add warns, names the solid, and adds
+// it all the same; --no-checks is silent. A remeshed copy of an entry is named as resembling it.
+TEST_F(CliSig, AddWarnsAboutPlainAndResemblingReferences) {
+  Mesh rod;
+  {
+    const int n = 40;
+    for (int k = 0; k < 2; ++k)
+      for (int i = 0; i < n; ++i)
+        rod.vertices.push_back({static_cast<float>(2.5 * std::cos(2 * kPi * i / n)), static_cast<float>(2.5 * std::sin(2 * kPi * i / n)),
+                                static_cast<float>(60.0 * k)});
+    rod.vertices.push_back({0, 0, 0});
+    rod.vertices.push_back({0, 0, 60});
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t j = (i + 1) % n;
+      rod.triangles.push_back({i, j, n + j});
+      rod.triangles.push_back({i, n + j, n + i});
+      rod.triangles.push_back({2 * n, j, i});
+      rod.triangles.push_back({2 * n + 1, n + i, n + j});
+    }
+  }
+  const std::string r = stl("rod.stl", rod);
+  const auto a = add({r});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out_lines(), (std::vector<std::string>{"s-000001\t" + r}));
+  EXPECT_NE(a.err.find(r + ": warning: not distinctive: a plain cylinder"), std::string::npos) << a.err;
+  EXPECT_EQ(std::count(a.err.begin(), a.err.end(), '\n'), 1) << a.err;
+
+  const std::string t1 = stl("t1.stl", torus(20.3, 6.1)), t2 = stl("t2.stl", torus(20.3, 6.1, 60, 30));
+  const auto quiet = run_cli({"sig", "add", "--db", db_, "--label", "ring", "--category", "other", "--no-checks", t1});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+  const auto again = add({t2});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find(t2 + ": warning: resembles s-000002 'ring'"), std::string::npos) << again.err;
+  EXPECT_EQ(list_json().size(), 3u);
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 // `screen3d sig add|list|remove`: edit and inspect a signature database.
-//   sig add --db DB --label LABEL --category CATEGORY [--severity S] [--added-by NAME] FILE...
+//   sig add --db DB --label LABEL --category CATEGORY [--severity S] [--added-by NAME] [--no-checks] FILE...
 //   sig list --db DB [--json]
 //   sig remove --db DB ID...
 // --db defaults to $SCREEN3D_DB. Edits load the whole database, change it in memory and write it
 // back atomically once (signatures/database.h), so a failed command leaves the file as it was.
 // Files that fail (unreadable, duplicate reference) are reported and skipped; the others are still
 // added and the exit status is 2. Results (new or removed ids, listings) go to stdout only after the
-// database was written; diagnostics are one stderr line each.
+// database was written; diagnostics are one stderr line each. `sig add` also warns, without
+// refusing, when a reference resembles an existing entry or is matched by a plain box or cylinder
+// of its own size (engine/reference_checks.h).
 #include <time.h>
 
 #include <cstdint>
@@ -20,6 +22,7 @@
 
 #include "engine/cli/command.h"
 #include "engine/input.h"
+#include "engine/reference_checks.h"
 #include "engine/version.h"
 #include "geometry/canonical_hash.h"
 #include "signatures/build_signature.h"
@@ -36,6 +39,7 @@ struct SigOptions {
   int severity = 5;
   std::string added_by;
   std::vector<std::string> files;
+  bool no_checks = false;
   // list
   bool json = false;
   // remove
@@ -107,7 +111,7 @@ std::string default_added_by() {
 }
 
 // One reference file -> a complete Signature (everything but the id), or a one-line reason.
-bool signature_for_file(const std::string& path, const SigOptions& o, Category category, Signature& sig,
+bool signature_for_file(const std::string& path, const SigOptions& o, Category category, Signature& sig, Mesh& mesh_out,
                         std::string& error) {
   try {
     LoadedInput in = load_input(InputFile{path}, ReadOptions{});
@@ -129,6 +133,7 @@ bool signature_for_file(const std::string& path, const SigOptions& o, Category c
     sig.meta.added_by = o.added_by;
     sig.meta.added_at = static_cast<int64_t>(std::time(nullptr));
     sig.meta.tool_version = engine_version();
+    mesh_out = mesh;
     return true;
   } catch (const std::invalid_argument& e) {
     error = one_line(std::string("cannot build a signature: ") + e.what());
@@ -165,14 +170,37 @@ int run_add(const SigOptions& o) {
   std::string added;  // stdout, once the database is written
   for (const std::string& path : o.files) {
     Signature sig;
+    Mesh mesh;
     std::string error;
-    if (!signature_for_file(path, o, category, sig, error)) {
+    if (!signature_for_file(path, o, category, sig, mesh, error)) {
       diagnose(path, error);
       any_error = true;
       continue;
     }
+    // What an operator should know before relying on the entry (reference_checks.h): warnings
+    // only, the entry is added all the same.
+    std::vector<std::string> warnings;
+    if (!o.no_checks) {
+      const MatchSettings ms;
+      char buf[64];
+      for (const MatchEvidence& m : resembling_entries(db.entries, mesh, ms)) {
+        std::snprintf(buf, sizeof buf, "%.2f", m.score);
+        warnings.push_back("warning: resembles " + m.signature_id + " '" + printable(m.label) + "' (score " + buf +
+                           "): a variant or remeshed copy of a reference already in the database?");
+      }
+      const std::vector<StandInScore> plain = plain_stand_ins(sig, mesh, ms);
+      size_t reaching = 0;
+      for (const StandInScore& p : plain) reaching += p.score >= ms.review_threshold;
+      if (reaching > 0) {
+        std::snprintf(buf, sizeof buf, "%.2f", plain[0].score);
+        std::string w = "warning: not distinctive: a plain " + plain[0].shape + " scores " + buf + " against it";
+        if (reaching > 1) w += " (" + std::to_string(reaching) + " of " + std::to_string(plain.size()) + " plain solids tried reach review)";
+        warnings.push_back(w + ", so plain parts of this size would be flagged");
+      }
+    }
     try {
       const std::string id = add_signature(db, std::move(sig));
+      for (const std::string& w : warnings) diagnose(path, w);
       added += id + "\t" + printable(path) + "\n";
     } catch (const DbError& e) {  // DuplicateError names the existing id
       diagnose(path, e.what());
@@ -284,6 +312,9 @@ void register_sig(CLI::App& app, Context& ctx) {
   a->add_option("--severity", add->severity, "1 (low) .. 10 (high)")->capture_default_str();
   a->add_option("--added-by", add->added_by, "Who added it (default: $USER)");
   a->add_option("FILE", add->files, "Reference files (STL, 3MF, OBJ, ...)")->required();
+  a->add_flag("--no-checks", add->no_checks,
+              "Skip the warnings for a reference that resembles an existing entry or that plain boxes and "
+              "cylinders of its size would match (about 1 s per file)");
   a->callback([add, &ctx] { ctx.exit_code = run_add(*add); });
 
   auto list = std::make_shared<SigOptions>();

@@ -1,0 +1,63 @@
+// engine/reference_checks.h: the warnings `screen3d sig add` gives for a reference that plain solids
+// of its size would match, and for one that resembles an entry already in the database.
+#include <gtest/gtest.h>
+
+#include "engine/reference_checks.h"
+#include "geometry/shapes.h"
+#include "geometry/variants.h"
+#include "signatures/build_signature.h"
+
+namespace {
+
+using namespace s3d;
+using namespace s3d::shapes;
+
+Mesh moved(Mesh m, double tx, double ty, double tz) {
+  transform(m, {1, 0, 0, tx, 0, 1, 0, ty, 0, 0, 1, tz, 0, 0, 0, 1});
+  return m;
+}
+
+// A 30 mm block with a small lug on top: mostly a box.
+Mesh block_with_lug() { return merge({box(40, 30, 20), moved(box(4, 3, 2), 5, 4, 20)}); }
+
+Mesh chiral_bracket() {
+  LBracketParams bp;
+  return merge({l_bracket(bp), moved(box(10, 8, 6), 45, 4, 5)});
+}
+
+TEST(ReferenceChecks, APlainBlockMatchesAReferenceThatIsMostlyABlock) {
+  const Mesh ref = block_with_lug();
+  const MatchSettings ms;
+  const std::vector<StandInScore> s = plain_stand_ins(build_signature(ref), ref, ms);
+  ASSERT_GE(s.size(), 4u);
+  for (const StandInScore& x : s) std::printf("  %s: %.3f\n", x.shape.c_str(), x.score);
+  EXPECT_GE(s[0].score, ms.review_threshold);
+  EXPECT_EQ(s[0].shape.rfind("box ", 0), 0u) << s[0].shape;
+}
+
+TEST(ReferenceChecks, NoPlainSolidMatchesADistinctivePart) {
+  const MatchSettings ms;
+  for (const Mesh& ref : {chiral_bracket(), spur_gear(18, 2.0, 8, 6)}) {
+    const std::vector<StandInScore> s = plain_stand_ins(build_signature(ref), ref, ms);
+    ASSERT_GE(s.size(), 4u);
+    for (const StandInScore& x : s) std::printf("  %s: %.3f\n", x.shape.c_str(), x.score);
+    EXPECT_LT(s[0].score, ms.review_threshold) << s[0].shape;
+  }
+}
+
+TEST(ReferenceChecks, AResembledEntryIsNamed) {
+  const MatchSettings ms;
+  std::vector<Signature> db = {build_signature(spur_gear(18, 2.0, 8, 6)), build_signature(chiral_bracket())};
+  db[0].meta.id = "s-000001";
+  db[1].meta.id = "s-000002";
+  // The bracket remeshed and turned: not a hash duplicate, but the same part.
+  const Mesh again = variants::random_rigid(variants::subdivide_midpoint(chiral_bracket(), 1), 11);
+  const std::vector<MatchEvidence> m = resembling_entries(db, again, ms);
+  ASSERT_FALSE(m.empty());
+  EXPECT_EQ(m[0].signature_id, "s-000002");
+  EXPECT_GE(m[0].score, ms.restricted_threshold);
+  EXPECT_TRUE(resembling_entries(db, tube(15, 10, 30), ms).empty());
+  EXPECT_TRUE(resembling_entries({}, again, ms).empty());
+}
+
+}  // namespace
