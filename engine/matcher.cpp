@@ -339,11 +339,12 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
   double wsum = 0, wcov = 0;
   size_t n_feature = 0, feature_hits = 0;
   if (covered_out) covered_out->assign(r.pts.size(), 0);
+  const double inv_scale = xf.inv_scale();
   for (size_t i = 0; i < r.pts.size(); ++i) {
     wsum += r.w[i];
     const bool feature = r.sig.points[i].weight >= kFeatureWeight;
     n_feature += feature;
-    if (!surface_hit(q, xf.apply(r.pts[i]), xf.apply_dir(r.nrm[i]), tol, static_cast<float>(radius_sq))) continue;
+    if (!surface_hit(q, xf.apply(r.pts[i]), xf.apply_dir(r.nrm[i], inv_scale), tol, static_cast<float>(radius_sq))) continue;
     wcov += r.w[i];
     feature_hits += feature;
     if (covered_out) (*covered_out)[i] = 1;

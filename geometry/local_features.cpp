@@ -371,8 +371,9 @@ std::vector<FeatureMatch> feature_register(const FeatureCloud& source, const Fea
   auto surface_agreement = [&](const Similarity& xf, double bar = 0) {
     size_t on = 0;
     const double total = double(probes.size());
+    const double inv_scale = xf.inv_scale();
     for (size_t k = 0; k < probes.size(); ++k) {
-      on += target.near_surface(xf.apply(source.points[probes[k]]), xf.apply_dir(source.normals[probes[k]]));
+      on += target.near_surface(xf.apply(source.points[probes[k]]), xf.apply_dir(source.normals[probes[k]], inv_scale));
       if ((k & 15) == 15 && double(on + probes.size() - k - 1) < bar * total) return 0.0;
     }
     return probes.empty() ? 0.0 : double(on) / total;
@@ -412,10 +413,11 @@ std::vector<FeatureMatch> feature_register(const FeatureCloud& source, const Fea
   const float near2 = 2.25f * target.voxel * target.voxel;
   auto precise_agreement = [&](const Similarity& xf) {
     size_t on = 0;
+    const double inv_scale = xf.inv_scale();
     for (uint32_t i : probes) {
       float d2 = 0;
       const uint32_t j = target.index.nearest_within(xf.apply(source.points[i]), near2, &d2);
-      on += j != UINT32_MAX && dot(xf.apply_dir(source.normals[i]), target.normals[j]) > 0.7;
+      on += j != UINT32_MAX && dot(xf.apply_dir(source.normals[i], inv_scale), target.normals[j]) > 0.7;
     }
     return probes.empty() ? 0.0 : double(on) / double(probes.size());
   };

@@ -20,13 +20,7 @@ std::array<double, 9> from_eigen(const Eigen::Matrix3d& e) {
 double Similarity::scale() const { return std::cbrt(std::fabs(to_eigen(m).determinant())); }
 bool Similarity::mirrored() const { return to_eigen(m).determinant() < 0; }
 
-Vec3f Similarity::apply_dir(const Vec3f& x) const {
-  const double s = scale();
-  const double inv = s > 0 ? 1.0 / s : 1.0;
-  return {static_cast<float>((m[0] * x[0] + m[1] * x[1] + m[2] * x[2]) * inv),
-          static_cast<float>((m[3] * x[0] + m[4] * x[1] + m[5] * x[2]) * inv),
-          static_cast<float>((m[6] * x[0] + m[7] * x[1] + m[8] * x[2]) * inv)};
-}
+Vec3f Similarity::apply_dir(const Vec3f& x) const { return apply_dir(x, inv_scale()); }
 
 Similarity Similarity::inverse() const {
   const Eigen::Matrix3d mi = to_eigen(m).inverse();

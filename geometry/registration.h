@@ -22,6 +22,17 @@ struct Similarity {
             static_cast<float>(m[6] * x[0] + m[7] * x[1] + m[8] * x[2] + t[2])};
   }
   Vec3f apply_dir(const Vec3f& x) const;  // rotation part only (unit in, unit out)
+  // The same with 1 / scale() given, for loops over many directions (scale() takes a determinant
+  // and a cube root).
+  Vec3f apply_dir(const Vec3f& x, double inv_scale) const {
+    return {static_cast<float>((m[0] * x[0] + m[1] * x[1] + m[2] * x[2]) * inv_scale),
+            static_cast<float>((m[3] * x[0] + m[4] * x[1] + m[5] * x[2]) * inv_scale),
+            static_cast<float>((m[6] * x[0] + m[7] * x[1] + m[8] * x[2]) * inv_scale)};
+  }
+  double inv_scale() const {
+    const double s = scale();
+    return s > 0 ? 1.0 / s : 1.0;
+  }
   double scale() const;                   // |det m|^(1/3)
   bool mirrored() const;                  // det m < 0
   Similarity inverse() const;
