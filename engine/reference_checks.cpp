@@ -11,10 +11,10 @@
 
 namespace s3d {
 
-std::vector<StandInScore> plain_stand_ins(const Signature& sig, const Mesh& reference, const MatchSettings& settings) {
-  std::vector<StandInScore> out;
+std::vector<PlainSolid> plain_solids_like(const Mesh& reference) {
+  std::vector<PlainSolid> out;
   const OrientedBox box = oriented_bounding_box(reference.vertices);
-  if (!(box.extents[2] > 0)) return out;  // flat or empty: no solid stand-in of that size
+  if (!(box.extents[2] > 0)) return out;  // flat or empty: no solid of that size
   // The box's extents, and the core extents: between the 1st and 99th percentiles of an
   // area-weighted surface sample along each box axis, so that a small lug or boss (which sets the
   // box) does not hide that the rest is a plain block.
@@ -34,29 +34,38 @@ std::vector<StandInScore> plain_stand_ins(const Signature& sig, const Mesh& refe
       }
     }
   }
-  MatchSettings s = settings;
-  s.use_hashes = false;
-  const Matcher matcher({sig}, s);
   std::vector<std::array<double, 3>> sizes{box.extents};
   bool differs = false;
   for (int k = 0; k < 3; ++k) differs |= core[k] < 0.98 * box.extents[k];
   if (differs) sizes.push_back(core);
   char name[96];
-  auto score = [&](const Mesh& m) {
-    for (const StandInScore& o : out)
+  auto add = [&](Mesh m) {
+    for (const PlainSolid& o : out)
       if (o.shape == name) return;  // the same solid at the printed precision
-    out.push_back({name, matcher.match(m).best_score});
+    out.push_back({name, std::move(m)});
   };
   for (const auto& e : sizes) {
     std::snprintf(name, sizeof name, "box %.1f x %.1f x %.1f mm", e[0], e[1], e[2]);
-    score(shapes::box(e[0], e[1], e[2]));
-    // A cylinder along each box axis, as wide as the wider of the other two extents.
+    add(shapes::box(e[0], e[1], e[2]));
+    // Along each box axis, as wide as the wider of the other two extents: a cylinder (rod, disc)
+    // and a tube (pipe, ring) whose bore is 70 % of its diameter.
     for (int k = 0; k < 3; ++k) {
       const double d = std::max(e[(k + 1) % 3], e[(k + 2) % 3]);
       std::snprintf(name, sizeof name, "cylinder d %.1f x %.1f mm", d, e[k]);
-      score(shapes::cylinder(0.5 * d, e[k], 64));
+      add(shapes::cylinder(0.5 * d, e[k], 64));
+      std::snprintf(name, sizeof name, "tube d %.1f / %.1f x %.1f mm", d, 0.7 * d, e[k]);
+      add(shapes::tube(0.5 * d, 0.35 * d, e[k], 64));
     }
   }
+  return out;
+}
+
+std::vector<StandInScore> plain_stand_ins(const Signature& sig, const Mesh& reference, const MatchSettings& settings) {
+  std::vector<StandInScore> out;
+  MatchSettings s = settings;
+  s.use_hashes = false;
+  const Matcher matcher({sig}, s);
+  for (const PlainSolid& p : plain_solids_like(reference)) out.push_back({p.shape, matcher.match(p.mesh).best_score});
   std::stable_sort(out.begin(), out.end(), [](const StandInScore& a, const StandInScore& b) { return a.score > b.score; });
   return out;
 }

@@ -2,7 +2,7 @@
 // Checks an operator wants before a reference joins a database (`screen3d sig add`):
 //  - plain_stand_ins: is the signature distinctive? Plain solids of the reference's own size -- a
 //    box of its oriented bounding box, a cylinder along each box axis -- are screened against the
-//    new signature alone; also at the core size (1st-99th percentile of the surface along each box
+//    new signature alone (and tubes: pipes); also at the core size (1st-99th percentile of the surface along each box
 //    axis), which a small lug does not stretch. A reference that is mostly a primitive (a cube with a small lug) is
 //    matched by the plain primitive, so every plain block of that size would be flagged.
 //  - resembling_entries: does the new reference match entries already in the database (a design
@@ -22,7 +22,16 @@ struct StandInScore {
   double score = 0;   // the new signature's score on it (the matcher's, without hashes)
 };
 
-// Scores of the plain stand-ins against `sig` (built from `reference`), best first.
+// Plain solids of the reference's size: a box of its oriented bounding box, and a cylinder and a
+// tube (bore 70 % of the diameter) along each box axis, as wide as the wider other extent; the
+// same again at the core size when a lug stretches the box. Deduplicated by name.
+struct PlainSolid {
+  std::string shape;  // "box 30.0 x 20.0 x 10.0 mm", "tube d 20.0 / 14.0 x 30.0 mm"
+  Mesh mesh;
+};
+std::vector<PlainSolid> plain_solids_like(const Mesh& reference);
+
+// Scores of plain_solids_like(reference) against `sig` (built from `reference`), best first.
 std::vector<StandInScore> plain_stand_ins(const Signature& sig, const Mesh& reference, const MatchSettings& settings);
 
 // Entries of `existing` that `reference` matches at or above the review threshold, best first.

@@ -35,6 +35,27 @@ TEST(ReferenceChecks, APlainBlockMatchesAReferenceThatIsMostlyABlock) {
   EXPECT_EQ(s[0].shape.rfind("box ", 0), 0u) << s[0].shape;
 }
 
+TEST(ReferenceChecks, APipeReferenceIsMatchedByThePlainPipeOfItsSize) {
+  const Mesh ref = tube(10, 7, 60);
+  const std::vector<PlainSolid> solids = plain_solids_like(ref);
+  size_t boxes = 0, rods = 0, pipes = 0;
+  for (const PlainSolid& p : solids) {
+    boxes += p.shape.rfind("box ", 0) == 0;
+    rods += p.shape.rfind("cylinder ", 0) == 0;
+    pipes += p.shape.rfind("tube ", 0) == 0;
+    EXPECT_GT(p.mesh.triangle_count(), 0u) << p.shape;
+  }
+  EXPECT_EQ(boxes, 1u);  // no lug: the core size is the box size
+  // Along the axis (d 20 x 60) and across it (d 60 x 20, the same solid for both cross axes).
+  EXPECT_EQ(rods, 2u);
+  EXPECT_EQ(pipes, 2u);
+  const MatchSettings ms;
+  const std::vector<StandInScore> s = plain_stand_ins(build_signature(ref), ref, ms);
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s[0].shape, "tube d 20.0 / 14.0 x 60.0 mm");
+  EXPECT_GE(s[0].score, ms.restricted_threshold);
+}
+
 TEST(ReferenceChecks, NoPlainSolidMatchesADistinctivePart) {
   const MatchSettings ms;
   for (const Mesh& ref : {chiral_bracket(), spur_gear(18, 2.0, 8, 6)}) {

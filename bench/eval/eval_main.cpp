@@ -25,11 +25,14 @@
 #include "bench/eval/rng.h"
 #include "bench/eval/synthetic_corpus.h"
 #include "bench/eval/variant_cache.h"
+#include "engine/reference_checks.h"
 #include "engine/scan.h"
 #include "geometry/file_bytes.h"
 #include "geometry/load.h"
 #include "geometry/point_index.h"
 #include "geometry/sample_surface.h"
+#include "geometry/variants.h"
+#include "geometry/write_mesh.h"
 #include "signatures/build_signature.h"
 
 #ifndef S3D_EVAL_CACHE_ROOT
@@ -350,6 +353,28 @@ int run(const Options& opt) {
   }
   for (size_t i : split.benign)
     scans.push_back({corpus.path_of(corpus.entries[i]), "benign", corpus.entries[i].file, static_cast<long>(i)});
+  // Plain look-alikes: a box, rods and pipes the size of each reference (engine/reference_checks.h),
+  // each in a random pose, written beside the variants. Benign by construction.
+  {
+    const std::filesystem::path dir = std::filesystem::path(cache_dir) / "plain";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    std::vector<std::vector<ScanJob>> per_ref(refs.size());
+    tbb::parallel_for(size_t{0}, refs.size(), [&](size_t r) {
+      const CorpusEntry& e = corpus.entries[refs[r]];
+      const std::vector<PlainSolid> solids = plain_solids_like(e.mesh);
+      for (size_t k = 0; k < solids.size(); ++k) {
+        const std::string path = (dir / (e.file + ".plain." + std::to_string(k) + ".stl")).string();
+        try {
+          write_stl_binary(variants::random_rigid(solids[k].mesh, derive_seed(derive_seed(opt.seed, fnv1a(e.file)), k)), path);
+          per_ref[r].push_back({path, "plain", e.file + " plain/" + solids[k].shape});
+        } catch (const std::exception& err) {
+          per_ref[r].push_back({path, "plain", e.file + " plain/" + solids[k].shape + " (not written: " + err.what() + ")"});
+        }
+      }
+    });
+    for (const auto& v : per_ref) scans.insert(scans.end(), v.begin(), v.end());
+  }
   for (size_t i : split.siblings) scans.push_back({corpus.path_of(corpus.entries[i]), "sibling", corpus.entries[i].file});
 
   // Scan.
@@ -407,7 +432,7 @@ int run(const Options& opt) {
   std::vector<size_t> rescans;
   for (size_t i = 0; i < records.size(); ++i)
     if (records[i].group != "benign" && records[i].group != "copy" && records[i].group != "near-copy" &&
-        records[i].group != "benign-gcode" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
+        records[i].group != "benign-gcode" && records[i].group != "plain" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
       rescans.push_back(i);
   tbb::parallel_for(size_t{0}, rescans.size(), [&](size_t j) {
     ScanRecord& rec = records[rescans[j]];

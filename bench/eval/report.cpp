@@ -150,6 +150,12 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
       lat["benign"].push_back(r.latency_ms);
       continue;
     }
+    if (r.group == "plain") {
+      count(report.plain, r.verdict);
+      if (r.verdict != Verdict::kClean) report.plain_flags.push_back(r);
+      lat["plain"].push_back(r.latency_ms);
+      continue;
+    }
     if (r.group == "near-copy") {
       count(report.near_copies, r.verdict);
       report.near_copy_results.push_back(r);
@@ -183,7 +189,7 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
     const std::vector<double>& v = lat[c.name];
     report.latency.push_back({c.name, v.size(), percentile(v, 50), percentile(v, 95), percentile(v, 100)});
   }
-  for (const char* g : {"benign", "benign-gcode", "siblings"}) {
+  for (const char* g : {"benign", "benign-gcode", "siblings", "plain"}) {
     const std::vector<double>& v = lat[g];
     report.latency.push_back({g, v.size(), percentile(v, 50), percentile(v, 95), percentile(v, 100)});
   }
@@ -191,6 +197,7 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
   std::sort(report.edit_fits.begin(), report.edit_fits.end());
   std::sort(report.variant_misses.begin(), report.variant_misses.end(), record_less);
   std::sort(report.benign_flags.begin(), report.benign_flags.end(), record_less);
+  std::sort(report.plain_flags.begin(), report.plain_flags.end(), record_less);
   std::sort(report.benign_errors.begin(), report.benign_errors.end(), record_less);
   std::sort(report.sibling_results.begin(), report.sibling_results.end(), record_less);
   std::sort(report.copy_results.begin(), report.copy_results.end(), record_less);
@@ -233,10 +240,12 @@ void print_report(std::ostream& out, const Report& r) {
   out << "\nOther files\n";
   out << "  " << pad("set", 15, true) << pad("files", 8) << pad("restr", 7) << pad("review", 7) << pad("clean", 7)
       << pad("error", 7) << "\n";
-  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.siblings, &r.copies, &r.near_copies})
+  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.plain, &r.siblings, &r.copies, &r.near_copies})
     out << "  " << pad(g->name, 15, true) << pad(std::to_string(g->files), 8) << pad(std::to_string(g->restricted), 7)
         << pad(std::to_string(g->review), 7) << pad(std::to_string(g->clean), 7) << pad(std::to_string(g->error), 7) << "\n";
-  out << "  (benign restricted = false positives; copies = benign-listed files that are the reference part itself,\n"
+  out << "  (plain = a box, and a rod and a pipe along each axis, the size of each reference (and of its core\n"
+         "   when a lug stretches its box), in a random pose: benign by construction;\n"
+         "   benign restricted = false positives; copies = benign-listed files that are the reference part itself,\n"
          "   perhaps mirrored: dense samples agree within 1% of the diagonal both ways, checked apart from the score,\n"
          "   on at least " << fmt("%.0f", kCopyFit * 100) << "% of each surface; near-copies = benign-listed files as close to a reference as\n"
          "   the edits this run requires to be found: two-sided fit >= ";
@@ -262,6 +271,7 @@ void print_report(std::ostream& out, const Report& r) {
   print_records(out, "Variants not detected (review, clean or error)", r.variant_misses);
   print_records(out, "Benign files flagged (restricted = false positive, or review)", r.benign_flags);
   print_records(out, "Benign files not screened (error)", r.benign_errors);
+  print_records(out, "Plain look-alikes flagged or not screened", r.plain_flags);
   print_records(out, "Siblings of references", r.sibling_results);
   print_records(out, "Benign-listed copies of references (two-sided fit >= 0.95: the same part, not false positives)",
                 r.copy_results);
@@ -317,7 +327,7 @@ nlohmann::json report_to_json(const Report& r) {
   }
   j["classes"] = classes;
   j["overall"] = {{"scanned", r.total_scanned()}, {"restricted", r.total_restricted()}, {"detection_rate", r.overall_rate()}};
-  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.siblings, &r.copies, &r.near_copies})
+  for (const GroupRow* g : {&r.benign, &r.benign_gcode, &r.plain, &r.siblings, &r.copies, &r.near_copies})
     j[g->name] = {{"files", g->files}, {"restricted", g->restricted}, {"review", g->review}, {"clean", g->clean}, {"error", g->error}};
   auto list = [](const std::vector<ScanRecord>& v) {
     nlohmann::json a = nlohmann::json::array();
@@ -327,6 +337,7 @@ nlohmann::json report_to_json(const Report& r) {
   j["misses"] = list(r.variant_misses);
   j["benign_flags"] = list(r.benign_flags);
   j["benign_errors"] = list(r.benign_errors);
+  j["plain_flags"] = list(r.plain_flags);
   j["sibling_results"] = list(r.sibling_results);
   j["copy_results"] = list(r.copy_results);
   j["edit_two_sided_fits"] = r.edit_fits;

@@ -110,10 +110,12 @@ struct Report {
   GroupRow siblings{"siblings"};
   GroupRow copies{"copies"};
   GroupRow near_copies{"near-copies"};
+  GroupRow plain{"plain"};                  // plain boxes, rods and pipes the size of each reference
   GroupRow benign_gcode{"benign-gcode"};    // benign files sliced to G-code (when a G-code class runs)               // benign-listed files that are copies of a reference
   std::vector<LatencyRow> latency;
   std::vector<ScanRecord> variant_misses;   // variants not restricted (review, clean, error)
   std::vector<ScanRecord> benign_flags;     // benign files restricted or review
+  std::vector<ScanRecord> plain_flags;      // plain look-alikes restricted or review
   std::vector<ScanRecord> benign_errors;    // benign files that could not be screened
   std::vector<ScanRecord> sibling_results;  // every sibling, with its verdict
   std::vector<ScanRecord> copy_results;     // benign-listed files found to be copies of a reference
