@@ -1208,9 +1208,11 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
     out.best_score = std::max(out.best_score, e.score);
     const bool scale_ok = e.scale >= settings.min_scale && e.scale <= settings.max_scale;
     Verdict v = Verdict::kClean;
+    // Size is evidence: a functional part cannot be scaled freely. Outside the accepted scale range
+    // a strong match is a rescaled copy (review); a weak one, at the wrong size too, is no evidence.
     if (e.score >= settings.restricted_threshold)
       v = scale_ok ? Verdict::kRestricted : Verdict::kReview;
-    else if (e.score >= settings.review_threshold)
+    else if (e.score >= settings.review_threshold && scale_ok)
       v = Verdict::kReview;
     if (v == Verdict::kClean) continue;
     out.matches.push_back(e);

@@ -57,7 +57,8 @@ typedef struct s3d_engine_options {
   size_t struct_size;              /* sizeof(s3d_engine_options): lets the struct grow compatibly */
   double restricted_threshold;     /* score at or above which a file is restricted (default 0.80) */
   double review_threshold;         /* score at or above which it is review (default 0.65) */
-  double min_scale, max_scale;     /* accepted scale range of a file relative to a reference (0.85, 1.18) */
+  double min_scale, max_scale;     /* accepted scale range of a file relative to a reference (0.85, 1.18);
+                                      outside it a match at the restricted threshold is review, a weaker one clean */
   uint64_t max_input_bytes;        /* largest input read (4 GiB) */
   uint64_t max_triangles;          /* most triangles read from one file (60 million) */
   uint64_t max_decompressed_bytes; /* most bytes decompressed from one archive or G-code container (2 GiB) */

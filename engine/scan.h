@@ -23,7 +23,8 @@ struct MatchSettings {
   double restricted_threshold = 0.80;  // score >= this -> restricted
   double review_threshold = 0.65;      // score in [review, restricted) -> review
   double min_scale = 0.85;             // accepted scale range of the file relative to the reference;
-  double max_scale = 1.18;             //   a strong match outside it is downgraded to review
+  double max_scale = 1.18;             //   a strong match outside it is downgraded to review,
+                                       //   a weaker one is clean
   uint32_t query_points = 24000;       // surface sample size per file
   uint32_t candidates_per_unit = 5;    // signatures verified per query unit after retrieval
   uint64_t seed = 0x5eed;

@@ -111,9 +111,32 @@ TEST_F(MatcherTest, SmallScaleIsDetectedWithItsScale) {
 }
 
 TEST_F(MatcherTest, LargeScaleIsNotRestricted) {
-  // Size is evidence: a part at half size is not the restricted part.
+  // Size is evidence: a part at half size is not the restricted part, only a rescaled copy (review).
   const MatchOutcome o = matcher_->match(moved(*bracket_, rot_xyz(0.1, 0.2, 0.3, 0, 0, 0, 0.5)));
   EXPECT_NE(o.verdict, Verdict::kRestricted);
+}
+
+TEST_F(MatcherTest, OutsideTheScaleRangeOnlyAStrongMatchIsReview) {
+  // The bracket at 1.08 scores about 0.97. With the restricted threshold raised above that, it is a
+  // weaker match: review inside the accepted scale range, clean outside it; a strong one outside
+  // it is review.
+  const Mesh big = moved(*bracket_, rot_xyz(0.1, 0.2, 0.3, 0, 0, 0, 1.08));
+  std::vector<Signature> sigs{sig_of(*bracket_, "bracket")};
+  MatchSettings s;
+  s.use_hashes = false;
+  s.restricted_threshold = 0.995;
+  const MatchOutcome in_range = Matcher(sigs, s).match(big);
+  ASSERT_FALSE(in_range.matches.empty());
+  ASSERT_LT(in_range.matches[0].score, 0.995);
+  ASSERT_GE(in_range.matches[0].score, 0.9);
+  EXPECT_EQ(in_range.verdict, Verdict::kReview);
+  s.max_scale = 1.04;
+  EXPECT_EQ(Matcher(sigs, s).match(big).verdict, Verdict::kClean);
+  s.restricted_threshold = 0.8;
+  const MatchOutcome strong = Matcher(sigs, s).match(big);
+  EXPECT_EQ(strong.verdict, Verdict::kReview);
+  ASSERT_FALSE(strong.matches.empty());
+  EXPECT_NEAR(strong.matches[0].scale, 1.08, 0.02);
 }
 
 TEST_F(MatcherTest, SimilarBenignShapesAreClean) {
