@@ -77,6 +77,15 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
+// The record's best-match fields from a match's evidence.
+void set_best(ScanRecord& rec, const MatchEvidence& m) {
+  rec.best_signature = m.signature_id;
+  rec.best_label = m.label;
+  rec.coverage = m.coverage;
+  rec.scale = m.scale;
+  rec.mirrored = m.mirrored;
+}
+
 ScanRecord to_record(const ScanResult& r, std::string group, std::string subject, double latency_ms) {
   ScanRecord rec;
   rec.group = std::move(group);
@@ -86,14 +95,7 @@ ScanRecord to_record(const ScanResult& r, std::string group, std::string subject
   rec.score = r.score;
   rec.error = r.error;
   rec.latency_ms = latency_ms;
-  if (!r.matches.empty()) {
-    const MatchEvidence& m = r.matches.front();
-    rec.best_signature = m.signature_id;
-    rec.best_label = m.label;
-    rec.coverage = m.coverage;
-    rec.scale = m.scale;
-    rec.mirrored = m.mirrored;
-  }
+  if (!r.matches.empty()) set_best(rec, r.matches.front());
   return rec;
 }
 
@@ -438,12 +440,7 @@ int run(const Options& opt) {
     ScanRecord& rec = records[rescans[j]];
     const ScanResult r = diag_engine.scan_file(scans[rescans[j]].path);
     if (r.matches.empty()) return;
-    const MatchEvidence& m = r.matches.front();
-    rec.best_signature = m.signature_id;
-    rec.best_label = m.label;
-    rec.coverage = m.coverage;
-    rec.scale = m.scale;
-    rec.mirrored = m.mirrored;
+    set_best(rec, r.matches.front());
     rec.below_review = true;
   });
   report.run.scan_s = seconds_since(t_scan);
