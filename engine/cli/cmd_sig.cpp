@@ -313,8 +313,8 @@ void register_sig(CLI::App& app, Context& ctx) {
   a->add_option("--added-by", add->added_by, "Who added it (default: $USER)");
   a->add_option("FILE", add->files, "Reference files (STL, 3MF, OBJ, ...)")->required();
   a->add_flag("--no-checks", add->no_checks,
-              "Skip the warnings for a reference that resembles an existing entry or that plain boxes and "
-              "cylinders of its size would match (about 1 s per file)");
+              "Skip the warnings for a reference that resembles an existing entry or that plain boxes, rods and pipes "
+              "of its size would match (about 0.5 s per file)");
   a->callback([add, &ctx] { ctx.exit_code = run_add(*add); });
 
   auto list = std::make_shared<SigOptions>();
