@@ -191,6 +191,13 @@ int main(int argc, char** argv) {
                   name.rfind("BM_Reader", 0) == 0 ? "; target >= 40%" : "");
     }
   }
+  // Context: the Reader against the least a from_chars-based reader must do (BM_SplitAndFromChars).
+  const auto floor = reporter.rates.find("BM_SplitAndFromChars");
+  if (floor != reporter.rates.end() && floor->second > 0)
+    for (const auto& [name, rate] : reporter.rates)
+      if (name.rfind("BM_Reader", 0) == 0)
+        std::printf("%s: %.1f%% of line splitting + from_chars on every number (%.0f MB/s)\n", name.c_str(),
+                    100.0 * rate / floor->second, floor->second / 1e6);
   benchmark::Shutdown();
   return 0;
 }
