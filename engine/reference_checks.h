@@ -1,10 +1,10 @@
 #pragma once
 // Checks an operator wants before a reference joins a database (`screen3d sig add`):
-//  - plain_stand_ins: is the signature distinctive? Plain solids of the reference's own size -- a
-//    box of its oriented bounding box, a cylinder along each box axis -- are screened against the
-//    new signature alone (and tubes: pipes); also at the core size (1st-99th percentile of the surface along each box
-//    axis), which a small lug does not stretch. A reference that is mostly a primitive (a cube with a small lug) is
-//    matched by the plain primitive, so every plain block of that size would be flagged.
+//  - plain_stand_ins: is the signature distinctive? Plain solids of the reference's own size (a
+//    box of its oriented bounding box; a rod and a pipe along each box axis; the same at the core
+//    size, which a small lug does not stretch) are screened against the new signature alone. A
+//    reference that is mostly a primitive (a block with a small lug, a round rod) is matched by
+//    the plain primitive, so every plain part of that size would be flagged.
 //  - resembling_entries: does the new reference match entries already in the database (a design
 //    variant or remeshed copy of an existing reference, filed again)?
 // Both only inform: the caller decides whether to warn or refuse.
@@ -18,7 +18,7 @@
 namespace s3d {
 
 struct StandInScore {
-  std::string shape;  // "box 30.0 x 20.0 x 10.0 mm", "cylinder d 20.0 x 30.0 mm"
+  std::string shape;  // PlainSolid::shape
   double score = 0;   // the new signature's score on it (the matcher's, without hashes)
 };
 

@@ -431,10 +431,11 @@ int run(const Options& opt) {
   report.near_copy_fit = mark_near_copies(records);
   // Missed variants and clean siblings carry no evidence: rescan them with the diagnostic engine for
   // their best candidate. The verdict stays the one the real engine gave.
+  static const std::set<std::string> kNoDiagnosticRescan = {"benign", "benign-gcode", "copy", "near-copy", "plain"};
   std::vector<size_t> rescans;
   for (size_t i = 0; i < records.size(); ++i)
-    if (records[i].group != "benign" && records[i].group != "copy" && records[i].group != "near-copy" &&
-        records[i].group != "benign-gcode" && records[i].group != "plain" && records[i].verdict == Verdict::kClean && records[i].best_signature.empty())
+    if (!kNoDiagnosticRescan.count(records[i].group) && records[i].verdict == Verdict::kClean &&
+        records[i].best_signature.empty())
       rescans.push_back(i);
   tbb::parallel_for(size_t{0}, rescans.size(), [&](size_t j) {
     ScanRecord& rec = records[rescans[j]];

@@ -97,10 +97,19 @@ double percentile(std::vector<double> values, double p) {
   return values[std::min(idx, values.size() - 1)];
 }
 
-double mark_near_copies(std::vector<ScanRecord>& records) {
-  std::vector<double> edit_fits;
+namespace {
+// Two-sided fits of the edit variants that were found (and measured), sorted.
+std::vector<double> found_edit_fits(const std::vector<ScanRecord>& records) {
+  std::vector<double> fits;
   for (const ScanRecord& rec : records)
-    if (rec.group == "edit" && rec.copy_fit >= 0) edit_fits.push_back(rec.copy_fit);
+    if (rec.group == "edit" && rec.copy_fit >= 0) fits.push_back(rec.copy_fit);
+  std::sort(fits.begin(), fits.end());
+  return fits;
+}
+}  // namespace
+
+double mark_near_copies(std::vector<ScanRecord>& records) {
+  const std::vector<double> edit_fits = found_edit_fits(records);
   double cut = -1;
   if (!edit_fits.empty()) {
     cut = std::min(kCopyFit, percentile(edit_fits, kNearCopyEditPercentile));
@@ -179,7 +188,6 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
       default: ++c.error; break;
     }
     if (r.verdict != Verdict::kRestricted) report.variant_misses.push_back(r);
-    if (r.group == "edit" && r.copy_fit >= 0) report.edit_fits.push_back(r.copy_fit);
     lat[r.group].push_back(r.latency_ms);
   }
 
@@ -194,7 +202,7 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
     report.latency.push_back({g, v.size(), percentile(v, 50), percentile(v, 95), percentile(v, 100)});
   }
 
-  std::sort(report.edit_fits.begin(), report.edit_fits.end());
+  report.edit_fits = found_edit_fits(records);
   std::sort(report.variant_misses.begin(), report.variant_misses.end(), record_less);
   std::sort(report.benign_flags.begin(), report.benign_flags.end(), record_less);
   std::sort(report.plain_flags.begin(), report.plain_flags.end(), record_less);

@@ -7,7 +7,7 @@
 // Files that fail (unreadable, duplicate reference) are reported and skipped; the others are still
 // added and the exit status is 2. Results (new or removed ids, listings) go to stdout only after the
 // database was written; diagnostics are one stderr line each. `sig add` also warns, without
-// refusing, when a reference resembles an existing entry or is matched by a plain box or cylinder
+// refusing, when a reference resembles an existing entry or is matched by a plain box, rod or pipe
 // of its own size (engine/reference_checks.h).
 #include <time.h>
 
@@ -110,7 +110,8 @@ std::string default_added_by() {
   return "";
 }
 
-// One reference file -> a complete Signature (everything but the id), or a one-line reason.
+// One reference file -> a complete Signature (everything but the id) and the mesh it was built
+// from (for the checks), or a one-line reason.
 bool signature_for_file(const std::string& path, const SigOptions& o, Category category, Signature& sig, Mesh& mesh_out,
                         std::string& error) {
   try {
@@ -133,7 +134,7 @@ bool signature_for_file(const std::string& path, const SigOptions& o, Category c
     sig.meta.added_by = o.added_by;
     sig.meta.added_at = static_cast<int64_t>(std::time(nullptr));
     sig.meta.tool_version = engine_version();
-    mesh_out = mesh;
+    mesh_out = std::move(*in.mesh);  // `mesh` refers to it: last use above
     return true;
   } catch (const std::invalid_argument& e) {
     error = one_line(std::string("cannot build a signature: ") + e.what());
