@@ -15,6 +15,7 @@
 #include <iterator>
 #include <limits>
 #include <numeric>
+#include <tuple>
 #include <vector>
 
 namespace s3d {
@@ -248,6 +249,11 @@ OrientedBox oriented_bounding_box(std::span<const Vec3f> points) {
   for (const D3& p : sample) cloud.emplace_back(p[0], p[1], p[2]);
   std::vector<Point3> hull;
   if (cloud.size() >= 4) CGAL::extreme_points_3(cloud, std::back_inserter(hull));
+  // extreme_points_3 reports the hull in an order that depends on memory addresses, so the thinning
+  // below (and with it the box) would differ from call to call: put the points in a fixed order.
+  std::sort(hull.begin(), hull.end(), [](const Point3& a, const Point3& b) {
+    return std::make_tuple(a.x(), a.y(), a.z()) < std::make_tuple(b.x(), b.y(), b.z());
+  });
   if (hull.size() > kObbMaxHull) {
     const size_t hs = (hull.size() + kObbMaxHull - 1) / kObbMaxHull;
     std::vector<Point3> kept;
