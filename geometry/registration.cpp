@@ -3,6 +3,8 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 namespace s3d {
 
@@ -73,7 +75,9 @@ IcpResult icp_one_sided(std::span<const Vec3f> source, const PointIndex& target,
   const bool mirrored = init.mirrored();
   const double fixed_scale = init.scale();
   const auto& tp = target.points();
-  for (int it = 0; it < opt.iterations; ++it) {
+  std::vector<uint32_t> partner(source.size(), UINT32_MAX);  // nearest target point, last iteration
+  const int last = opt.last < 0 ? opt.iterations : std::min(opt.last, opt.iterations);
+  for (int it = std::max(0, opt.first); it < last; ++it) {
     const double frac = opt.iterations > 1 ? static_cast<double>(it) / (opt.iterations - 1) : 1.0;
     const double reject = opt.start_reject > 0 ? opt.start_reject + (opt.end_reject - opt.start_reject) * frac : 0;
     const double reject_sq = reject * reject;
@@ -82,11 +86,22 @@ IcpResult icp_one_sided(std::span<const Vec3f> source, const PointIndex& target,
     std::vector<std::pair<Eigen::Vector3d, Eigen::Vector3d>> pairs;
     pairs.reserve(source.size());
     double err = 0;
-    for (const Vec3f& x : source) {
+    for (size_t i = 0; i < source.size(); ++i) {
+      const Vec3f& x = source[i];
       const Vec3f y0 = res.xf.apply(x);
+      // The last iteration's partner, where the point has moved to now, bounds the search: the
+      // nearest point is no farther. The tree then prunes most branches at once (exact all the same;
+      // the bound is widened a little so the old partner itself still qualifies).
+      double bound = reject_sq > 0 ? reject_sq : std::numeric_limits<double>::infinity();
+      if (partner[i] != UINT32_MAX) {
+        const Vec3f& o = tp[partner[i]];
+        const double dx = double(y0[0]) - o[0], dy = double(y0[1]) - o[1], dz = double(y0[2]) - o[2];
+        bound = std::min(bound, (dx * dx + dy * dy + dz * dz) * (1 + 1e-5) + 1e-12);
+      }
       float d2 = 0;
-      const uint32_t j = reject_sq > 0 ? target.nearest_within(y0, static_cast<float>(reject_sq), &d2)
-                                       : target.nearest(y0, &d2);
+      const uint32_t j = std::isfinite(bound) ? target.nearest_within(y0, static_cast<float>(bound), &d2)
+                                              : target.nearest(y0, &d2);
+      partner[i] = j;
       if (j == UINT32_MAX) continue;
       const Eigen::Vector3d ex(x[0], x[1], x[2]), ey(tp[j][0], tp[j][1], tp[j][2]);
       pairs.emplace_back(ex, ey);

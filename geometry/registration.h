@@ -45,6 +45,9 @@ struct IcpOptions {
   double start_reject = 0;      // pairs farther than this are ignored (0 = no rejection at first)
   double end_reject = 0;        // ... linearly tightened to this by the last iteration
   double min_scale = 1, max_scale = 1;  // allowed scale of m; equal values keep the initial scale
+  // Run only iterations [first, last) of that schedule (last < 0: to the end), so a search can run
+  // the first iterations of many starts and continue the promising ones where they stopped.
+  int first = 0, last = -1;
 };
 
 struct IcpResult {
