@@ -1250,6 +1250,7 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
       e.transform[i * 4 + 3] = v.xf.t[i];
     }
     e.bodies = v.bodies;
+    e.plain_match = r.sig.plain_match;
   }
   for (size_t ri = 0; ri < refs.size(); ++ri)
     if (best_per_ref[ri] >= 0) ev.push_back(per_ref[ri]);
@@ -1268,6 +1269,13 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
       v = Verdict::kReview;
     if (v == Verdict::kClean) continue;
     out.matches.push_back(e);
+    // A reference that a plain solid of its size matches (a round rod, a block with a small lug) is
+    // not distinctive: a match to it is restricted only with a clear margin over that plain solid's
+    // score; otherwise it is review, since a plain rod or block of that size would score as high.
+    if (v == Verdict::kRestricted && e.plain_match >= 0 && e.score < e.plain_match + settings.plain_margin) {
+      v = Verdict::kReview;
+      out.matches.back().not_distinctive = true;
+    }
     if (v == Verdict::kRestricted) out.verdict = Verdict::kRestricted;
     else if (out.verdict != Verdict::kRestricted) out.verdict = Verdict::kReview;
   }
@@ -1306,6 +1314,7 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) con
     e.category = r.sig.meta.category;
     e.score = e.coverage = 1.0;
     e.method = method;
+    e.plain_match = r.sig.plain_match;  // for the record: an exact copy is restricted all the same
     e.transform = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
     out.matches.push_back(std::move(e));
   }

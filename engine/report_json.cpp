@@ -32,6 +32,8 @@ nlohmann::ordered_json scan_result_json(const ScanResult& r) {
     e["bodies"] = m.bodies;
     e["extraneous"] = round_to(m.extraneous, 1e-4);
     e["method"] = m.method;
+    e["plain_match"] = m.plain_match >= 0 ? J(round_to(m.plain_match, 1e-3)) : J(nullptr);
+    e["not_distinctive"] = m.not_distinctive;
     J t = J::array();
     for (double v : m.transform) t.push_back(round_to(v, 1e-6));
     e["transform"] = t;
@@ -54,6 +56,11 @@ std::string scan_result_text(const ScanResult& r) {
                   m.label.c_str(), category_name(m.category), m.score, m.coverage, m.scale, m.mirrored ? " mirrored" : "",
                   m.method.c_str());
     s += buf;
+    if (m.not_distinctive) {
+      std::snprintf(buf, sizeof buf, "    review only: a plain solid of the reference's size scores %.2f against it\n",
+                    m.plain_match);
+      s += buf;
+    }
   }
   return s;
 }

@@ -25,6 +25,10 @@ struct MatchSettings {
   double min_scale = 0.85;             // accepted scale range of the file relative to the reference;
   double max_scale = 1.18;             //   a strong match outside it is downgraded to review,
                                        //   a weaker one is clean
+  // A shape match to a reference with a measured plain-look-alike score (Signature::plain_match) is
+  // restricted only at that score plus this margin, about the spread of a genuine copy's score
+  // between remeshings and poses; below it, review.
+  double plain_margin = 0.04;
   uint32_t query_points = 24000;       // surface sample size per file
   uint32_t candidates_per_unit = 5;    // signatures verified per query unit after retrieval
   uint64_t seed = 0x5eed;
@@ -49,6 +53,12 @@ struct MatchEvidence {
   std::array<double, 12> transform{};  // row-major 3x4: reference canonical frame -> file coordinates
   std::vector<uint32_t> bodies;   // file bodies that carry the match
   std::string method = "shape";   // "sha256", "geometry-hash", "pose-hash" (exact copies, found at once) or "shape"
+  // The signature's Signature::plain_match (the best score of a plain box, rod or pipe of the
+  // reference's size, measured by `sig add`); < 0 when not measured.
+  double plain_match = -1;
+  // True when this match reached the restricted threshold but not a clear margin over plain_match,
+  // so it counts as review: a plain solid of that size would score about as high.
+  bool not_distinctive = false;
 };
 
 struct ScanResult {

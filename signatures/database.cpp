@@ -188,9 +188,9 @@ void SignatureDb::validate() {
     throw DbError("truncated: expected " + str(sizeof(DbHeader)) + " bytes, file has " + str(size_));
   DbHeader h;
   std::memcpy(&h, data_, sizeof h);
-  if (h.version != kSignatureFormatVersion)
+  if (h.version < kOldestSignatureFormatVersion || h.version > kSignatureFormatVersion)
     throw DbError("unsupported format version " + str(h.version) + " (this build reads " +
-                  str(kSignatureFormatVersion) + ")");
+                  str(kOldestSignatureFormatVersion) + " to " + str(kSignatureFormatVersion) + ")");
   if (h.header_size != sizeof(DbHeader))
     throw DbError("bad header size " + str(h.header_size) + " (expected " + str(sizeof(DbHeader)) + ")");
   if (h.file_size > size_)
@@ -248,7 +248,7 @@ void SignatureDb::validate() {
     if (auto bad = check_values(e.category, e.severity, e.descriptor, e.diag_mm, e.extents_mm, e.area_mm2,
                                 e.volume_mm3, e.point_count))
       throw DbError("entry " + std::string(id) + ": " + *bad);
-    if (!all_zero(e.reserved0, sizeof e.reserved0) || e.reserved1 != 0)
+    if (!all_zero(e.reserved0, sizeof e.reserved0) || e.reserved1 != 0 || (h.version < 2 && e.plain_match != 0))
       throw DbError("entry " + std::string(id) + ": reserved bytes are not zero");
     if (e.point_offset != next_point)
       throw DbError("entry " + std::string(id) + ": point range out of order or out of bounds");
@@ -258,6 +258,11 @@ void SignatureDb::validate() {
   if (next_point != h.point_count)
     throw DbError("point table holds " + str(h.point_count) + " points, entries use " + str(next_point));
   entry_count_ = h.entry_count;
+}
+
+uint8_t encode_plain_match(float score) {
+  if (!(score >= 0)) return 0;
+  return static_cast<uint8_t>(1 + std::lround(254.0 * std::min(1.0, double(score))));
 }
 
 uint64_t SignatureDb::next_id() const {
@@ -297,6 +302,7 @@ Signature SignatureDb::get(size_t i) const {
   std::copy(std::begin(e.extents_mm), std::end(e.extents_mm), s.extents_mm.begin());
   s.area_mm2 = e.area_mm2;
   s.volume_mm3 = e.volume_mm3;
+  s.plain_match = decode_plain_match(e.plain_match);
   const auto pts = points(i);
   s.points.assign(pts.begin(), pts.end());
   return s;
@@ -411,6 +417,7 @@ std::vector<uint8_t> serialize_database(const DbContents& db) {
     std::copy(s.extents_mm.begin(), s.extents_mm.end(), e.extents_mm);
     e.area_mm2 = s.area_mm2;
     e.volume_mm3 = s.volume_mm3;
+    e.plain_match = encode_plain_match(s.plain_match);
     e.point_offset = total_points;
     e.point_count = static_cast<uint32_t>(s.points.size());
     total_points += s.points.size();

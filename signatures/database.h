@@ -27,9 +27,12 @@
 
 namespace s3d {
 
-// The on-disk format version this build reads and writes. Any change to DbHeader, EntryRecord,
+// The on-disk format version this build writes. Any change to DbHeader, EntryRecord,
 // QuantizedPoint, kDescriptorDims, the descriptor definition or the canonical hashes bumps it.
-constexpr uint32_t kSignatureFormatVersion = 1;
+// Version 2 gave EntryRecord a plain_match byte (reserved, zero, in version 1); this build also
+// reads version-1 files, whose entries then have no plain-look-alike score.
+constexpr uint32_t kSignatureFormatVersion = 2;
+constexpr uint32_t kOldestSignatureFormatVersion = 1;  // the oldest this build reads
 
 inline constexpr char kDbMagic[8] = {'S', '3', 'D', 'S', 'I', 'G', 'D', 'B'};
 
@@ -76,7 +79,9 @@ struct EntryRecord {
   uint32_t tool_version_offset;
   uint8_t category;              // Category
   uint8_t severity;              // 1..10
-  uint8_t reserved0[6];          // zero
+  uint8_t plain_match;           // Signature::plain_match: 0 = not measured, else 1 + round(254 x score)
+                                 // (version 2; zero in version 1)
+  uint8_t reserved0[5];          // zero
   uint8_t sha256[32];            // of the reference file's bytes
   uint64_t exact_hash;           // exact_geometry_hash of the reference
   uint64_t pose_hash;            // pose_invariant_hash of the reference
@@ -90,6 +95,10 @@ struct EntryRecord {
   uint32_t point_count;          // <= kMaxSamplePoints
   uint32_t reserved1;            // zero
 };
+
+// EntryRecord::plain_match to Signature::plain_match and back.
+inline float decode_plain_match(uint8_t q) { return q == 0 ? -1.0f : static_cast<float>(q - 1) / 254.0f; }
+uint8_t encode_plain_match(float score);  // NaN and negative values: 0 (not measured)
 
 static_assert(sizeof(DbHeader) == 128, "DbHeader is part of the file format");
 static_assert(sizeof(EntryRecord) == 384, "EntryRecord is part of the file format (check kDescriptorDims)");

@@ -47,6 +47,12 @@ struct Signature {
   float area_mm2 = 0;
   float volume_mm3 = 0;
   std::vector<QuantizedPoint> points;    // <= kMaxSamplePoints
+  // The best score a plain solid of the reference's size (box, rod, pipe: plain_solids_like in
+  // engine/reference_checks.h) reaches against this signature, measured when the reference is
+  // added; < 0 when not measured. A reference its own plain look-alikes match is not distinctive,
+  // and a shape match to it needs a clear margin over this score to be restricted (the matcher).
+  // Stored in steps of 1/254.
+  float plain_match = -1;
 };
 
 }  // namespace s3d

@@ -254,11 +254,11 @@ namespace {
 // A rod: a plain cylinder of its own size matches it, so sig add warns, names the solid, and adds
 // it all the same; --no-checks is silent. A remeshed copy of an entry is named as resembling it.
 TEST_F(CliSig, AddWarnsAboutPlainAndResemblingReferences) {
-  Mesh rod;
-  {
-    const int n = 40;
+  // A 5 x 60 mm rod of n facets.
+  auto make_rod = [](uint32_t n) {
+    Mesh rod;
     for (int k = 0; k < 2; ++k)
-      for (int i = 0; i < n; ++i)
+      for (uint32_t i = 0; i < n; ++i)
         rod.vertices.push_back({static_cast<float>(2.5 * std::cos(2 * kPi * i / n)), static_cast<float>(2.5 * std::sin(2 * kPi * i / n)),
                                 static_cast<float>(60.0 * k)});
     rod.vertices.push_back({0, 0, 0});
@@ -270,7 +270,9 @@ TEST_F(CliSig, AddWarnsAboutPlainAndResemblingReferences) {
       rod.triangles.push_back({2 * n, j, i});
       rod.triangles.push_back({2 * n + 1, n + i, n + j});
     }
-  }
+    return rod;
+  };
+  const Mesh rod = make_rod(40);
   const std::string r = stl("rod.stl", rod);
   const auto a = add({r});
   ASSERT_EQ(a.exit_code, 0) << a.err;
@@ -285,7 +287,27 @@ TEST_F(CliSig, AddWarnsAboutPlainAndResemblingReferences) {
   const auto again = add({t2});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.err.find(t2 + ": warning: resembles s-000002 'ring'"), std::string::npos) << again.err;
-  EXPECT_EQ(list_json().size(), 3u);
+  const auto entries = list_json();
+  ASSERT_EQ(entries.size(), 3u);
+  // The checks' plain-look-alike score is stored with the entry; --no-checks leaves it unmeasured.
+  EXPECT_GE(entries[0]["plain_match"].get<double>(), 0.8);
+  EXPECT_TRUE(entries[1]["plain_match"].is_null());
+  EXPECT_GE(entries[2]["plain_match"].get<double>(), 0.0);
+
+  // The rod with 48 facets, turned: the same part but no hash match. It is review, not restricted,
+  // because a plain rod of its size scores as high as any copy.
+  Mesh turned = make_rod(48);
+  for (auto& v : turned.vertices) v = {v[2] * 0.6f + v[0] * 0.8f, v[1], -v[2] * 0.8f + v[0] * 0.6f};
+  const std::string tr = stl("turned_rod.stl", turned);
+  const auto scan = run_cli({"scan", "--db", db_, "--json", tr});
+  ASSERT_EQ(scan.exit_code, 1) << scan.err;
+  const auto j = nlohmann::json::parse(scan.out_lines().at(0));
+  EXPECT_EQ(j["verdict"], "review") << scan.out;
+  ASSERT_FALSE(j["matches"].empty());
+  EXPECT_EQ(j["matches"][0]["signature"], "s-000001");
+  EXPECT_EQ(j["matches"][0]["method"], "shape");
+  EXPECT_EQ(j["matches"][0]["not_distinctive"], true);
+  EXPECT_GE(j["matches"][0]["plain_match"].get<double>(), 0.8);
 }
 
 }  // namespace

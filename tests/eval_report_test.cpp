@@ -62,3 +62,48 @@ TEST(EvalNearCopies, CappedAtTheCopyFitAndNoneWithoutEdits) {
 }
 
 }  // namespace
+
+// References whose plain look-alike raises the restricted bar (raises_bar): their variants are
+// counted apart, and the rate over the other references' variants is reported beside the rate.
+namespace {
+
+TEST(EvalNotDistinctive, VariantsOfSuchReferencesAreCountedApart) {
+  using s3d::eval::ReferenceInfo;
+  s3d::eval::Report report;
+  ReferenceInfo rod, bracket, unmeasured, mild;
+  rod.file = "rod.stl";
+  rod.plain_match = 0.985;  // + margin 0.04 > restricted 0.80
+  bracket.file = "bracket.stl";
+  bracket.plain_match = 0.31;
+  unmeasured.file = "other.stl";
+  mild.file = "strip.stl";
+  mild.plain_match = 0.727;  // review level, but 0.767 does not raise the bar
+  report.references = {rod, bracket, unmeasured, mild};
+  EXPECT_TRUE(s3d::eval::raises_bar(rod));
+  EXPECT_FALSE(s3d::eval::raises_bar(bracket));
+  EXPECT_FALSE(s3d::eval::raises_bar(unmeasured));
+  EXPECT_FALSE(s3d::eval::raises_bar(mild));
+
+  s3d::eval::ClassRow remesh;
+  remesh.name = "remesh";
+  report.classes = {remesh};
+  std::vector<ScanRecord> records = {rec("remesh", "rod.stl remesh/a", -1, Verdict::kReview),
+                                     rec("remesh", "rod.stl remesh/b", -1, Verdict::kRestricted),
+                                     rec("remesh", "bracket.stl remesh/a", -1, Verdict::kRestricted),
+                                     rec("remesh", "bracket.stl remesh/b", -1, Verdict::kClean),
+                                     rec("remesh", "strip.stl remesh/a", -1, Verdict::kRestricted)};
+  s3d::eval::summarise(report, records, {}, {});
+  const s3d::eval::ClassRow& c = report.classes[0];
+  EXPECT_EQ(c.scanned, 5u);
+  EXPECT_EQ(c.restricted, 3u);
+  EXPECT_EQ(c.nd_scanned, 2u);
+  EXPECT_EQ(c.nd_restricted, 1u);
+  EXPECT_DOUBLE_EQ(c.rate(), 0.6);
+  EXPECT_DOUBLE_EQ(c.distinctive_rate(), 2.0 / 3.0);
+  const nlohmann::json j = s3d::eval::report_to_json(report);
+  EXPECT_EQ(j["classes"][0]["not_distinctive_scanned"], 2);
+  EXPECT_EQ(j["references"][0]["plain_match"], 0.985);
+  EXPECT_TRUE(j["references"][2]["plain_match"].is_null());
+}
+
+}  // namespace

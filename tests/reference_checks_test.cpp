@@ -2,6 +2,7 @@
 // of its size would match, and for one that resembles an entry already in the database.
 #include <gtest/gtest.h>
 
+#include "engine/matcher.h"
 #include "engine/reference_checks.h"
 #include "geometry/shapes.h"
 #include "geometry/variants.h"
@@ -79,6 +80,42 @@ TEST(ReferenceChecks, AResembledEntryIsNamed) {
   EXPECT_GE(m[0].score, ms.restricted_threshold);
   EXPECT_TRUE(resembling_entries(db, tube(15, 10, 30), ms).empty());
   EXPECT_TRUE(resembling_entries({}, again, ms).empty());
+}
+
+// The stored plain-look-alike score (Signature::plain_match) in the matcher: against a reference
+// that its own plain solid matches (a pipe), a copy is review, not restricted, because a plain pipe
+// of that size would score as high; a distinctive reference's copy stays restricted.
+TEST(ReferenceChecks, ANonDistinctiveReferenceGivesReviewOnly) {
+  MatchSettings ms;
+  const Mesh pipe = tube(10, 7, 60);
+  Signature sig = build_signature(pipe);
+  const std::vector<StandInScore> plain = plain_stand_ins(sig, pipe, ms);
+  ASSERT_FALSE(plain.empty());
+  ASSERT_GE(plain[0].score, ms.restricted_threshold);
+  ms.use_hashes = false;  // the shape path, as for a remeshed or sliced copy
+  const Mesh copy = variants::random_rigid(pipe, 5);
+  const MatchOutcome unmeasured = Matcher({sig}, ms).match(copy);
+  ASSERT_EQ(unmeasured.verdict, Verdict::kRestricted);
+  EXPECT_LT(unmeasured.matches[0].plain_match, 0);
+  EXPECT_FALSE(unmeasured.matches[0].not_distinctive);
+
+  sig.plain_match = static_cast<float>(plain[0].score);
+  const MatchOutcome measured = Matcher({sig}, ms).match(copy);
+  EXPECT_EQ(measured.verdict, Verdict::kReview);
+  ASSERT_FALSE(measured.matches.empty());
+  EXPECT_TRUE(measured.matches[0].not_distinctive);
+  EXPECT_FLOAT_EQ(static_cast<float>(measured.matches[0].plain_match), sig.plain_match);
+  EXPECT_EQ(Matcher({sig}, ms).match(variants::random_rigid(tube(10, 7, 60, 96), 9)).verdict, Verdict::kReview);
+
+  // A distinctive part: its plain look-alikes score low, and its copy is restricted.
+  const Mesh bracket = chiral_bracket();
+  Signature bs = build_signature(bracket);
+  bs.plain_match = static_cast<float>(plain_stand_ins(bs, bracket, ms)[0].score);
+  ASSERT_LT(bs.plain_match, ms.review_threshold);
+  const MatchOutcome b = Matcher({bs}, ms).match(variants::random_rigid(bracket, 7));
+  EXPECT_EQ(b.verdict, Verdict::kRestricted);
+  ASSERT_FALSE(b.matches.empty());
+  EXPECT_FALSE(b.matches[0].not_distinctive);
 }
 
 }  // namespace

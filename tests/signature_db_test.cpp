@@ -118,6 +118,10 @@ void expect_same(const Signature& a, const Signature& b) {
   EXPECT_EQ(a.extents_mm, b.extents_mm);
   EXPECT_EQ(a.area_mm2, b.area_mm2);
   EXPECT_EQ(a.volume_mm3, b.volume_mm3);
+  EXPECT_EQ(a.plain_match < 0, b.plain_match < 0);
+  if (a.plain_match >= 0) {
+    EXPECT_NEAR(a.plain_match, b.plain_match, 0.5 / 254);
+  }
   ASSERT_EQ(a.points.size(), b.points.size());
   for (size_t i = 0; i < a.points.size(); ++i) {
     EXPECT_EQ(a.points[i].q, b.points[i].q);
@@ -138,6 +142,7 @@ TEST(SignatureDb, RoundTripThroughFileAndMemory) {
   const std::string path = dir + "/refs.s3db";
   std::vector<Signature> sigs = {fake_signature(1), fake_signature(2, 0), fake_signature(3, kMaxSamplePoints)};
   sigs[1].meta.label = "ünïcode label with spaces";
+  sigs[0].plain_match = 0.9634f;  // measured; the others are not (-1)
   write_database(path, sigs);
 
   const SignatureDb db = SignatureDb::open(path);
@@ -193,23 +198,52 @@ TEST(SignatureDb, BrokenFilesGiveClearErrors) {
   EXPECT_EQ(open_error({}), "not a screen3d signature database");
 
   std::vector<uint8_t> version = good;
-  version[offsetof(DbHeader, version)] = 2;
-  EXPECT_EQ(open_error(version), "unsupported format version 2 (this build reads 1)");
+  version[offsetof(DbHeader, version)] = 3;
+  EXPECT_EQ(open_error(version), "unsupported format version 3 (this build reads 1 to 2)");
+  version[offsetof(DbHeader, version)] = 0;
+  EXPECT_EQ(open_error(version), "unsupported format version 0 (this build reads 1 to 2)");
+  version[offsetof(DbHeader, version)] = 3;
 
   std::vector<uint8_t> longer = good;
   longer.push_back(0);
   EXPECT_NE(open_error(longer).find("trailing data"), std::string::npos);
 
   const std::string dir = temp_dir("broken");
-  write_all(dir + "/v2.s3db", version);
+  write_all(dir + "/v3.s3db", version);
   try {
-    SignatureDb::open(dir + "/v2.s3db");
-    ADD_FAILURE() << "opened a version-2 file";
+    SignatureDb::open(dir + "/v3.s3db");
+    ADD_FAILURE() << "opened a version-3 file";
   } catch (const DbError& e) {
-    EXPECT_STREQ(e.what(), "unsupported format version 2 (this build reads 1)");
+    EXPECT_STREQ(e.what(), "unsupported format version 3 (this build reads 1 to 2)");
   }
   EXPECT_THROW(SignatureDb::open(dir + "/missing.s3db"), DbError);
   EXPECT_THROW(SignatureDb::open(dir), DbError);  // a directory
+}
+
+// Version-1 files (before plain_match) are still read: their entries have no plain-look-alike score.
+// In them the byte was reserved, so a version-1 file with it set is refused.
+TEST(SignatureDb, ReadsVersionOneFiles) {
+  DbContents c;
+  add_signature(c, fake_signature(1, 3));
+  Signature measured = fake_signature(2, 4);
+  measured.plain_match = 0.5f;
+  add_signature(c, measured);
+  std::vector<uint8_t> b = serialize_database(c);
+  ASSERT_EQ(SignatureDb::from_bytes(b).get(1).plain_match, 127.0f / 254.0f);
+  auto* h = reinterpret_cast<DbHeader*>(b.data());
+  EXPECT_EQ(h->version, 2u);
+  auto* e1 = reinterpret_cast<EntryRecord*>(b.data() + sizeof(DbHeader) + sizeof(EntryRecord));
+  EXPECT_EQ(e1->plain_match, 128);  // 1 + round(254 x 0.5)
+  h->version = 1;
+  reseal(b);
+  EXPECT_EQ(open_error(b), "entry s-000002: reserved bytes are not zero");
+  e1->plain_match = 0;
+  reseal(b);
+  const SignatureDb old = SignatureDb::from_bytes(b);
+  ASSERT_EQ(old.size(), 2u);
+  EXPECT_LT(old.get(0).plain_match, 0);
+  EXPECT_LT(old.get(1).plain_match, 0);
+  EXPECT_EQ(old.get(1).meta.pose_hash, measured.meta.pose_hash);
 }
 
 // Files with a valid checksum but hostile fields: each must be refused by name.

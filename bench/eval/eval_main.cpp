@@ -197,10 +197,15 @@ int run(const Options& opt) {
   static const Category kCycle[] = {Category::kReceiver, Category::kFrame, Category::kFireControl, Category::kOther};
   std::vector<Signature> sigs(split.references.size());
   std::vector<std::string> sig_errors(split.references.size());
+  std::vector<std::string> plain_shapes(split.references.size());
   tbb::parallel_for(size_t{0}, split.references.size(), [&](size_t i) {
     const CorpusEntry& e = corpus.entries[split.references[i]];
     try {
       sigs[i] = build_signature(e.mesh);
+      // As `screen3d sig add` does: the best plain look-alike's score goes with the signature.
+      const std::vector<StandInScore> plain = plain_stand_ins(sigs[i], e.mesh, MatchSettings{});
+      sigs[i].plain_match = plain.empty() ? 0.0f : static_cast<float>(plain[0].score);
+      if (!plain.empty()) plain_shapes[i] = plain[0].shape;
     } catch (const std::exception& err) {
       sig_errors[i] = err.what();
     }
@@ -219,7 +224,8 @@ int run(const Options& opt) {
     s.meta.id = id;
     s.meta.label = e.file;
     s.meta.category = kCycle[db.size() % 4];
-    report.references.push_back({e.file, e.family, e.diag_mm, e.triangles, s.meta.id, category_name(s.meta.category)});
+    report.references.push_back({e.file, e.family, e.diag_mm, e.triangles, s.meta.id, category_name(s.meta.category),
+                                 s.plain_match, plain_shapes[i]});
     refs.push_back(split.references[i]);
     db.push_back(std::move(s));
   }

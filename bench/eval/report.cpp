@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <ostream>
 #include <tuple>
 
@@ -127,8 +128,16 @@ double mark_near_copies(std::vector<ScanRecord>& records) {
   return cut;
 }
 
+bool raises_bar(const ReferenceInfo& ref) {
+  const MatchSettings ms;  // the evaluation screens with the default settings
+  return ref.plain_match >= 0 && ref.plain_match + ms.plain_margin > ms.restricted_threshold;
+}
+
 void summarise(Report& report, const std::vector<ScanRecord>& records, const std::vector<GenerationFailure>& failures,
                const std::vector<GenerationFailure>& notes) {
+  std::set<std::string> not_distinctive;  // reference files
+  for (const ReferenceInfo& ref : report.references)
+    if (raises_bar(ref)) not_distinctive.insert(ref.file);
   std::map<std::string, ClassRow*> rows;
   for (ClassRow& c : report.classes) rows[c.name] = &c;
   std::map<std::string, std::vector<double>> lat;
@@ -181,6 +190,10 @@ void summarise(Report& report, const std::vector<ScanRecord>& records, const std
     if (it == rows.end()) continue;
     ClassRow& c = *it->second;
     ++c.scanned;
+    if (not_distinctive.count(r.subject.substr(0, r.subject.find(' ')))) {
+      ++c.nd_scanned;
+      c.nd_restricted += r.verdict == Verdict::kRestricted;
+    }
     switch (r.verdict) {
       case Verdict::kRestricted: ++c.restricted; break;
       case Verdict::kReview: ++c.review; break;
@@ -225,9 +238,18 @@ void print_report(std::ostream& out, const Report& r) {
   for (const std::string& p : r.corpus_problems) out << "  corpus problem: " << p << "\n";
 
   out << "\nReferences\n";
-  for (const ReferenceInfo& ref : r.references)
+  for (const ReferenceInfo& ref : r.references) {
     out << "  " << ref.signature_id << "  " << pad(ref.category, 12, true) << " diag " << pad(fmt("%.1f", ref.diag_mm), 6)
         << " mm  " << pad(std::to_string(ref.triangles), 6) << " tris  " << ref.file << "  [" << ref.family << "]\n";
+    const MatchSettings ms;  // the evaluation screens with the default settings
+    if (raises_bar(ref))
+      out << "      not distinctive: a plain " << ref.plain_shape << " scores " << fmt("%.3f", ref.plain_match)
+          << " against it, so a shape match needs " << fmt("%.3f", ref.plain_match + ms.plain_margin)
+          << " to be restricted\n";
+    else if (ref.plain_match >= ms.review_threshold)
+      out << "      a plain " << ref.plain_shape << " scores " << fmt("%.3f", ref.plain_match)
+          << " against it: plain parts of that size may be flagged for review\n";
+  }
 
   out << "\nDetection by variant class (rate = restricted / scanned; not generated is not a miss)\n";
   out << "  " << pad("class", 15, true) << pad("planned", 8) << pad("not gen", 8) << pad("scanned", 8) << pad("restr", 7)
@@ -244,6 +266,18 @@ void print_report(std::ostream& out, const Report& r) {
   }
   out << "  " << pad("all run", 15, true) << pad("", 24) << pad(std::to_string(r.total_scanned()), 8)
       << pad(std::to_string(r.total_restricted()), 7) << pad("", 21) << pad(fmt("%.3f", r.overall_rate()), 8) << "\n";
+  size_t nd = 0, nd_restricted = 0;
+  for (const ClassRow& c : r.classes)
+    if (c.run) nd += c.nd_scanned, nd_restricted += c.nd_restricted;
+  if (nd > 0) {
+    out << "  Of these, " << nd << " are variants of not-distinctive references (listed above; " << nd_restricted
+        << " restricted all the same: by hash, or by another reference matching in the same file).\n"
+        << "  Over the variants of the other references:\n";
+    for (const ClassRow& c : r.classes)
+      if (c.run && c.nd_scanned > 0)
+        out << "    " << pad(c.name, 15, true) << pad(std::to_string(c.scanned - c.nd_scanned), 5) << " scanned, rate "
+            << fmt("%.3f", c.distinctive_rate()) << "\n";
+  }
 
   out << "\nOther files\n";
   out << "  " << pad("set", 15, true) << pad("files", 8) << pad("restr", 7) << pad("review", 7) << pad("clean", 7)
@@ -314,7 +348,9 @@ nlohmann::json report_to_json(const Report& r) {
                     {"diag_mm", ref.diag_mm},
                     {"triangles", ref.triangles},
                     {"signature", ref.signature_id},
-                    {"category", ref.category}});
+                    {"category", ref.category},
+                    {"plain_match", ref.plain_match >= 0 ? nlohmann::json(ref.plain_match) : nlohmann::json(nullptr)},
+                    {"plain_shape", ref.plain_shape}});
   j["references"] = refs;
   nlohmann::json classes = nlohmann::json::array();
   for (const ClassRow& c : r.classes) {
@@ -329,7 +365,10 @@ nlohmann::json report_to_json(const Report& r) {
                   {"review", c.review},
                   {"clean", c.clean},
                   {"error", c.error},
-                  {"detection_rate", c.rate()}});
+                  {"detection_rate", c.rate()},
+                  {"not_distinctive_scanned", c.nd_scanned},
+                  {"not_distinctive_restricted", c.nd_restricted},
+                  {"distinctive_detection_rate", c.distinctive_rate()}});
     }
     classes.push_back(row);
   }

@@ -54,6 +54,10 @@ struct ReferenceInfo {
   uint64_t triangles = 0;
   std::string signature_id;
   std::string category;
+  // The best plain look-alike of the reference's size and its score against the signature, as
+  // `screen3d sig add` measures and stores it (Signature::plain_match); -1 when not measured.
+  double plain_match = -1;
+  std::string plain_shape;
 };
 
 struct ClassRow {
@@ -67,8 +71,23 @@ struct ClassRow {
   size_t review = 0;
   size_t clean = 0;
   size_t error = 0;
+  // Of those scanned, the variants of not-distinctive references (raises_bar below), which a shape
+  // match to them can only bring to review, and how many were restricted all the same (by hash,
+  // or by another reference that matches in the same file, such as a plate).
+  size_t nd_scanned = 0;
+  size_t nd_restricted = 0;
   double rate() const { return scanned ? static_cast<double>(restricted) / static_cast<double>(scanned) : 0.0; }
+  // The rate over the variants of distinctive references only.
+  double distinctive_rate() const {
+    const size_t n = scanned - nd_scanned;
+    return n ? static_cast<double>(restricted - nd_restricted) / static_cast<double>(n) : 0.0;
+  }
 };
+
+// A reference whose plain look-alike (ReferenceInfo::plain_match) raises the score a shape match to
+// it needs to be restricted above the restricted threshold (MatchSettings::plain_margin): its
+// modified copies are review at best, by design.
+bool raises_bar(const ReferenceInfo& ref);
 
 struct GroupRow {
   std::string name;

@@ -11,6 +11,7 @@
 // of its own size (engine/reference_checks.h).
 #include <time.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -190,6 +191,8 @@ int run_add(const SigOptions& o) {
                            "): a variant or remeshed copy of a reference already in the database?");
       }
       const std::vector<StandInScore> plain = plain_stand_ins(sig, mesh, ms);
+      // Stored with the entry: the matcher asks a shape match to beat it clearly (Signature::plain_match).
+      sig.plain_match = plain.empty() ? 0.0f : static_cast<float>(plain[0].score);
       size_t reaching = 0;
       for (const StandInScore& p : plain) reaching += p.score >= ms.review_threshold;
       if (reaching > 0) {
@@ -243,6 +246,9 @@ int run_list(const SigOptions& o) {
         j["points"] = r.point_count;
         j["exact_hash"] = hex64(r.exact_hash);
         j["pose_hash"] = hex64(r.pose_hash);
+        // The best plain look-alike's score, measured by `sig add` (null: added with --no-checks).
+        const float pm = decode_plain_match(r.plain_match);
+        j["plain_match"] = pm >= 0 ? nlohmann::ordered_json(std::round(pm * 1000) / 1000) : nlohmann::ordered_json(nullptr);
         // Invalid UTF-8 in a label is replaced rather than aborting the listing.
         out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
       } else {
