@@ -39,14 +39,18 @@ double max_offset(const Similarity& xf, const std::vector<Vec3f>& pts) {
   return worst;
 }
 
-TEST(Registration, IcpBringsAnOffsetCopyBack) {
-  const std::vector<Vec3f> target = bracket_points(6000);
-  const PointIndex index(target);
-  const std::vector<Vec3f> source = bracket_points(300);
+IcpOptions schedule(int iterations, double start_reject, double end_reject) {
   IcpOptions opt;
-  opt.iterations = 30;
-  opt.start_reject = 20;
-  opt.end_reject = 2;
+  opt.iterations = iterations;
+  opt.start_reject = start_reject;
+  opt.end_reject = end_reject;
+  return opt;
+}
+
+TEST(Registration, IcpBringsAnOffsetCopyBack) {
+  const PointIndex index(bracket_points(6000));
+  const std::vector<Vec3f> source = bracket_points(300);
+  const IcpOptions opt = schedule(30, 20, 2);
   EXPECT_GT(max_offset(offset_start(), source), 5.0);
   const IcpResult r = icp_one_sided(source, index, offset_start(), opt);
   EXPECT_LT(max_offset(r.xf, source), 0.5);
@@ -56,13 +60,9 @@ TEST(Registration, IcpBringsAnOffsetCopyBack) {
 }
 
 TEST(Registration, StagedIcpEndsWhereOneRunEnds) {
-  const std::vector<Vec3f> target = bracket_points(6000);
-  const PointIndex index(target);
+  const PointIndex index(bracket_points(6000));
   const std::vector<Vec3f> source = bracket_points(128);
-  IcpOptions opt;
-  opt.iterations = 6;
-  opt.start_reject = 25;
-  opt.end_reject = 4;
+  IcpOptions opt = schedule(6, 25, 4);
   opt.min_scale = 0.9;
   opt.max_scale = 1.1;
   const IcpResult whole = icp_one_sided(source, index, offset_start(), opt);
