@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/reference_checks.h"
 #include "geometry/shapes.h"
 #include "geometry/write_mesh.h"
 #include "signatures/build_signature.h"
@@ -53,6 +54,9 @@ int write_db(const std::string& path) {
   refs.push_back({"demo-gear-hub", Category::kOther, demo_gear_hub()});
   for (auto& r : refs) {
     Signature s = build_signature(r.mesh);
+    // As `screen3d sig add` does: the best plain look-alike's score goes with the entry.
+    const std::vector<StandInScore> plain = plain_stand_ins(s, r.mesh, MatchSettings{});
+    s.plain_match = plain.empty() ? 0.0f : static_cast<float>(plain[0].score);
     s.meta.label = r.label;
     s.meta.category = r.category;
     s.meta.severity = 5;

@@ -248,7 +248,7 @@ int run_list(const SigOptions& o) {
         j["pose_hash"] = hex64(r.pose_hash);
         // The best plain look-alike's score, measured by `sig add` (null: added with --no-checks).
         const float pm = decode_plain_match(r.plain_match);
-        j["plain_match"] = pm >= 0 ? nlohmann::ordered_json(std::round(pm * 1000) / 1000) : nlohmann::ordered_json(nullptr);
+        j["plain_match"] = pm >= 0 ? nlohmann::ordered_json(std::round(double(pm) * 1000) / 1000) : nlohmann::ordered_json(nullptr);
         // Invalid UTF-8 in a label is replaced rather than aborting the listing.
         out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
       } else {
