@@ -333,6 +333,13 @@ bool surface_hit(const Query& q, const Vec3f& y, const Vec3f& ny, double tol, fl
 
 // Coverage capped by the share of the sharpest features found: all of them found leaves coverage
 // as it is; each missing one lowers the cap faster than coverage falls.
+// A sharp feature counts as found for the cap when the file has surface facing the same way within
+// this many tolerances of it (coverage itself keeps the strict tolerance): a rounded edge (a fillet,
+// Loop smoothing, a worn print) is the same feature moved a little inward, while a blank's faces do
+// not face like the walls of the holes it lacks. Evaluation, seeds 1-3: smooth class 0.65 -> 0.80,
+// 0.65 -> 0.75, 0.50 -> 0.60; other classes unchanged; one more benign review per seed, no benign
+// restricted.
+constexpr double kRoundedFeatureTol = 3.0;
 double capped_score(double coverage, double feature_cov) { return std::min(coverage, 1.3 * feature_cov - 0.25); }
 
 // Distinctiveness-weighted coverage of the reference by the file under `xf`, and the extraneous
@@ -355,7 +362,12 @@ Scored score_alignment(const CompiledRef& r, const Query& q, const Similarity& x
     wsum += r.w[i];
     const bool feature = r.sig.points[i].weight >= kFeatureWeight;
     n_feature += feature;
-    if (!surface_hit(q, xf.apply(r.pts[i]), xf.apply_dir(r.nrm[i], inv_scale), tol, static_cast<float>(radius_sq))) continue;
+    const Vec3f y = xf.apply(r.pts[i]), ny = xf.apply_dir(r.nrm[i], inv_scale);
+    if (!surface_hit(q, y, ny, tol, static_cast<float>(radius_sq))) {
+      if (feature && surface_hit(q, y, ny, kRoundedFeatureTol * tol, static_cast<float>(kRoundedFeatureTol * kRoundedFeatureTol * radius_sq)))
+        ++feature_hits;
+      continue;
+    }
     wcov += r.w[i];
     feature_hits += feature;
     if (covered_out) (*covered_out)[i] = 1;

@@ -5,6 +5,7 @@
 
 #include "engine/matcher.h"
 #include "geometry/shapes.h"
+#include "geometry/variants.h"
 #include "signatures/build_signature.h"
 
 namespace s3d {
@@ -57,6 +58,19 @@ TEST_F(FlatPlateTest, RealPlateOnABoardIsStillFound) {
   // The plate resting on a larger board (separate bodies, touching): the plate case must pass.
   const Mesh job = merge({moved(box(200, 150, 3), 0, 0, -3), moved(*plate_, 10, -5, 0)});
   const MatchOutcome o = matcher_->match(job);
+  EXPECT_EQ(o.verdict, Verdict::kRestricted) << "score " << o.best_score;
+}
+
+// Rounded edges are the same features, moved a little inward: a knob after one Loop subdivision
+// (every edge rounded) is still the knob. Counting only sharp features within the strict tolerance,
+// the feature cap held it at 0.00; a feature now counts within kRoundedFeatureTol tolerances, facing
+// the same way, so the blanks above (no hole walls) stay below restricted.
+TEST(RoundedCopies, ALoopSmoothedKnobIsStillFound) {
+  Signature s = build_signature(knob());
+  s.meta.id = "s-000001";
+  MatchSettings ms;
+  ms.use_hashes = false;
+  const MatchOutcome o = Matcher({s}, ms).match(variants::random_rigid(variants::subdivide_loop(knob(), 1), 3));
   EXPECT_EQ(o.verdict, Verdict::kRestricted) << "score " << o.best_score;
 }
 
