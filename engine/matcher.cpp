@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <numeric>
 
@@ -279,6 +280,36 @@ void finish_query(Query& q, const MatchSettings& s) {
   for (const auto& c : clusters) {
     if (c.size() == 1 && clusters.size() > 1) continue;  // already a cluster unit
     for (uint32_t b : c) cands.push_back({{b}, body_pts[b].size()});
+  }
+  // Inside a cluster of three or more bodies, bodies whose boxes overlap (the interlocking shells
+  // of one part, set on a plate within the gap of other models) are a unit of their own too:
+  // otherwise such a part is only seen with its neighbours, or one shell at a time. Evaluation:
+  // the two-shell chain link on a plate at seed 2 (score 0.16 before, 0.98 after); 80 plate files
+  // of seeds 1-3 took 1.045x the time (one thread, bench/compare_scans.sh).
+  std::vector<uint32_t> tight(q.body_count);
+  std::iota(tight.begin(), tight.end(), 0u);
+  auto find_tight = [&](uint32_t x) {
+    while (tight[x] != x) x = tight[x] = tight[tight[x]];
+    return x;
+  };
+  for (const auto& c : clusters) {
+    if (c.size() < 3 || c.size() > kMaxClustered) continue;
+    for (size_t a = 0; a < c.size(); ++a)
+      for (size_t b = a + 1; b < c.size(); ++b) {
+        const auto &A = box[c[a]], &B = box[c[b]];
+        bool overlap = true;
+        for (int k = 0; k < 3; ++k)
+          if (A[k] > B[k + 3] || B[k] > A[k + 3]) overlap = false;
+        if (overlap) tight[find_tight(c[a])] = find_tight(c[b]);
+      }
+    std::map<uint32_t, std::vector<uint32_t>> groups;
+    for (uint32_t b : c) groups[find_tight(b)].push_back(b);
+    for (auto& [root, g] : groups) {
+      if (g.size() < 2 || g.size() == c.size()) continue;
+      size_t np = 0;
+      for (uint32_t b : g) np += body_pts[b].size();
+      cands.push_back({std::move(g), np});
+    }
   }
   std::stable_sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.points > b.points; });
   constexpr size_t kMaxUnits = 24;

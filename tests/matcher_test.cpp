@@ -1,6 +1,7 @@
 // Invariance and specificity of the matcher on generated benign shapes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -24,6 +25,11 @@ std::array<double, 16> rot_xyz(double ax, double ay, double az, double tx, doubl
   const double m = mirror ? -1 : 1;
   return {s * r[0] * m, s * r[1], s * r[2], tx, s * r[3] * m, s * r[4], s * r[5], ty,
           s * r[6] * m, s * r[7], s * r[8], tz, 0, 0, 0, 1};
+}
+
+Mesh moved_copy(Mesh m, const std::array<double, 16>& xf) {
+  transform(m, xf);
+  return m;
 }
 
 Signature sig_of(const Mesh& m, const char* label) {
@@ -214,6 +220,27 @@ TEST(MatcherFeatures, ThinStripWithStudsOnOneFaceInAnyPose) {
     if (o.verdict != Verdict::kRestricted) ADD_FAILURE() << "seed " << seed << " score " << o.best_score;
   }
   EXPECT_EQ(restricted, 8);
+}
+
+// A part made of two shells of about equal size whose boxes overlap (two bars crossing, like the
+// two halves of a chain link), set on a plate within the clustering gap of two large models: its
+// cluster holds all four bodies, and neither shell alone covers the part. The two shells must be
+// seen as a unit of their own.
+TEST(MatcherPlate, TwoShellPartCloseToOtherModelsIsFound) {
+  const Mesh cross = merge({box(60, 12, 10), moved_copy(box(14, 44, 14), rot_xyz(0, 0, 0, 12, 6, 0))});
+  MatchSettings ms;
+  ms.use_hashes = false;
+  const Matcher matcher({sig_of(cross, "cross")}, ms);
+  const Mesh part = moved_copy(cross, rot_xyz(0, 0, 0.4, 0, 0, 0));
+  float lo[3] = {1e9f, 1e9f, 1e9f}, hi[3] = {-1e9f, -1e9f, -1e9f};
+  for (const Vec3f& v : part.vertices)
+    for (int k = 0; k < 3; ++k) lo[k] = std::min(lo[k], v[k]), hi[k] = std::max(hi[k], v[k]);
+  // Two 120 x 120 x 30 blocks, 4 mm from the part's box in +x and in +y.
+  const Mesh plate = merge({part, moved_copy(box(120, 120, 30), rot_xyz(0, 0, 0, hi[0] + 4 + 60, 0, lo[2])),
+                            moved_copy(box(120, 120, 30), rot_xyz(0, 0, 0, 0, hi[1] + 4 + 60, lo[2]))});
+  const MatchOutcome o = matcher.match(plate);
+  ASSERT_EQ(o.verdict, Verdict::kRestricted) << "score " << o.best_score;
+  EXPECT_EQ(o.matches[0].label, "cross");
 }
 
 TEST_F(MatcherTest, PartOnPlateWithOthers) {
