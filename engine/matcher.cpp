@@ -43,6 +43,7 @@ namespace {
 
 constexpr size_t kEarlyPoints = 64;  // the first iterations of a large batch of starts (verify)
 constexpr size_t kCoarsePoints = 128;
+constexpr uint32_t kShellCandidates = 2;  // candidates verified for a unit of overlapping shells
 constexpr size_t kMediumPoints = 1000;
 constexpr uint8_t kFeatureWeight = 200;  // distinctiveness of sharp edges and rims (0..255)
 // How much better a mirrored alignment must score than an unmirrored one to be preferred: symmetric
@@ -109,6 +110,9 @@ struct Unit {
   double diag = 0;
   double spacing = 1;  // the coarsest sample spacing among the unit's bodies
   double volume = 0;   // enclosed volume of the unit's bodies (mm^3; 0 when unknown)
+  // Overlapping shells of a larger cluster (finish_query): a second look at a few bodies the
+  // cluster and single-body units already cover, so it gets fewer candidates (kShellCandidates).
+  bool shells = false;
   // The unit's own points, for the alignment search: empty for the whole-file unit, whose index is
   // the query's. Entry j of this index is query sample ids[j].
   PointIndex index;
@@ -269,6 +273,7 @@ void finish_query(Query& q, const MatchSettings& s) {
   struct Cand {
     std::vector<uint32_t> bodies;
     size_t points;
+    bool shells = false;  // overlapping shells inside a larger cluster (below)
   };
   std::vector<Cand> cands;
   if (clusters.size() > 1)
@@ -283,9 +288,14 @@ void finish_query(Query& q, const MatchSettings& s) {
   }
   // Inside a cluster of three or more bodies, bodies whose boxes overlap (the interlocking shells
   // of one part, set on a plate within the gap of other models) are a unit of their own too:
-  // otherwise such a part is only seen with its neighbours, or one shell at a time. Evaluation:
-  // the two-shell chain link on a plate at seed 2 (score 0.16 before, 0.98 after); 80 plate files
-  // of seeds 1-3 took 1.045x the time (one thread, bench/compare_scans.sh).
+  // otherwise such a part is only seen with its neighbours, or one shell at a time. Groups with one
+  // dominant shell are left out, and these units get kShellCandidates candidates. Evaluation: the
+  // two-shell chain link on a plate at seed 2 (score 0.16 before, 0.98 after); the 80 plate files
+  // of seeds 1-3 took 1.032x the time (one thread, bench/compare_scans.sh; 1.045x with every group
+  // and five candidates each), the 40 split files of seed 1 1.109x (pieces' boxes overlap too; one
+  // split part scored 0.98 instead of 0.88). Requiring the boxes to share 20% of the smaller one
+  // loses the chain link, whose halves' boxes share little.
+  constexpr double kDominantShell = 0.75;
   std::vector<uint32_t> tight(q.body_count);
   std::iota(tight.begin(), tight.end(), 0u);
   auto find_tight = [&](uint32_t x) {
@@ -306,9 +316,12 @@ void finish_query(Query& q, const MatchSettings& s) {
     for (uint32_t b : c) groups[find_tight(b)].push_back(b);
     for (auto& [root, g] : groups) {
       if (g.size() < 2 || g.size() == c.size()) continue;
-      size_t np = 0;
-      for (uint32_t b : g) np += body_pts[b].size();
-      cands.push_back({std::move(g), np});
+      size_t np = 0, largest = 0;
+      for (uint32_t b : g) np += body_pts[b].size(), largest = std::max(largest, body_pts[b].size());
+      // A group with one dominant shell (a body with small inserts or lettering) is already seen
+      // through that shell's own unit.
+      if (largest > kDominantShell * static_cast<double>(np)) continue;
+      cands.push_back({std::move(g), np, true});
     }
   }
   std::stable_sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.points > b.points; });
@@ -321,6 +334,7 @@ void finish_query(Query& q, const MatchSettings& s) {
     for (uint32_t b : c.bodies) ids.insert(ids.end(), body_pts[b].begin(), body_pts[b].end());
     std::sort(ids.begin(), ids.end());
     q.units.push_back(make_unit(q, std::move(ids), c.bodies, s.seed));
+    q.units.back().shells = c.shells;
   }
 }
 
@@ -1186,7 +1200,9 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
       ranked.emplace_back(d, ri);
     }
     std::sort(ranked.begin(), ranked.end());
-    const size_t k = std::min<size_t>(settings.candidates_per_unit, ranked.size());
+    const size_t k = std::min<size_t>(u.shells ? std::min<uint32_t>(kShellCandidates, settings.candidates_per_unit)
+                                               : settings.candidates_per_unit,
+                                      ranked.size());
     for (size_t i = 0; i < k; ++i) jobs.push_back({ui, ranked[i].second, i});
     // Pieces of a split part keep the part's volume (cut faces close each piece): for a unit of
     // several bodies, the references of nearly the same volume are candidates too, whatever the
