@@ -183,6 +183,14 @@ int s3d_result_match_mirrored(const s3d_result* r, size_t i) {
   const auto* m = match_at(r, i);
   return m ? (m->mirrored ? 1 : 0) : 0;
 }
+const char* s3d_result_match_method(const s3d_result* r, size_t i) {
+  const auto* m = match_at(r, i);
+  return m ? m->method.c_str() : nullptr;
+}
+int s3d_result_match_not_distinctive(const s3d_result* r, size_t i) {
+  const auto* m = match_at(r, i);
+  return m ? (m->not_distinctive ? 1 : 0) : 0;
+}
 const char* s3d_result_json(const s3d_result* r) { return r ? r->json.c_str() : nullptr; }
 
 int s3d_stream_begin(const s3d_engine* engine, const char* name, const s3d_stream_options* options, s3d_stream** out) {

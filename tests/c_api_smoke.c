@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
   CHECK(s3d_result_verdict(r) == S3D_VERDICT_RESTRICTED);
   CHECK(s3d_result_match_count(r) >= 1 && s3d_result_match_label(r, 0) != NULL);
   CHECK(s3d_result_match_label(r, 99) == NULL);
+  /* The reposed, rescaled bracket is found by shape; the demo references are distinctive. */
+  CHECK(s3d_result_match_method(r, 0) != NULL && strcmp(s3d_result_match_method(r, 0), "shape") == 0);
+  CHECK(s3d_result_match_not_distinctive(r, 0) == 0);
+  CHECK(s3d_result_match_method(r, 99) == NULL && s3d_result_match_not_distinctive(r, 99) == 0);
   printf("%s\n", s3d_result_json(r));
   s3d_result_free(r);
   CHECK(s3d_scan_file(e, argv[3], &r) == S3D_OK);
