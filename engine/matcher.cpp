@@ -238,12 +238,20 @@ void finish_query(Query& q, const MatchSettings& s) {
       }
     box[b] = bx;
   }
-  std::vector<uint32_t> parent(q.body_count);
-  std::iota(parent.begin(), parent.end(), 0u);
-  auto find = [&](uint32_t x) {
+  // Union-find over bodies (`parent` holds each body's parent), and whether two boxes come within
+  // `gap` of each other on every axis: shared by the clusters and the shell groups below.
+  auto find = [](std::vector<uint32_t>& parent, uint32_t x) {
     while (parent[x] != x) x = parent[x] = parent[parent[x]];
     return x;
   };
+  auto boxes_meet = [&](uint32_t a, uint32_t b, double within) {
+    const auto &A = box[a], &B = box[b];
+    for (int k = 0; k < 3; ++k)
+      if (A[k] - within > B[k + 3] || B[k] - within > A[k + 3]) return false;
+    return true;
+  };
+  std::vector<uint32_t> parent(q.body_count);
+  std::iota(parent.begin(), parent.end(), 0u);
   // Pairwise box tests are quadratic: only the largest bodies are clustered (files with thousands
   // of tiny bodies, such as text or lattices, keep them as singletons, which stay below the unit cut).
   constexpr size_t kMaxClustered = 512;
@@ -251,18 +259,13 @@ void finish_query(Query& q, const MatchSettings& s) {
   std::stable_sort(big.begin(), big.end(), [&](uint32_t a, uint32_t b) { return body_pts[a].size() > body_pts[b].size(); });
   if (big.size() > kMaxClustered) big.resize(kMaxClustered);
   for (size_t a = 0; a < big.size(); ++a)
-    for (size_t b = a + 1; b < big.size(); ++b) {
-      const auto &A = box[big[a]], &B = box[big[b]];
-      bool overlap = true;
-      for (int k = 0; k < 3; ++k)
-        if (A[k] - gap > B[k + 3] || B[k] - gap > A[k + 3]) overlap = false;
-      if (overlap) parent[find(big[a])] = find(big[b]);
-    }
+    for (size_t b = a + 1; b < big.size(); ++b)
+      if (boxes_meet(big[a], big[b], gap)) parent[find(parent, big[a])] = find(parent, big[b]);
   std::vector<std::vector<uint32_t>> clusters;
   {
     std::vector<int> slot(q.body_count, -1);
     for (uint32_t b : live) {
-      const uint32_t r = find(b);
+      const uint32_t r = find(parent, b);
       if (slot[r] < 0) {
         slot[r] = static_cast<int>(clusters.size());
         clusters.emplace_back();
@@ -298,22 +301,13 @@ void finish_query(Query& q, const MatchSettings& s) {
   constexpr double kDominantShell = 0.75;
   std::vector<uint32_t> tight(q.body_count);
   std::iota(tight.begin(), tight.end(), 0u);
-  auto find_tight = [&](uint32_t x) {
-    while (tight[x] != x) x = tight[x] = tight[tight[x]];
-    return x;
-  };
   for (const auto& c : clusters) {
     if (c.size() < 3 || c.size() > kMaxClustered) continue;
     for (size_t a = 0; a < c.size(); ++a)
-      for (size_t b = a + 1; b < c.size(); ++b) {
-        const auto &A = box[c[a]], &B = box[c[b]];
-        bool overlap = true;
-        for (int k = 0; k < 3; ++k)
-          if (A[k] > B[k + 3] || B[k] > A[k + 3]) overlap = false;
-        if (overlap) tight[find_tight(c[a])] = find_tight(c[b]);
-      }
+      for (size_t b = a + 1; b < c.size(); ++b)
+        if (boxes_meet(c[a], c[b], 0.0)) tight[find(tight, c[a])] = find(tight, c[b]);
     std::map<uint32_t, std::vector<uint32_t>> groups;
-    for (uint32_t b : c) groups[find_tight(b)].push_back(b);
+    for (uint32_t b : c) groups[find(tight, b)].push_back(b);
     for (auto& [root, g] : groups) {
       if (g.size() < 2 || g.size() == c.size()) continue;
       size_t np = 0, largest = 0;
@@ -376,8 +370,6 @@ bool surface_hit(const Query& q, const Vec3f& y, const Vec3f& ny, double tol, fl
   return false;
 }
 
-// Coverage capped by the share of the sharpest features found: all of them found leaves coverage
-// as it is; each missing one lowers the cap faster than coverage falls.
 // A sharp feature counts as found for the cap when the file has surface facing the same way within
 // this many tolerances of it (coverage itself keeps the strict tolerance): a rounded edge (a fillet,
 // Loop smoothing, a worn print) is the same feature moved a little inward, while a blank's faces do
@@ -385,6 +377,9 @@ bool surface_hit(const Query& q, const Vec3f& y, const Vec3f& ny, double tol, fl
 // 0.65 -> 0.75, 0.50 -> 0.60; other classes unchanged; one more benign review per seed, no benign
 // restricted.
 constexpr double kRoundedFeatureTol = 3.0;
+
+// Coverage capped by the share of the sharpest features found: all of them found leaves coverage
+// as it is; each missing one lowers the cap faster than coverage falls.
 double capped_score(double coverage, double feature_cov) { return std::min(coverage, 1.3 * feature_cov - 0.25); }
 
 // Distinctiveness-weighted coverage of the reference by the file under `xf`, and the extraneous

@@ -61,13 +61,22 @@ std::vector<PlainSolid> plain_solids_like(const Mesh& reference) {
 }
 
 std::vector<StandInScore> plain_stand_ins(const Signature& sig, const Mesh& reference, const MatchSettings& settings) {
+  return plain_stand_ins(sig, plain_solids_like(reference), settings);
+}
+
+std::vector<StandInScore> plain_stand_ins(const Signature& sig, const std::vector<PlainSolid>& solids,
+                                          const MatchSettings& settings) {
   std::vector<StandInScore> out;
   MatchSettings s = settings;
   s.use_hashes = false;
   const Matcher matcher({sig}, s);
-  for (const PlainSolid& p : plain_solids_like(reference)) out.push_back({p.shape, matcher.match(p.mesh).best_score});
+  for (const PlainSolid& p : solids) out.push_back({p.shape, matcher.match(p.mesh).best_score});
   std::stable_sort(out.begin(), out.end(), [](const StandInScore& a, const StandInScore& b) { return a.score > b.score; });
   return out;
+}
+
+float plain_match_from(const std::vector<StandInScore>& stand_ins) {
+  return stand_ins.empty() ? 0.0f : static_cast<float>(stand_ins[0].score);
 }
 
 std::vector<MatchEvidence> resembling_entries(const std::vector<Signature>& existing, const Mesh& reference,

@@ -33,6 +33,11 @@ std::vector<PlainSolid> plain_solids_like(const Mesh& reference);
 
 // Scores of plain_solids_like(reference) against `sig` (built from `reference`), best first.
 std::vector<StandInScore> plain_stand_ins(const Signature& sig, const Mesh& reference, const MatchSettings& settings);
+// The same for solids already made, so a caller that also needs the solids makes them once.
+std::vector<StandInScore> plain_stand_ins(const Signature& sig, const std::vector<PlainSolid>& solids,
+                                          const MatchSettings& settings);
+// Signature::plain_match from plain_stand_ins' scores (best first): the best, 0 when there were none.
+float plain_match_from(const std::vector<StandInScore>& stand_ins);
 
 // Entries of `existing` that `reference` matches at or above the review threshold, best first.
 std::vector<MatchEvidence> resembling_entries(const std::vector<Signature>& existing, const Mesh& reference,

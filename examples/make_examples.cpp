@@ -55,8 +55,7 @@ int write_db(const std::string& path) {
   for (auto& r : refs) {
     Signature s = build_signature(r.mesh);
     // As `screen3d sig add` does: the best plain look-alike's score goes with the entry.
-    const std::vector<StandInScore> plain = plain_stand_ins(s, r.mesh, MatchSettings{});
-    s.plain_match = plain.empty() ? 0.0f : static_cast<float>(plain[0].score);
+    s.plain_match = plain_match_from(plain_stand_ins(s, r.mesh, MatchSettings{}));
     s.meta.label = r.label;
     s.meta.category = r.category;
     s.meta.severity = 5;

@@ -198,13 +198,17 @@ int run(const Options& opt) {
   std::vector<Signature> sigs(split.references.size());
   std::vector<std::string> sig_errors(split.references.size());
   std::vector<std::string> plain_shapes(split.references.size());
+  // Plain look-alikes of each reference (by corpus entry): scored for the signature here and
+  // written as the `plain` set below.
+  std::vector<std::vector<PlainSolid>> plain_solids(corpus.entries.size());
   tbb::parallel_for(size_t{0}, split.references.size(), [&](size_t i) {
     const CorpusEntry& e = corpus.entries[split.references[i]];
     try {
       sigs[i] = build_signature(e.mesh);
       // As `screen3d sig add` does: the best plain look-alike's score goes with the signature.
-      const std::vector<StandInScore> plain = plain_stand_ins(sigs[i], e.mesh, MatchSettings{});
-      sigs[i].plain_match = plain.empty() ? 0.0f : static_cast<float>(plain[0].score);
+      plain_solids[split.references[i]] = plain_solids_like(e.mesh);
+      const std::vector<StandInScore> plain = plain_stand_ins(sigs[i], plain_solids[split.references[i]], MatchSettings{});
+      sigs[i].plain_match = plain_match_from(plain);
       if (!plain.empty()) plain_shapes[i] = plain[0].shape;
     } catch (const std::exception& err) {
       sig_errors[i] = err.what();
@@ -370,7 +374,7 @@ int run(const Options& opt) {
     std::vector<std::vector<ScanJob>> per_ref(refs.size());
     tbb::parallel_for(size_t{0}, refs.size(), [&](size_t r) {
       const CorpusEntry& e = corpus.entries[refs[r]];
-      const std::vector<PlainSolid> solids = plain_solids_like(e.mesh);
+      const std::vector<PlainSolid>& solids = plain_solids[refs[r]];
       for (size_t k = 0; k < solids.size(); ++k) {
         const std::string path = (dir / (e.file + ".plain." + std::to_string(k) + ".stl")).string();
         try {

@@ -192,7 +192,7 @@ int run_add(const SigOptions& o) {
       }
       const std::vector<StandInScore> plain = plain_stand_ins(sig, mesh, ms);
       // Stored with the entry: the matcher asks a shape match to beat it clearly (Signature::plain_match).
-      sig.plain_match = plain.empty() ? 0.0f : static_cast<float>(plain[0].score);
+      sig.plain_match = plain_match_from(plain);
       size_t reaching = 0;
       for (const StandInScore& p : plain) reaching += p.score >= ms.review_threshold;
       if (reaching > 0) {
