@@ -1,13 +1,15 @@
 #pragma once
 // Walks the members of a zip archive held in memory (libarchive), within limits: member count,
-// bytes per member and bytes decompressed in total. Used by `scan` so that `jobs.zip` is screened
-// member by member ("jobs.zip!/inner/a.stl"). Never throws for bad archives: problems come back as
-// error members.
+// bytes per member and bytes decompressed in total. Used by `scan` and the disk-image walker
+// (plugins/forensic) so that `jobs.zip` is screened member by member ("jobs.zip!/inner/a.stl").
+// Never throws for bad archives: problems come back as error members.
 #include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
+#include <vector>
 
+#include "engine/scan.h"
 #include "geometry/limits.h"
 
 namespace s3d {
@@ -22,5 +24,12 @@ struct ArchiveMember {
 // problem with the archive as a whole (limit exceeded, corrupt directory), empty otherwise.
 std::string for_each_archive_member(std::span<const uint8_t> data, const Limits& limits,
                                     const std::function<void(const ArchiveMember&)>& fn);
+
+// Screens `bytes` named `name` as Engine::scan_bytes does, except that a zip archive is screened
+// member by member ("name!/inner/a.stl"; zips inside it too, up to the max_nesting limit), and
+// appends one result per file to `out`: an archive with no files gives one skipped result, a
+// corrupt one an error result after those of the members read. `depth`: archives already opened.
+void scan_expanding_archives(const Engine& engine, std::span<const uint8_t> bytes, const std::string& name,
+                             std::vector<ScanResult>& out, uint32_t depth = 0);
 
 }  // namespace s3d

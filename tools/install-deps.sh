@@ -12,6 +12,8 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   prusa-slicer  # real slicer output for the G-code tests and the gcode evaluation classes
+  libtsk-dev    # The Sleuth Kit: disk images for screen3d-image (plugins/forensic)
+  dosfstools mtools  # FAT images built by the disk-image tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

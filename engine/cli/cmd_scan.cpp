@@ -70,37 +70,6 @@ ScanResult error_result(const std::string& path, Format f, const std::string& wh
   return r;
 }
 
-void scan_buffer(const Engine& engine, std::span<const uint8_t> bytes, const std::string& name, uint32_t depth,
-                 std::vector<ScanResult>& out) {
-  const Format f = detect_format(bytes);
-  if (f != Format::kZip) {
-    out.push_back(engine.scan_bytes(bytes, name));
-    return;
-  }
-  if (depth >= engine.settings().limits.max_nesting) {
-    out.push_back(error_result(name, f, "archive nested deeper than the max_nesting limit of " +
-                                            std::to_string(engine.settings().limits.max_nesting)));
-    return;
-  }
-  size_t before = out.size();
-  const std::string err = for_each_archive_member(bytes, engine.settings().limits, [&](const ArchiveMember& m) {
-    const std::string member = name + "!/" + m.name;
-    if (!m.error.empty())
-      out.push_back(error_result(member, Format::kUnknown, m.error));
-    else
-      scan_buffer(engine, m.bytes, member, depth + 1, out);
-  });
-  if (!err.empty()) out.push_back(error_result(name, f, err));
-  else if (out.size() == before) {
-    ScanResult r;
-    r.path = name;
-    r.format = f;
-    r.verdict = Verdict::kSkipped;
-    r.error = "archive holds no files";
-    out.push_back(r);
-  }
-}
-
 std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path) {
   std::vector<ScanResult> out;
   try {
@@ -109,7 +78,7 @@ std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path)
       out.push_back(error_result(path, Format::kUnknown, "is a directory (use --recursive)"));
     else {
       FileBytes fb(path, engine.settings().limits);
-      scan_buffer(engine, fb.bytes(), path, 0, out);
+      scan_expanding_archives(engine, fb.bytes(), path, out);
     }
   } catch (const LoadError& e) {
     out.push_back(error_result(path, Format::kUnknown, e.what()));

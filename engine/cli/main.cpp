@@ -1,7 +1,6 @@
 // screen3d: the command line (contract: /work/shared/guide/contract.md, mirrored in the docs).
 // Adding a subcommand = a file cli/cmd_<name>.cpp defining register_<name>, plus one line in
 // S3D_CLI_COMMANDS below.
-#include <cstdio>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -21,41 +20,6 @@ namespace s3d::cli {
 #define S3D_DECLARE_COMMAND(name) void register_##name(CLI::App& app, Context& ctx);
 S3D_CLI_COMMANDS(S3D_DECLARE_COMMAND)
 #undef S3D_DECLARE_COMMAND
-
-void write_out(std::string_view text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-}
-
-void write_err(std::string_view text) {
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
-}
-
-void diagnose(std::string_view path, std::string_view reason) {
-  std::string line = "screen3d: ";
-  for (char c : path) line += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-  line += ": ";
-  for (char c : reason) line += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-  line += '\n';
-  write_err(line);
-}
-
-void add_screening_options(CLI::App* sub, ScanSettings& settings) {
-  auto& m = settings.match;
-  sub->add_option("--restricted-threshold", m.restricted_threshold, "Score at or above which a file is restricted")
-      ->capture_default_str();
-  sub->add_option("--review-threshold", m.review_threshold, "Score at or above which a file is flagged for review")
-      ->capture_default_str();
-  sub->add_option("--min-scale", m.min_scale, "Smallest accepted scale relative to a reference")->capture_default_str();
-  sub->add_option("--max-scale", m.max_scale, "Largest accepted scale relative to a reference")->capture_default_str();
-  auto& l = settings.limits;
-  sub->add_option("--max-bytes", l.max_input_bytes, "Largest input file read, in bytes")->capture_default_str();
-  sub->add_option("--max-triangles", l.max_triangles, "Most triangles read from one file")->capture_default_str();
-  sub->add_option("--max-decompressed", l.max_decompressed_bytes, "Most bytes decompressed from one archive")
-      ->capture_default_str();
-  sub->add_option("--max-entries", l.max_archive_entries, "Most members read from one archive")->capture_default_str();
-}
 
 namespace {
 

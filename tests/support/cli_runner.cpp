@@ -49,6 +49,10 @@ std::string cli_path() {
 }
 
 CliResult run_cli(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  return run_program(cli_path(), args, timeout);
+}
+
+CliResult run_program(const std::string& exe, const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -59,7 +63,6 @@ CliResult run_cli(const std::vector<std::string>& args, std::chrono::millisecond
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
 
-  const std::string exe = cli_path();
   std::vector<std::string> argv_store;
   argv_store.push_back(exe);
   argv_store.insert(argv_store.end(), args.begin(), args.end());

@@ -27,6 +27,10 @@ std::string cli_path();
 CliResult run_cli(const std::vector<std::string>& args,
                   std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
+// The same for another program of the build (a plugin's executable).
+CliResult run_program(const std::string& exe, const std::vector<std::string>& args,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
 // Splits text into lines on '\n' (a final newline does not make an empty last line).
 std::vector<std::string> split_lines(const std::string& text);
 

@@ -4,12 +4,14 @@
 // geometry/mesh_facts).
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zip.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "geometry/mesh.h"
@@ -27,6 +29,18 @@ inline std::string temp_path(const std::string& name) {
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Writes a zip archive (libzip, deflate) holding `members` (name, content) to `path`.
+inline void write_zip(const std::string& path, const std::vector<std::pair<std::string, std::vector<uint8_t>>>& members) {
+  int err = 0;
+  zip_t* za = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+  ASSERT_NE(za, nullptr) << path;
+  for (const auto& [name, data] : members) {
+    zip_source_t* src = zip_source_buffer(za, data.data(), data.size(), 0);
+    ASSERT_GE(zip_file_add(za, name.c_str(), src, ZIP_FL_OVERWRITE), 0) << name;
+  }
+  ASSERT_EQ(zip_close(za), 0) << path;
 }
 
 // A G-code fixture from tests/fixtures/gcode/ as text (fails the test when missing).

@@ -1,0 +1,52 @@
+#pragma once
+// Walks the files of a disk image with The Sleuth Kit (libtsk): raw and split raw images, and E01,
+// AFF, VHD and VMDK as far as Debian's libtsk reads them; a partition table (DOS/MBR, GPT, BSD,
+// Mac, Sun) or a file system at the start of the image; the file systems TSK reads (FAT, exFAT,
+// NTFS, ext2/3/4, HFS+, ISO 9660, UFS, YAFFS2, APFS). Every regular file is offered: allocated ones,
+// and deleted ones whose content TSK can still read (a deleted name that points to metadata now
+// used by another file is reported, not read). The image is opened read-only and never written.
+//
+// Bounded memory: one file's bytes at a time (at most max_file_bytes); a larger file is offered
+// with its first bytes only (prefix) so the caller can tell whether it could be a 3D file at all.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+namespace s3d::forensic {
+
+struct ImageFile {
+  std::string path;             // inside the image: "dir/a.stl", or "p2/dir/a.stl" when the image has
+                                //   a partition table (p<N>: TSK's partition address)
+  std::string file_system;      // "fat16", "ntfs", "ext4", ...
+  int64_t partition = -1;       // TSK partition address, -1 when the file system starts the image
+  uint64_t fs_offset = 0;       // byte offset of the file system in the image
+  uint64_t inode = 0;           // metadata address
+  bool deleted = false;         // the name or its metadata is unallocated
+  uint64_t size = 0;            // size recorded in the metadata
+  std::span<const uint8_t> bytes;  // the whole content, or only a prefix when `truncated`
+  bool truncated = false;       // larger than max_file_bytes: bytes holds the first prefix_bytes
+  std::string error;            // why the content could not be read (bytes is then empty)
+};
+
+struct WalkOptions {
+  uint64_t max_file_bytes = 4ull << 30;  // larger files are offered as a prefix only
+  uint64_t prefix_bytes = 1 << 16;
+  bool deleted = true;                   // offer deleted files too
+};
+
+struct WalkSummary {
+  uint32_t file_systems = 0;
+  uint64_t files = 0;          // regular files offered
+  uint64_t deleted = 0;        // of them, deleted
+  uint64_t reallocated = 0;    // deleted names whose metadata another file now uses (not offered)
+};
+
+// Calls `fn` for each regular file, in directory-walk order. Returns "" when the image was walked,
+// else why it (or a partition of it) could not be: no image, no file system found. Problems with one
+// file come back in ImageFile::error and the walk goes on. Not thread-safe for one image; `fn` runs
+// on the calling thread.
+std::string walk_disk_image(const std::string& image_path, const WalkOptions& options,
+                            const std::function<void(const ImageFile&)>& fn, WalkSummary* summary = nullptr);
+
+}  // namespace s3d::forensic

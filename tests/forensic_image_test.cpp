@@ -1,0 +1,292 @@
+// The disk-image walker (plugins/forensic) and `screen3d-image`, on FAT images built at test time
+// with dosfstools and mtools (Debian packages the install script installs; the tests skip without
+// them): allocated, renamed and deleted files, a partition table, zip members, and hostile images.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "geometry/shapes.h"
+#include "geometry/write_mesh.h"
+#include "plugins/forensic/disk_image.h"
+#include "tests/support/cli_runner.h"
+#include "tests/support/test_helpers.h"
+
+namespace s3d {
+namespace {
+
+using forensic::ImageFile;
+using forensic::walk_disk_image;
+
+bool have_tools() {
+  return std::filesystem::exists("/usr/sbin/mkfs.fat") && std::filesystem::exists("/usr/bin/mcopy") &&
+         std::filesystem::exists("/usr/bin/mdel") && std::filesystem::exists("/usr/bin/mmd");
+}
+
+void sh(const std::string& cmd) {
+  const std::string full = std::string("MTOOLS_SKIP_CHECK=1 ").append(cmd).append(" >/dev/null 2>&1");
+  ASSERT_EQ(std::system(full.c_str()), 0) << full;
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A chiral bracket (a lug on one side): the stand-in for a restricted part.
+Mesh part_mesh() {
+  shapes::LBracketParams bp;
+  bp.length = 70;
+  bp.height = 45;
+  Mesh lug = shapes::box(10, 8, 6);
+  shapes::transform(lug, {1, 0, 0, 45, 0, 1, 0, 4, 0, 0, 1, 5, 0, 0, 0, 1});
+  return shapes::merge({shapes::l_bracket(bp), lug});
+}
+
+struct Fixture {
+  std::string part;     // the reference file
+  std::string turned;   // the part turned (other bytes, same shape)
+  std::string image;    // FAT image: jobs/part.stl, jobs/gear.stl, old/holiday.jpg (deleted), readme.txt
+};
+
+// Builds the FAT image: the part under its own name, a turned copy renamed holiday.jpg and then
+// deleted, a gear, a text file, and a zip holding the turned copy.
+Fixture make_fixture() {
+  Fixture f;
+  f.part = test::temp_path("part.stl");
+  f.turned = test::temp_path("turned.stl");
+  f.image = test::temp_path("fat.img");
+  const Mesh part = part_mesh();
+  write_stl_binary(part, f.part);
+  Mesh turned = part;
+  shapes::transform(turned, {0, -1, 0, 12, 1, 0, 0, -3, 0, 0, 1, 7, 0, 0, 0, 1});
+  write_stl_binary(turned, f.turned);
+  const std::string gear = test::temp_path("gear.stl"), text = test::temp_path("readme.txt"),
+                    zip = test::temp_path("jobs.zip");
+  write_stl_binary(shapes::spur_gear(30, 2.0, 8, 8), gear);
+  { std::ofstream(text) << "print queue notes\n"; }
+  std::filesystem::remove(f.image);
+  test::write_zip(zip, {{"queue/turned.stl", test::read_bytes(f.turned)}});
+  sh("mkfs.fat -C '" + f.image + "' 8192");
+  sh("mmd -i '" + f.image + "' ::/jobs ::/old");
+  sh("mcopy -i '" + f.image + "' '" + f.part + "' ::/jobs/part.stl");
+  sh("mcopy -i '" + f.image + "' '" + gear + "' ::/jobs/gear.stl");
+  sh("mcopy -i '" + f.image + "' '" + zip + "' ::/jobs/jobs.zip");
+  sh("mcopy -i '" + f.image + "' '" + f.turned + "' ::/old/holiday.jpg");
+  sh("mcopy -i '" + f.image + "' '" + text + "' ::/readme.txt");
+  sh("mdel -i '" + f.image + "' ::/old/holiday.jpg");
+  return f;
+}
+
+struct Seen {
+  std::string path;
+  bool deleted;
+  std::vector<uint8_t> bytes;
+  std::string error;
+  int64_t partition;
+  uint64_t fs_offset;
+};
+
+std::vector<Seen> walk(const std::string& image, std::string* err, forensic::WalkSummary* sum = nullptr,
+                       bool deleted = true) {
+  std::vector<Seen> seen;
+  forensic::WalkOptions o;
+  o.deleted = deleted;
+  *err = walk_disk_image(image, o, [&](const ImageFile& f) {
+    seen.push_back({f.path, f.deleted, {f.bytes.begin(), f.bytes.end()}, f.error, f.partition, f.fs_offset});
+  }, sum);
+  return seen;
+}
+
+TEST(DiskImage, WalksAllocatedAndDeletedFilesWithTheirContent) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const auto part = test::read_bytes(f.part), turned = test::read_bytes(f.turned);
+  std::string err;
+  forensic::WalkSummary sum;
+  const std::vector<Seen> seen = walk(f.image, &err, &sum);
+  EXPECT_EQ(err, "");
+  EXPECT_EQ(sum.file_systems, 1u);
+  EXPECT_EQ(sum.files, 5u);
+  EXPECT_EQ(sum.deleted, 1u);
+  int found_part = 0, found_deleted = 0;
+  for (const Seen& s : seen) {
+    EXPECT_EQ(s.error, "") << s.path;
+    EXPECT_EQ(s.partition, -1);
+    if (s.path == "jobs/part.stl") {
+      ++found_part;
+      EXPECT_FALSE(s.deleted);
+      EXPECT_TRUE(s.bytes == part);
+    }
+    if (s.deleted) {
+      ++found_deleted;
+      // FAT overwrites a deleted name's first letter; the rest of the name and the content remain.
+      EXPECT_EQ(s.path.substr(0, 4), "old/") << s.path;
+      EXPECT_NE(s.path.find("oliday.jpg"), std::string::npos) << s.path;
+      EXPECT_TRUE(s.bytes == turned);
+    }
+  }
+  EXPECT_EQ(found_part, 1);
+  EXPECT_EQ(found_deleted, 1);
+  // Without deleted files the walk offers the four live ones.
+  EXPECT_EQ(walk(f.image, &err, nullptr, false).size(), 4u);
+}
+
+TEST(DiskImage, FilesOfAPartitionCarryItsNumberAndOffset) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const auto fs = test::read_bytes(f.image);
+  // A DOS partition table with one FAT partition at sector 2048 (1 MiB), the file system after it.
+  std::vector<uint8_t> disk((1 << 20) + fs.size(), 0);
+  std::memcpy(disk.data() + (1 << 20), fs.data(), fs.size());
+  uint8_t* e = disk.data() + 446;
+  e[4] = 0x01;  // FAT12
+  const uint32_t start = 2048, count = static_cast<uint32_t>(fs.size() / 512);
+  for (int k = 0; k < 4; ++k) {
+    e[8 + k] = static_cast<uint8_t>(start >> (8 * k));
+    e[12 + k] = static_cast<uint8_t>(count >> (8 * k));
+  }
+  disk[510] = 0x55;
+  disk[511] = 0xAA;
+  const std::string image = test::temp_path("disk.img");
+  write_file(image, disk);
+  std::string err;
+  const std::vector<Seen> seen = walk(image, &err);
+  EXPECT_EQ(err, "");
+  ASSERT_EQ(seen.size(), 5u);
+  for (const Seen& s : seen) {
+    EXPECT_GE(s.partition, 0);
+    EXPECT_EQ(s.path.rfind(std::string("p").append(std::to_string(s.partition)).append("/"), 0), 0u) << s.path;
+    EXPECT_EQ(s.fs_offset, 1u << 20);
+  }
+}
+
+TEST(DiskImage, NotAnImageIsAClearErrorAndNoFile) {
+  std::string err;
+  EXPECT_TRUE(walk(test::temp_path("missing.img"), &err).empty());
+  EXPECT_NE(err.find("cannot open the disk image"), std::string::npos) << err;
+  std::vector<uint8_t> junk(1 << 16);
+  std::mt19937 rng(7);
+  for (uint8_t& b : junk) b = static_cast<uint8_t>(rng());
+  const std::string path = test::temp_path("junk.img");
+  write_file(path, junk);
+  EXPECT_TRUE(walk(path, &err).empty());
+  EXPECT_NE(err.find("no partition table or file system"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos);
+}
+
+// Truncated and corrupted images, FAT and (when mke2fs is there) ext4: the walk ends, with or
+// without an error, and never crashes; a file offered has content or an error, never both.
+// S3D_IMAGE_TRIALS sets the number of damaged images per file system (default 60).
+TEST(DiskImage, DamagedImagesNeverCrash) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  std::vector<std::vector<uint8_t>> seeds{test::read_bytes(f.image)};
+  const std::string ext4 = test::temp_path("ext4.img"), tree = test::temp_path("tree");
+  std::filesystem::remove(ext4);
+  std::filesystem::create_directories(tree + "/jobs");
+  std::filesystem::copy_file(f.part, tree + "/jobs/part.stl", std::filesystem::copy_options::overwrite_existing);
+  if (std::system(("mke2fs -q -t ext4 -d '" + tree + "' '" + ext4 + "' 4M >/dev/null 2>&1").c_str()) == 0)
+    seeds.push_back(test::read_bytes(ext4));
+  const char* env = std::getenv("S3D_IMAGE_TRIALS");
+  const int trials = env ? std::max(1, std::atoi(env)) : 60;
+  std::mt19937 rng(11);
+  const std::string path = test::temp_path("damaged.img");
+  size_t offered = 0;
+  for (const auto& good : seeds) {
+    for (int trial = 0; trial < trials; ++trial) {
+      std::vector<uint8_t> img = good;
+      if (trial % 3 == 0) {
+        img.resize(std::uniform_int_distribution<size_t>(0, good.size())(rng));
+      } else {
+        // Overwrite bytes where the structure lives (boot sector, FATs, superblock, group
+        // descriptors, root directory), or anywhere.
+        const size_t span = trial % 2 ? std::min<size_t>(img.size(), 64 << 10) : img.size();
+        for (int k = 0; k < 1 + trial % 16; ++k)
+          img[std::uniform_int_distribution<size_t>(0, span - 1)(rng)] ^= static_cast<uint8_t>(1 + rng() % 255);
+      }
+      write_file(path, img);
+      std::string err;
+      const std::vector<Seen> seen = walk(path, &err);
+      offered += seen.size();
+      for (const Seen& s : seen) EXPECT_TRUE(s.error.empty() || s.bytes.empty()) << s.path;
+      EXPECT_EQ(err.find('\n'), std::string::npos);
+    }
+  }
+  std::cout << "[ measured ] " << seeds.size() << " file systems x " << trials << " damaged images: " << offered
+            << " files offered, no crash\n";
+}
+
+std::vector<nlohmann::json> json_lines(const test::CliResult& r) {
+  std::vector<nlohmann::json> out;
+  for (const std::string& l : r.out_lines()) out.push_back(nlohmann::json::parse(l));
+  return out;
+}
+
+TEST(ImageCli, FindsTheDeletedRenamedCopyAndLeavesTheImageAlone) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string db = test::temp_path("ref.s3db");
+  std::filesystem::remove(db);
+  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
+  const auto before = test::read_bytes(f.image);
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--threads", "2", f.image});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto lines = json_lines(r);
+  ASSERT_EQ(lines.size(), 4u) << r.out;  // part.stl, gear.stl, the zip member, the deleted copy
+  const std::string prefix = f.image + "!/";
+  EXPECT_EQ(lines[0]["path"], prefix + "jobs/part.stl");
+  EXPECT_EQ(lines[0]["verdict"], "restricted");
+  EXPECT_EQ(lines[0]["image_file"]["deleted"], false);
+  EXPECT_EQ(lines[0]["image_file"]["file_system"], "fat12");
+  EXPECT_EQ(lines[1]["path"], prefix + "jobs/gear.stl");
+  EXPECT_EQ(lines[1]["verdict"], "clean");
+  EXPECT_EQ(lines[2]["path"], prefix + "jobs/jobs.zip!/queue/turned.stl");
+  EXPECT_EQ(lines[2]["verdict"], "restricted");
+  EXPECT_EQ(lines[3]["verdict"], "restricted");
+  EXPECT_EQ(lines[3]["format"], "stl-binary");  // named .jpg: detected by content
+  EXPECT_EQ(lines[3]["image_file"]["deleted"], true);
+  EXPECT_EQ(lines[3]["sha256"].get<std::string>().size(), 64u);
+  // One summary line on stderr.
+  ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("1 deleted"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3 restricted"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 not 3D"), std::string::npos) << r.err;
+  EXPECT_TRUE(test::read_bytes(f.image) == before);  // read-only
+  // --all lists the text file as skipped; --no-deleted drops the deleted copy.
+  const auto all = json_lines(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--all", f.image}));
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[4]["path"], prefix + "readme.txt");
+  EXPECT_EQ(all[4]["verdict"], "skipped");
+  const auto live = json_lines(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--no-deleted", f.image}));
+  EXPECT_EQ(live.size(), 3u);
+}
+
+TEST(ImageCli, ABadImageIsNamedAndTheOthersAreStillScreened) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string junk = test::temp_path("junk.img");
+  write_file(junk, std::vector<uint8_t>(4096, 0x5a));
+  const std::string db = test::temp_path("ref.s3db");
+  std::filesystem::remove(db);
+  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", junk, f.image});
+  EXPECT_EQ(r.exit_code, 1);  // a match wins over the error (contract)
+  EXPECT_EQ(json_lines(r).size(), 4u);
+  EXPECT_NE(r.err.find("screen3d: " + junk + ": no partition table or file system recognised"), std::string::npos) << r.err;
+  // Only the bad image: exit 2.
+  EXPECT_EQ(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, junk}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace s3d
