@@ -64,19 +64,6 @@ std::string for_each_archive_member(std::span<const uint8_t> data, const Limits&
   return {};
 }
 
-namespace {
-
-ScanResult archive_error_result(const std::string& path, Format f, const std::string& why) {
-  ScanResult r;
-  r.path = path;
-  r.format = f;
-  r.verdict = Verdict::kError;
-  r.error = why;
-  return r;
-}
-
-}  // namespace
-
 void scan_expanding_archives(const Engine& engine, std::span<const uint8_t> bytes, const std::string& name,
                              std::vector<ScanResult>& out, uint32_t depth) {
   const Format f = detect_format(bytes);
@@ -85,27 +72,22 @@ void scan_expanding_archives(const Engine& engine, std::span<const uint8_t> byte
     return;
   }
   if (depth >= engine.settings().limits.max_nesting) {
-    out.push_back(archive_error_result(name, f, "archive nested deeper than the max_nesting limit of " +
-                                            std::to_string(engine.settings().limits.max_nesting)));
+    out.push_back(unscreened_result(name, Verdict::kError,
+                                    "archive nested deeper than the max_nesting limit of " +
+                                        std::to_string(engine.settings().limits.max_nesting),
+                                    f));
     return;
   }
-  size_t before = out.size();
+  const size_t before = out.size();
   const std::string err = for_each_archive_member(bytes, engine.settings().limits, [&](const ArchiveMember& m) {
     const std::string member = name + "!/" + m.name;
     if (!m.error.empty())
-      out.push_back(archive_error_result(member, Format::kUnknown, m.error));
+      out.push_back(unscreened_result(member, Verdict::kError, m.error));
     else
       scan_expanding_archives(engine, m.bytes, member, out, depth + 1);
   });
-  if (!err.empty()) out.push_back(archive_error_result(name, f, err));
-  else if (out.size() == before) {
-    ScanResult r;
-    r.path = name;
-    r.format = f;
-    r.verdict = Verdict::kSkipped;
-    r.error = "archive holds no files";
-    out.push_back(r);
-  }
+  if (!err.empty()) out.push_back(unscreened_result(name, Verdict::kError, err, f));
+  else if (out.size() == before) out.push_back(unscreened_result(name, Verdict::kSkipped, "archive holds no files", f));
 }
 
 }  // namespace s3d

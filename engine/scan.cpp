@@ -47,6 +47,15 @@ double ms_since(Clock::time_point t0) {
 bool is_not_3d(Format f) { return f == Format::kUnknown; }
 }  // namespace
 
+ScanResult unscreened_result(const std::string& path, Verdict v, const std::string& why, Format f) {
+  ScanResult r;
+  r.path = path;
+  r.format = f;
+  r.verdict = v;
+  r.error = why;
+  return r;
+}
+
 // The matcher's view of a reconstructed print.
 static SampledInput sampled_input(const gcode::PrintSample& p) {
   SampledInput s;

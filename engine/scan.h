@@ -73,6 +73,10 @@ struct ScanResult {
   double elapsed_ms = 0;
 };
 
+// A result that carries no screening: `v` is kError (could not be screened) or kSkipped (not a
+// 3D file), with the one-line reason.
+ScanResult unscreened_result(const std::string& path, Verdict v, const std::string& why, Format f = Format::kUnknown);
+
 class Matcher;  // engine/matcher.h
 namespace gcode {
 struct Print;        // geometry/gcode/print_from_gcode.h

@@ -61,29 +61,20 @@ void expand(const std::string& path, bool recursive, std::vector<std::string>& o
   out.push_back(path);
 }
 
-ScanResult error_result(const std::string& path, Format f, const std::string& why) {
-  ScanResult r;
-  r.path = path;
-  r.format = f;
-  r.verdict = Verdict::kError;
-  r.error = why;
-  return r;
-}
-
 std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path) {
   std::vector<ScanResult> out;
   try {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
-      out.push_back(error_result(path, Format::kUnknown, "is a directory (use --recursive)"));
+      out.push_back(unscreened_result(path, Verdict::kError, "is a directory (use --recursive)"));
     else {
       FileBytes fb(path, engine.settings().limits);
       scan_expanding_archives(engine, fb.bytes(), path, out);
     }
   } catch (const LoadError& e) {
-    out.push_back(error_result(path, Format::kUnknown, e.what()));
+    out.push_back(unscreened_result(path, Verdict::kError, e.what()));
   } catch (const std::exception& e) {
-    out.push_back(error_result(path, Format::kUnknown, std::string("internal error: ") + e.what()));
+    out.push_back(unscreened_result(path, Verdict::kError, std::string("internal error: ") + e.what()));
   }
   return out;
 }

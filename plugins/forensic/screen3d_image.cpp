@@ -70,14 +70,6 @@ bool could_be_3d(const ImageFile& f) {
   return f.bytes.size() >= 4 && std::memcmp(f.bytes.data(), "PK\x03\x04", 4) == 0;
 }
 
-ScanResult error_result(const std::string& path, const std::string& why) {
-  ScanResult r;
-  r.path = path;
-  r.verdict = Verdict::kError;
-  r.error = why;
-  return r;
-}
-
 nlohmann::ordered_json where_json(const ImageFile& f) {
   nlohmann::ordered_json j;
   j["partition"] = f.partition >= 0 ? nlohmann::ordered_json(f.partition) : nlohmann::ordered_json(nullptr);
@@ -126,27 +118,19 @@ class ImageScanner {
     j.where.bytes = {};
     const std::string path = image_ + "!/" + f.path;
     if (!f.error.empty()) {
-      j.results.push_back(error_result(path, f.error));
+      j.results.push_back(unscreened_result(path, Verdict::kError, f.error));
     } else if (f.truncated) {
       if (could_be_3d(f))
-        j.results.push_back(error_result(path, "file of " + std::to_string(f.size) +
+        j.results.push_back(unscreened_result(path, Verdict::kError, "file of " + std::to_string(f.size) +
                                                    " bytes exceeds the max_input_bytes limit; not screened"));
       else
-        j.results.push_back(skipped(path, "not a 3D file (larger than max_input_bytes, judged by its first bytes)"));
+        j.results.push_back(unscreened_result(path, Verdict::kSkipped, "not a 3D file (larger than max_input_bytes, judged by its first bytes)"));
     } else {
       j.bytes.assign(f.bytes.begin(), f.bytes.end());
       batch_bytes_ += j.bytes.size();
     }
     batch_.push_back(std::move(j));
     if (batch_.size() >= kBatchFiles || batch_bytes_ >= kBatchBytes) flush(tally_);
-  }
-
-  static ScanResult skipped(const std::string& path, const std::string& why) {
-    ScanResult r;
-    r.path = path;
-    r.verdict = Verdict::kSkipped;
-    r.error = why;
-    return r;
   }
 
   // Screens the batch in parallel, then reports it in walk order.
@@ -156,13 +140,13 @@ class ImageScanner {
       if (!j.results.empty()) return;
       const std::string path = image_ + "!/" + j.where.path;
       if (j.bytes.empty()) {
-        j.results.push_back(skipped(path, "empty file"));
+        j.results.push_back(unscreened_result(path, Verdict::kSkipped, "empty file"));
         return;
       }
       try {
         scan_expanding_archives(engine_, j.bytes, path, j.results);
       } catch (const std::exception& e) {
-        j.results.push_back(error_result(path, std::string("internal error: ") + e.what()));
+        j.results.push_back(unscreened_result(path, Verdict::kError, std::string("internal error: ") + e.what()));
       }
     });
     for (const Job& j : batch_) {
