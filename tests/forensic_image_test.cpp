@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/sha256.h"
 #include "geometry/shapes.h"
 #include "geometry/write_mesh.h"
 #include "plugins/forensic/disk_image.h"
@@ -270,6 +271,35 @@ TEST(ImageCli, FindsTheDeletedRenamedCopyAndLeavesTheImageAlone) {
   EXPECT_EQ(all[4]["verdict"], "skipped");
   const auto live = json_lines(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--no-deleted", f.image}));
   EXPECT_EQ(live.size(), 3u);
+}
+
+TEST(ImageCli, ReportNamesTheToolDatabaseImageAndFlaggedFiles) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string db = test::temp_path("ref.s3db"), report = test::temp_path("report.json");
+  std::filesystem::remove(db);
+  std::filesystem::remove(report);
+  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--report", report, "--hash-image", f.image});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  std::ifstream in(report);
+  const nlohmann::json rep = nlohmann::json::parse(in);
+  EXPECT_EQ(rep["tool"], "screen3d-image");
+  EXPECT_EQ(rep["database"]["sha256"], sha256_hex(test::read_bytes(db)));
+  EXPECT_EQ(rep["database"]["signatures"], 1);
+  ASSERT_EQ(rep["images"].size(), 1u);
+  EXPECT_EQ(rep["images"][0]["sha256"], sha256_hex(test::read_bytes(f.image)));
+  EXPECT_EQ(rep["images"][0]["files"], 5);
+  EXPECT_EQ(rep["images"][0]["deleted"], 1);
+  EXPECT_EQ(rep["images"][0]["restricted"], 3);
+  ASSERT_EQ(rep["flagged"].size(), 3u);
+  EXPECT_EQ(rep["flagged"][2]["image_file"]["deleted"], true);
+  EXPECT_TRUE(rep["errors"].empty());
+  EXPECT_FALSE(std::filesystem::exists(report + ".tmp"));
+  // A report path that is one of the images: refused before anything is read or written.
+  const auto before = test::read_bytes(f.image);
+  EXPECT_EQ(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--report", f.image, f.image}).exit_code, 2);
+  EXPECT_TRUE(test::read_bytes(f.image) == before);
 }
 
 TEST(ImageCli, ABadImageIsNamedAndTheOthersAreStillScreened) {

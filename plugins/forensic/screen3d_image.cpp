@@ -1,7 +1,7 @@
 // screen3d-image: screens every file of disk images -- allocated and deleted, whatever their names,
 // zip members included -- against a signature database, for examiners working on seized media.
 //
-//   screen3d-image [--db DB] [--json] [--threads N] [--no-deleted] [--all] IMAGE...
+//   screen3d-image [--db DB] [--json] [--threads N] [--no-deleted] [--all] [--report FILE [--hash-image]] IMAGE...
 //
 // Output follows contract.md's `scan --json` line, one per screened file, with the path
 // "IMAGE!/p2/dir/a.stl" (p<N> only when the image has a partition table) and one added field,
@@ -15,6 +15,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +26,7 @@
 #include "engine/cli/command.h"
 #include "engine/report_json.h"
 #include "engine/scan.h"
+#include "engine/sha256.h"
 #include "engine/version.h"
 #include "plugins/forensic/disk_image.h"
 
@@ -41,6 +45,8 @@ struct Options {
   bool json = false;
   bool all = false;
   bool no_deleted = false;
+  bool hash_image = false;
+  std::string report;
   int threads = 0;
   std::vector<std::string> images;
   ScanSettings settings;
@@ -81,19 +87,45 @@ nlohmann::ordered_json where_json(const ImageFile& f) {
   return j;
 }
 
+// SHA-256 of a whole file, read in 1 MiB pieces; null when it cannot be read.
+nlohmann::ordered_json file_sha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return nullptr;
+  Sha256Stream h;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto n = static_cast<size_t>(in.gcount());
+    if (n) h.update({reinterpret_cast<const uint8_t*>(buf.data()), n});
+  }
+  if (in.bad()) return nullptr;
+  return h.final_hex();
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char s[32];
+  std::strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return s;
+}
+
 class ImageScanner {
  public:
   ImageScanner(const Engine& engine, const Options& o) : engine_(engine), o_(o) {}
 
   // Screens one image; returns false when the image could not be walked (or only in part).
-  bool scan(const std::string& image, Tally& t) {
+  bool scan(const std::string& image) {
     WalkOptions wo;
     wo.max_file_bytes = engine_.settings().limits.max_input_bytes;
     wo.deleted = !o_.no_deleted;
     WalkSummary sum;
     image_ = image;
+    tally_ = {};
     const std::string err = walk_disk_image(image, wo, [&](const ImageFile& f) { take(f); }, &sum);
-    flush(t);
+    flush();
+    const Tally& t = tally_;
     std::string line = std::to_string(sum.file_systems) + " file system(s), " + std::to_string(sum.files) +
                        " files (" + std::to_string(sum.deleted) + " deleted; " + std::to_string(sum.reallocated) +
                        " deleted names whose metadata a live file reuses), " + std::to_string(t.screened) +
@@ -102,7 +134,47 @@ class ImageScanner {
                        std::to_string(t.not_3d) + " not 3D";
     diagnose(image, line);
     if (!err.empty()) diagnose(image, err);
+    if (!o_.report.empty()) {
+      nlohmann::ordered_json j;
+      j["path"] = image;
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(image, ec);
+      j["size"] = ec ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(size);
+      j["sha256"] = o_.hash_image ? file_sha256(image) : nlohmann::ordered_json(nullptr);
+      j["error"] = err.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(err);
+      j["file_systems"] = sum.file_systems;
+      j["files"] = sum.files;
+      j["deleted"] = sum.deleted;
+      j["reallocated_names"] = sum.reallocated;
+      j["screened"] = t.screened;
+      j["restricted"] = t.restricted;
+      j["review"] = t.review;
+      j["clean"] = t.clean;
+      j["errors"] = t.errors;
+      j["not_3d"] = t.not_3d;
+      images_.push_back(std::move(j));
+    }
     return err.empty();
+  }
+
+  // The examiner's report (--report): tool and database identity, settings, times, each image's
+  // counts (and SHA-256 with --hash-image), every restricted or review file, and the errors.
+  nlohmann::ordered_json report(const std::string& db, const std::string& started) const {
+    nlohmann::ordered_json r;
+    r["tool"] = "screen3d-image";
+    r["version"] = version_line();
+    r["started"] = started;
+    r["finished"] = utc_now();
+    r["database"] = {{"path", db}, {"sha256", file_sha256(db)}, {"signatures", engine_.signature_count()}};
+    const MatchSettings& m = engine_.settings().match;
+    r["settings"] = {{"restricted_threshold", m.restricted_threshold}, {"review_threshold", m.review_threshold},
+                     {"min_scale", m.min_scale}, {"max_scale", m.max_scale},
+                     {"max_bytes", engine_.settings().limits.max_input_bytes}, {"deleted_files", !o_.no_deleted}};
+    r["images"] = images_;
+    r["flagged"] = flagged_;
+    r["errors"] = errors_;
+    r["errors_not_listed"] = errors_not_listed_;
+    return r;
   }
 
   bool any_match() const { return any_match_; }
@@ -130,11 +202,12 @@ class ImageScanner {
       batch_bytes_ += j.bytes.size();
     }
     batch_.push_back(std::move(j));
-    if (batch_.size() >= kBatchFiles || batch_bytes_ >= kBatchBytes) flush(tally_);
+    if (batch_.size() >= kBatchFiles || batch_bytes_ >= kBatchBytes) flush();
   }
 
   // Screens the batch in parallel, then reports it in walk order.
-  void flush(Tally& t) {
+  void flush() {
+    Tally& t = tally_;
     tbb::parallel_for(size_t{0}, batch_.size(), [&](size_t i) {
       Job& j = batch_[i];
       if (!j.results.empty()) return;
@@ -168,11 +241,20 @@ class ImageScanner {
             break;
           default: break;
         }
-        if (o_.json) {
+        const bool flagged = r.verdict == Verdict::kRestricted || r.verdict == Verdict::kReview;
+        if (o_.json || (!o_.report.empty() && flagged)) {
           nlohmann::ordered_json line = scan_result_json(r);
           line["image_file"] = where_json(j.where);
-          write_out(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
-        } else {
+          if (!o_.report.empty() && flagged) flagged_.push_back(line);
+          if (o_.json) write_out(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+        }
+        if (!o_.report.empty() && r.verdict == Verdict::kError) {
+          if (errors_.size() < kMaxListedErrors)
+            errors_.push_back({{"path", r.path}, {"error", r.error}, {"image_file", where_json(j.where)}});
+          else
+            ++errors_not_listed_;
+        }
+        if (!o_.json) {
           std::string text = scan_result_text(r);
           if (j.where.deleted)
             text += "  deleted file (inode " + std::to_string(j.where.inode) + ", " + j.where.file_system +
@@ -183,15 +265,6 @@ class ImageScanner {
     }
     batch_.clear();
     batch_bytes_ = 0;
-    if (&t != &tally_) {  // the final flush of an image: add what earlier flushes counted
-      t.screened += tally_.screened;
-      t.restricted += tally_.restricted;
-      t.review += tally_.review;
-      t.clean += tally_.clean;
-      t.errors += tally_.errors;
-      t.not_3d += tally_.not_3d;
-      tally_ = {};
-    }
   }
 
   const Engine& engine_;
@@ -199,8 +272,13 @@ class ImageScanner {
   std::string image_;
   std::vector<Job> batch_;
   uint64_t batch_bytes_ = 0;
-  Tally tally_;
+  Tally tally_;  // of the image being walked
   bool any_match_ = false, any_error_ = false;
+  static constexpr size_t kMaxListedErrors = 10000;  // the report's error list; the rest are counted
+  nlohmann::ordered_json images_ = nlohmann::ordered_json::array();
+  nlohmann::ordered_json flagged_ = nlohmann::ordered_json::array();
+  nlohmann::ordered_json errors_ = nlohmann::ordered_json::array();
+  uint64_t errors_not_listed_ = 0;
 };
 
 int run(const Options& o) {
@@ -222,15 +300,35 @@ int run(const Options& o) {
   std::unique_ptr<tbb::global_control> limit;
   if (o.threads > 0)
     limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, o.threads);
+  for (const std::string& image : o.images) {
+    std::error_code ec;
+    if (!o.report.empty() && std::filesystem::equivalent(image, o.report, ec)) {
+      diagnose(o.report, "the report would overwrite an image given to screen; nothing done");
+      return cli::kExitError;
+    }
+  }
+  const std::string started = utc_now();
   ImageScanner scanner(*engine, o);
   bool image_error = false;
   for (const std::string& image : o.images) {
-    Tally t;
     try {
-      image_error |= !scanner.scan(image, t);
+      image_error |= !scanner.scan(image);
     } catch (const std::exception& e) {
       diagnose(image, std::string("internal error: ") + e.what());
       image_error = true;
+    }
+  }
+  if (!o.report.empty()) {
+    // Written beside, then renamed over the target: a reader never sees half a report.
+    const std::string tmp = o.report + ".tmp";
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << scanner.report(db, started).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+    out.close();
+    std::error_code ec;
+    if (!out || (std::filesystem::rename(tmp, o.report, ec), ec)) {
+      std::filesystem::remove(tmp, ec);
+      diagnose(o.report, "cannot write the report");
+      return cli::kExitError;
     }
   }
   if (scanner.any_match()) return cli::kExitMatch;
@@ -252,6 +350,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "Worker threads (default: all cores)");
   app.add_flag("--no-deleted", o.no_deleted, "Skip deleted files");
   app.add_flag("--all", o.all, "Also list the files that are not 3D (verdict skipped)");
+  app.add_option("--report", o.report, "Write an examiner's report (JSON): tool, database, settings, times, "
+                                       "each image's counts, every flagged file, the errors");
+  app.add_flag("--hash-image", o.hash_image, "Put each image's SHA-256 in the report (reads the image once more)");
   cli::add_screening_options(&app, o.settings);
   app.add_option("IMAGE", o.images, "Disk images: raw/dd, split raw, E01 and others libtsk reads")->required();
   try {
