@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages, builds (release preset) and runs the main job on the bundled examples:
-# `screen3d info` and `screen3d scan` with the demo signature database the build produces.
+# `screen3d info` and `screen3d scan` with the demo signature database the build produces, the same
+# on G-code that prusa-slicer makes, and `screen3d-image` on a FAT image holding a deleted copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -26,4 +27,19 @@ set +e
 rc=$?
 set -e
 echo "== G-code scan exit status: $rc"
+[ "$rc" -eq 1 ]
+echo "== Disk image: the examples on a FAT image, one renamed and then deleted; screen3d-image finds it"
+img=build/release/examples/demo_disk.img
+rm -f "$img"
+mkfs.fat -C "$img" 8192 >/dev/null
+export MTOOLS_SKIP_CHECK=1
+mmd -i "$img" ::/jobs ::/old
+mcopy -i "$img" examples/files/gear_30t.stl examples/files/pipe.stl ::/jobs/
+mcopy -i "$img" examples/files/bracket_reposed.stl ::/old/holiday.jpg
+mdel -i "$img" ::/old/holiday.jpg
+set +e
+./build/release/plugins/screen3d-image "$img"
+rc=$?
+set -e
+echo "== disk image exit status: $rc"
 [ "$rc" -eq 1 ]
