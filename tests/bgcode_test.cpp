@@ -2,7 +2,6 @@
 #include "geometry/gcode/bgcode.h"
 
 #include <gtest/gtest.h>
-#include <zip.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -270,18 +269,12 @@ TEST(Bgcode, FeedAfterFinishIsAProgrammingError) {
 // ---- stream_gcode_text ---------------------------------------------------------------------------------
 
 std::vector<uint8_t> make_zip(const std::vector<std::pair<std::string, std::string>>& members, const std::string& path) {
-  int err = 0;
-  zip_t* za = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
-  EXPECT_NE(za, nullptr);
-  if (za == nullptr) return {};
-  for (const auto& [name, data] : members) {
-    zip_source_t* src = zip_source_buffer(za, data.data(), data.size(), 0);
-    EXPECT_GE(zip_file_add(za, name.c_str(), src, ZIP_FL_OVERWRITE), 0);
-  }
-  EXPECT_EQ(zip_close(za), 0);
-  std::vector<uint8_t> bytes = s3d::test::read_bytes(path);
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> bytes;
+  for (const auto& [name, data] : members) bytes.push_back({name, std::vector<uint8_t>(data.begin(), data.end())});
+  s3d::test::write_zip(path, bytes);
+  std::vector<uint8_t> out = s3d::test::read_bytes(path);
   std::filesystem::remove(path);
-  return bytes;
+  return out;
 }
 
 struct Streamed {
