@@ -172,6 +172,49 @@ TEST(DiskImage, FilesOfAPartitionCarryItsNumberAndOffset) {
   }
 }
 
+// An Expert Witness (E01) image of the FAT fixture, made with ewfacquirestream (ewf-tools): the same
+// files, the deleted one included, through libtsk's libewf support.
+TEST(DiskImage, ReadsExpertWitnessImages) {
+  if (!have_tools() || !std::filesystem::exists("/usr/bin/ewfacquirestream")) GTEST_SKIP() << "ewf-tools not installed";
+  const Fixture f = make_fixture();
+  const std::string target = test::temp_path("evidence");
+  std::filesystem::remove(target + ".E01");
+  sh("ewfacquirestream -q -t '" + target + "' < '" + f.image + "'");
+  std::string err;
+  const std::vector<Seen> seen = walk(target + ".E01", &err);
+  EXPECT_EQ(err, "");
+  ASSERT_EQ(seen.size(), 5u);
+  const auto turned = test::read_bytes(f.turned);
+  int deleted = 0;
+  for (const Seen& s : seen)
+    if (s.deleted) deleted += s.bytes == turned;
+  EXPECT_EQ(deleted, 1);
+}
+
+// NTFS, made and filled without mounting (mkntfs, ntfscp from ntfs-3g): a renamed copy is offered
+// with its content; NTFS's own metadata files are offered too (and are not 3D).
+TEST(DiskImage, ReadsNtfs) {
+  if (!std::filesystem::exists("/usr/sbin/mkntfs") || !std::filesystem::exists("/usr/sbin/ntfscp"))
+    GTEST_SKIP() << "ntfs-3g not installed";
+  const std::string part = test::temp_path("part.stl"), image = test::temp_path("ntfs.img");
+  write_stl_binary(part_mesh(), part);
+  std::filesystem::remove(image);
+  sh("truncate -s 16M '" + image + "' && mkntfs -F -f -q '" + image + "'");
+  sh("ntfscp -f '" + image + "' '" + part + "' holiday.jpg");
+  std::string err;
+  const std::vector<Seen> seen = walk(image, &err);
+  EXPECT_EQ(err, "");
+  int found = 0;
+  for (const Seen& s : seen)
+    if (s.path == "holiday.jpg") {
+      ++found;
+      EXPECT_FALSE(s.deleted);
+      EXPECT_TRUE(s.bytes == test::read_bytes(part));
+    }
+  EXPECT_EQ(found, 1);
+  EXPECT_GT(seen.size(), 5u);  // $MFT, $LogFile, ...
+}
+
 TEST(DiskImage, NotAnImageIsAClearErrorAndNoFile) {
   std::string err;
   EXPECT_TRUE(walk(test::temp_path("missing.img"), &err).empty());

@@ -13,7 +13,7 @@ pkgs=(
   clang libclang-rt-14-dev
   prusa-slicer  # real slicer output for the G-code tests and the gcode evaluation classes
   libtsk-dev    # The Sleuth Kit: disk images for screen3d-image (plugins/forensic)
-  dosfstools mtools  # FAT images built by the disk-image tests
+  dosfstools mtools ewf-tools ntfs-3g  # FAT, E01 and NTFS images built by the disk-image tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -24,9 +24,9 @@ std::string tsk_message() {
   return s;
 }
 
-// TSK's container detection tries the VMDK and VHD readers on every image, and those leak a little
-// memory each time they refuse one (Debian's libvmdk/libvhdi, seen under LeakSanitizer). An image
-// that carries none of the container signatures is opened as raw (single or split) directly.
+// The image container, from its signature. TSK's own detection (TSK_IMG_TYPE_DETECT) tries the
+// VMDK and VHD readers on every image, and those leak a little memory each time they refuse one
+// (Debian's libvmdk/libvhdi, seen under LeakSanitizer); naming the type avoids the probing.
 TSK_IMG_TYPE_ENUM image_type(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char head[512] = {}, tail[512] = {};
@@ -39,12 +39,15 @@ TSK_IMG_TYPE_ENUM image_type(const std::string& path) {
     in.seekg(size - 512);
     in.read(tail, sizeof tail);
   }
-  auto starts = [&](const char* magic, size_t len) { return n >= static_cast<std::streamsize>(len) && std::memcmp(head, magic, len) == 0; };
-  const bool container = starts("EVF\x09\x0d\x0a\xff\x00", 8) || starts("LVF\x09\x0d\x0a\xff\x00", 8) ||
-                         starts("EVF2\r\n\x81\x00", 8) || starts("AFF", 3) || starts("KDMV", 4) ||
-                         starts("# Disk DescriptorFile", 21) || starts("conectix", 8) ||
-                         (size >= 512 && std::memcmp(tail, "conectix", 8) == 0);
-  return container ? TSK_IMG_TYPE_DETECT : TSK_IMG_TYPE_RAW;
+  auto starts = [&](const char* magic, size_t len) {
+    return n >= static_cast<std::streamsize>(len) && std::memcmp(head, magic, len) == 0;
+  };
+  if (starts("EVF\x09\x0d\x0a\xff\x00", 8) || starts("LVF\x09\x0d\x0a\xff\x00", 8) || starts("EVF2\r\n\x81\x00", 8))
+    return TSK_IMG_TYPE_EWF_EWF;
+  if (starts("KDMV", 4) || starts("# Disk DescriptorFile", 21)) return TSK_IMG_TYPE_VMDK_VMDK;
+  if (starts("conectix", 8) || (size >= 512 && std::memcmp(tail, "conectix", 8) == 0)) return TSK_IMG_TYPE_VHD_VHD;
+  if (starts("AFF10\r\n", 7)) return TSK_IMG_TYPE_AFF_ANY;
+  return TSK_IMG_TYPE_RAW;  // raw: single, or split (.001, .002, ...)
 }
 
 struct Walk {
