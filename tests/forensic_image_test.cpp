@@ -345,6 +345,41 @@ TEST(ImageCli, ReportNamesTheToolDatabaseImageAndFlaggedFiles) {
   EXPECT_TRUE(test::read_bytes(f.image) == before);
 }
 
+// A deleted file whose content cannot be read (its start cluster points past the image) is counted
+// in the summary, not reported as an error: most deleted files are not 3D and many are overwritten.
+TEST(ImageCli, AnUnreadableDeletedFileIsCountedNotAnError) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  auto img = test::read_bytes(f.image);
+  const std::string name = "?OLIDAY JPG";  // the deleted 8.3 directory entry: first byte 0xE5
+  std::vector<uint8_t> entry(name.begin(), name.end());
+  entry[0] = 0xE5;
+  const auto at = std::search(img.begin(), img.end(), entry.begin(), entry.end());
+  ASSERT_NE(at, img.end());
+  at[26] = 0xF0;  // first cluster 0xFF0: beyond the end of this FAT12 volume
+  at[27] = 0x0F;
+  const std::string bad = test::temp_path("bad.img");
+  write_file(bad, img);
+  const std::string db = test::temp_path("ref.s3db");
+  std::filesystem::remove(db);
+  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", bad});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(json_lines(r).size(), 3u);
+  ASSERT_EQ(r.err_lines().size(), 1u) << r.err;  // the summary only
+  EXPECT_NE(r.err.find("0 errors"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 deleted files unreadable"), std::string::npos) << r.err;
+  const auto all = json_lines(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--all", bad}));
+  int listed = 0;
+  for (const auto& l : all)
+    if (l["image_file"]["deleted"] == true) {
+      ++listed;
+      EXPECT_EQ(l["verdict"], "skipped");
+      EXPECT_NE(l["error"].get<std::string>().find("cannot read the content"), std::string::npos) << l["error"];
+    }
+  EXPECT_EQ(listed, 1);
+}
+
 TEST(ImageCli, ABadImageIsNamedAndTheOthersAreStillScreened) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
   const Fixture f = make_fixture();

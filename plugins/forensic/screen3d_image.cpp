@@ -57,10 +57,12 @@ struct Job {
   ImageFile where;             // bytes not valid here: the copy below holds them
   std::vector<uint8_t> bytes;
   std::vector<ScanResult> results;
+  bool unrecoverable = false;  // deleted, and its content could not be read
 };
 
 struct Tally {
   uint64_t screened = 0, restricted = 0, review = 0, clean = 0, errors = 0, not_3d = 0;
+  uint64_t unrecoverable = 0;  // deleted files whose content cannot be read any more
 };
 
 // Whether a file too large to read whole could be a 3D file, from its first bytes and its size:
@@ -131,7 +133,8 @@ class ImageScanner {
                        " deleted names whose metadata a live file reuses), " + std::to_string(t.screened) +
                        " screened: " + std::to_string(t.restricted) + " restricted, " + std::to_string(t.review) +
                        " review, " + std::to_string(t.clean) + " clean, " + std::to_string(t.errors) + " errors; " +
-                       std::to_string(t.not_3d) + " not 3D";
+                       std::to_string(t.not_3d) + " not 3D; " + std::to_string(t.unrecoverable) +
+                       " deleted files unreadable";
     diagnose(image, line);
     if (!err.empty()) diagnose(image, err);
     if (!o_.report.empty()) {
@@ -152,6 +155,7 @@ class ImageScanner {
       j["clean"] = t.clean;
       j["errors"] = t.errors;
       j["not_3d"] = t.not_3d;
+      j["deleted_unreadable"] = t.unrecoverable;
       images_.push_back(std::move(j));
     }
     return err.empty();
@@ -189,7 +193,12 @@ class ImageScanner {
     j.where = f;
     j.where.bytes = {};
     const std::string path = image_ + "!/" + f.path;
-    if (!f.error.empty()) {
+    if (!f.error.empty() && f.deleted) {
+      // Most deleted files are not 3D, and the space of many is reused: listing each unreadable one
+      // as an error would bury the findings, so they are counted (and listed with --all).
+      j.results.push_back(unscreened_result(path, Verdict::kSkipped, f.error));
+      j.unrecoverable = true;
+    } else if (!f.error.empty()) {
       j.results.push_back(unscreened_result(path, Verdict::kError, f.error));
     } else if (f.truncated) {
       if (could_be_3d(f))
@@ -225,7 +234,7 @@ class ImageScanner {
     for (const Job& j : batch_) {
       for (const ScanResult& r : j.results) {
         if (r.verdict == Verdict::kSkipped) {
-          ++t.not_3d;
+          ++(j.unrecoverable ? t.unrecoverable : t.not_3d);
           if (!o_.all) continue;
         } else {
           ++t.screened;
@@ -258,7 +267,7 @@ class ImageScanner {
           std::string text = scan_result_text(r);
           if (j.where.deleted)
             text += "  deleted file (inode " + std::to_string(j.where.inode) + ", " + j.where.file_system +
-                    "), read from unallocated space\n";
+                    (j.unrecoverable ? "), content not recoverable\n" : "), read from unallocated space\n");
           write_out(text);
         }
       }
