@@ -215,6 +215,77 @@ TEST(DiskImage, ReadsNtfs) {
   EXPECT_GT(seen.size(), 5u);  // $MFT, $LogFile, ...
 }
 
+// Zeroes the directory entries of a deleted FAT file (its 8.3 entry, first byte 0xE5, and the long-
+// name entries before it), as after the directory was reused: only carving can find the file then.
+void wipe_deleted_entry(std::vector<uint8_t>& img, const std::string& short_name_tail) {
+  std::vector<uint8_t> entry(short_name_tail.size() + 1, 0xE5);
+  std::copy(short_name_tail.begin(), short_name_tail.end(), entry.begin() + 1);
+  auto at = std::search(img.begin(), img.end(), entry.begin(), entry.end());
+  ASSERT_NE(at, img.end()) << short_name_tail;
+  const size_t end = static_cast<size_t>(at - img.begin()) + 32;
+  size_t begin = end - 32;
+  while (begin >= 32 && img[begin - 32 + 11] == 0x0F) begin -= 32;
+  std::fill(img.begin() + static_cast<std::ptrdiff_t>(begin), img.begin() + static_cast<std::ptrdiff_t>(end), 0);
+}
+
+// Carving: a binary STL, an ASCII STL and a zip deleted and their directory entries wiped are cut
+// out of the free blocks whole; without --carve they are not found; a deleted file the directory
+// walk already offered is not offered twice.
+TEST(DiskImage, CarvesFilesWhoseDirectoryEntriesAreGone) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();  // for its files; the image is made here
+  const std::string ascii = test::temp_path("ascii.stl"), zip = test::temp_path("queue.zip"),
+                    image = test::temp_path("carve.img");
+  write_stl_ascii(shapes::knob(), ascii);
+  test::write_zip(zip, {{"jobs/part.stl", test::read_bytes(f.part)}});
+  std::filesystem::remove(image);
+  // All copies before any deletion: FAT reuses freed clusters and entry slots for later copies.
+  sh("mkfs.fat -C '" + image + "' 8192");
+  sh("mmd -i '" + image + "' ::/old");
+  sh("mcopy -i '" + image + "' '" + f.turned + "' ::/old/holiday.jpg");
+  sh("mcopy -i '" + image + "' '" + ascii + "' ::/old/notes.stl");
+  sh("mcopy -i '" + image + "' '" + zip + "' ::/old/queue.zip");
+  sh("mcopy -i '" + image + "' '" + f.part + "' ::/part.stl");
+  sh("mdel -i '" + image + "' ::/old/holiday.jpg ::/old/notes.stl ::/old/queue.zip");
+  forensic::WalkOptions carve;
+  carve.carve = true;
+  // With the entries in place: three deleted files, nothing carved twice.
+  forensic::WalkSummary sum;
+  EXPECT_EQ(walk_disk_image(image, carve, [](const ImageFile&) {}, &sum), "");
+  EXPECT_EQ(sum.deleted, 3u);
+  EXPECT_EQ(sum.carved, 0u);
+
+  auto img = test::read_bytes(image);
+  wipe_deleted_entry(img, "OLIDAY JPG");
+  wipe_deleted_entry(img, "OTES   STL");
+  wipe_deleted_entry(img, "UEUE   ZIP");
+  const std::string wiped = test::temp_path("wiped.img");
+  write_file(wiped, img);
+  std::string err;
+  forensic::WalkSummary plain_sum;
+  const std::vector<Seen> plain = walk(wiped, &err, &plain_sum);  // without carving: only the live part.stl
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0].path, "part.stl");
+  EXPECT_EQ(plain_sum.deleted, 0u);
+  std::vector<Seen> carved;
+  sum = {};
+  EXPECT_EQ(walk_disk_image(wiped, carve, [&](const ImageFile& x) {
+    if (x.carved) carved.push_back({x.path, x.deleted, {x.bytes.begin(), x.bytes.end()}, x.error, x.partition, x.fs_offset});
+  }, &sum), "");
+  EXPECT_EQ(sum.carved, carved.size());
+  int binary = 0, text = 0, archive = 0;
+  for (const Seen& c : carved) {
+    EXPECT_EQ(c.path.rfind("$Carved/", 0), 0u) << c.path;
+    EXPECT_TRUE(c.deleted);
+    binary += c.bytes == test::read_bytes(f.turned);
+    text += c.bytes == test::read_bytes(ascii);
+    archive += c.bytes == test::read_bytes(zip);
+  }
+  EXPECT_EQ(binary, 1);
+  EXPECT_EQ(text, 1);
+  EXPECT_EQ(archive, 1);
+}
+
 TEST(DiskImage, NotAnImageIsAClearErrorAndNoFile) {
   std::string err;
   EXPECT_TRUE(walk(test::temp_path("missing.img"), &err).empty());
@@ -314,6 +385,10 @@ TEST(ImageCli, FindsTheDeletedRenamedCopyAndLeavesTheImageAlone) {
   EXPECT_EQ(all[4]["verdict"], "skipped");
   const auto live = json_lines(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--no-deleted", f.image}));
   EXPECT_EQ(live.size(), 3u);
+  // --carve: the deleted copy's blocks are cut out again but not reported twice.
+  const auto carved = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--carve", f.image});
+  EXPECT_EQ(json_lines(carved).size(), 4u);
+  EXPECT_NE(carved.err.find("carved 0"), std::string::npos) << carved.err;
 }
 
 TEST(ImageCli, ReportNamesTheToolDatabaseImageAndFlaggedFiles) {

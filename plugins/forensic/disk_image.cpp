@@ -2,8 +2,13 @@
 
 #include <tsk/libtsk.h>
 
+#include "engine/sha256.h"
+
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <set>
+#include <string_view>
 #include <exception>
 #include <fstream>
 #include <memory>
@@ -60,6 +65,7 @@ struct Walk {
   uint64_t fs_offset = 0;
   std::vector<uint8_t> buf;
   std::exception_ptr failure;  // from fn: rethrown after the walk (never through TSK's C frames)
+  std::set<std::string> deleted_sha;  // contents of the deleted files offered (carving skips them)
 };
 
 // Reads up to `want` bytes of the file's default data into w.buf; returns "" or why not.
@@ -106,6 +112,7 @@ TSK_WALK_RET_ENUM on_entry(TSK_FS_FILE* f, const char* parent, void* ptr) {
     if (!file.error.empty() && file.deleted) file.error += " (a deleted file: its space may have been reused)";
     if (file.error.empty()) file.bytes = std::span<const uint8_t>(w.buf.data(), w.buf.size());
   }
+  if (w.opt.carve && file.deleted && !file.bytes.empty() && !file.truncated) w.deleted_sha.insert(sha256_hex(file.bytes));
   try {
     w.fn(file);
   } catch (...) {
@@ -113,6 +120,168 @@ TSK_WALK_RET_ENUM on_entry(TSK_FS_FILE* f, const char* parent, void* ptr) {
     return TSK_WALK_STOP;
   }
   return TSK_WALK_CONT;
+}
+
+// ---- carving --------------------------------------------------------------------------------
+
+// Cuts files out of the unallocated blocks of one file system, in block order (see WalkOptions::carve).
+class Carver {
+ public:
+  Carver(Walk& w, uint32_t block_size) : w_(w), block_size_(block_size) {}
+
+  void block(const TSK_FS_BLOCK* b) {
+    const auto* data = reinterpret_cast<const uint8_t*>(b->buf);
+    if (kind_ != Kind::kNone && b->addr != last_ + 1) drop();  // the run of free blocks broke
+    // A new file starting here ends the candidate unfinished: a false binary-STL start (a count that
+    // runs past the real end) must not swallow the files after it. A zip is not split at "PK\3\4",
+    // which also starts each member inside it.
+    if (kind_ != Kind::kNone && starts_file(data, /*zip_too=*/kind_ != Kind::kZip)) drop();
+    if (kind_ != Kind::kNone) {
+      const size_t before = buf_.size();
+      buf_.insert(buf_.end(), data, data + block_size_);
+      last_ = b->addr;
+      if (buf_.size() > w_.opt.max_carve_bytes) drop();
+      else check_end(before);
+      if (kind_ != Kind::kNone) return;
+    }
+    start(b->addr, data);
+  }
+
+  void finish() {
+    if (kind_ != Kind::kNone) drop();
+  }
+
+ private:
+  enum class Kind { kNone, kAsciiStl, kZip, kBinaryStl };
+
+  Kind signature(const uint8_t* d, uint64_t* need) const {
+    const std::string_view head(reinterpret_cast<const char*>(d), block_size_);
+    if (head.substr(0, 6) == "solid " && head.find("facet") != std::string_view::npos) return Kind::kAsciiStl;
+    if (head.substr(0, 4) == std::string_view("PK\x03\x04", 4)) return Kind::kZip;
+    if (binary_stl(d, need)) return Kind::kBinaryStl;
+    return Kind::kNone;
+  }
+
+  // A file start strong enough to end an unfinished candidate. Binary STL data passes the start
+  // test on about 4% of its interior blocks (measured on 20 corpus files), so here a binary STL also
+  // needs a header of text or zeros, as exporters write it and triangle data never is.
+  bool starts_file(const uint8_t* d, bool zip_too) const {
+    uint64_t need = 0;
+    const Kind k = signature(d, &need);
+    if (k == Kind::kBinaryStl)
+      return std::all_of(d, d + 80, [](uint8_t c) { return c == 0 || (c >= 0x20 && c < 0x7f); });
+    return k != Kind::kNone && (zip_too || k != Kind::kZip);
+  }
+
+  void start(TSK_DADDR_T addr, const uint8_t* d) {
+    const Kind k = signature(d, &need_);
+    if (k == Kind::kNone) return;
+    kind_ = k;
+    first_ = last_ = addr;
+    buf_.assign(d, d + block_size_);
+    check_end(0);
+  }
+
+  // A binary STL starting here: a triangle count whose size fits the carve limit, and the triangles
+  // within this block all finite, inside +-1e5 mm, with unit or zero normals. Random data and most
+  // other formats fail this on the first triangle.
+  bool binary_stl(const uint8_t* d, uint64_t* need) const {
+    if (block_size_ < 84 + 50) return false;
+    uint32_t n = 0;
+    std::memcpy(&n, d + 80, 4);
+    if (n < 4 || 84 + 50 * static_cast<uint64_t>(n) > w_.opt.max_carve_bytes) return false;
+    const uint32_t check = std::min<uint32_t>(n, (block_size_ - 84) / 50);
+    bool solid_triangle = false;  // one with a unit normal and a non-zero area: zeroed blocks pass the rest
+    for (uint32_t t = 0; t < check; ++t) {
+      float v[12];
+      std::memcpy(v, d + 84 + 50 * t, sizeof v);
+      for (float x : v)
+        if (!std::isfinite(x) || std::fabs(x) > 1e5f) return false;
+      const float len = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+      if (len > 1e-6f && std::fabs(len - 1) > 1e-2f) return false;
+      const float ax = v[6] - v[3], ay = v[7] - v[4], az = v[8] - v[5], bx = v[9] - v[3], by = v[10] - v[4], bz = v[11] - v[5];
+      const float cx = ay * bz - az * by, cy = az * bx - ax * bz, cz = ax * by - ay * bx;
+      solid_triangle |= len > 0.5f && cx * cx + cy * cy + cz * cz > 0;
+    }
+    if (!solid_triangle) return false;
+    *need = 84 + 50 * static_cast<uint64_t>(n);
+    return true;
+  }
+
+  // Whether the candidate is complete, looking at what was appended after `from`.
+  void check_end(size_t from) {
+    const std::string_view all(reinterpret_cast<const char*>(buf_.data()), buf_.size());
+    if (kind_ == Kind::kBinaryStl) {
+      if (buf_.size() >= need_) emit(need_, ".stl");
+    } else if (kind_ == Kind::kAsciiStl) {
+      const size_t at = all.find("endsolid", from >= 8 ? from - 8 : 0);
+      if (at == std::string_view::npos) return;
+      const size_t nl = all.find('\n', at);
+      emit(nl == std::string_view::npos ? at + 8 : nl + 1, ".stl");  // the solid's name after it is optional
+    } else if (kind_ == Kind::kZip) {
+      // End of central directory: "PK\5\6", 18 fixed bytes, then a comment of the stored length.
+      const size_t at = all.find(std::string_view("PK\x05\x06", 4), from >= 3 ? from - 3 : 0);
+      if (at == std::string_view::npos || at + 22 > all.size()) return;  // not yet, or its fixed part goes on
+      const size_t comment = static_cast<size_t>(buf_[at + 20] | (buf_[at + 21] << 8));
+      if (at + 22 + comment <= all.size()) emit(at + 22 + comment, ".zip");
+    }
+  }
+
+  void emit(size_t size, const char* ext) {
+    buf_.resize(size);
+    const std::span<const uint8_t> bytes(buf_.data(), buf_.size());
+    if (!w_.deleted_sha.count(sha256_hex(bytes))) {
+      ImageFile f;
+      f.path = w_.prefix + "$Carved/" + std::to_string(first_) + ext;
+      f.file_system = w_.fs_name;
+      f.partition = w_.partition;
+      f.fs_offset = w_.fs_offset;
+      f.deleted = true;
+      f.carved = true;
+      f.size = size;
+      f.bytes = bytes;
+      ++w_.summary.carved;
+      w_.fn(f);
+    }
+    kind_ = Kind::kNone;
+    buf_.clear();
+  }
+
+  void drop() {
+    ++w_.summary.carve_dropped;
+    kind_ = Kind::kNone;
+    buf_.clear();
+  }
+
+  Walk& w_;
+  const uint32_t block_size_;
+  Kind kind_ = Kind::kNone;
+  TSK_DADDR_T first_ = 0, last_ = 0;
+  uint64_t need_ = 0;
+  std::vector<uint8_t> buf_;
+};
+
+TSK_WALK_RET_ENUM on_block(const TSK_FS_BLOCK* b, void* ptr) {
+  auto* c = static_cast<std::pair<Carver*, Walk*>*>(ptr);
+  try {
+    c->first->block(b);
+  } catch (...) {
+    c->second->failure = std::current_exception();
+    return TSK_WALK_STOP;
+  }
+  return TSK_WALK_CONT;
+}
+
+// Carves one file system's unallocated blocks; returns "" or why the block walk failed.
+std::string carve_fs(TSK_FS_INFO* fs, Walk& w) {
+  if (fs->block_size < 512 || fs->block_size > (1u << 20)) return {};
+  Carver carver(w, fs->block_size);
+  std::pair<Carver*, Walk*> ctx{&carver, &w};
+  const auto flags = static_cast<TSK_FS_BLOCK_WALK_FLAG_ENUM>(TSK_FS_BLOCK_WALK_FLAG_UNALLOC | TSK_FS_BLOCK_WALK_FLAG_CONT);
+  const uint8_t rc = tsk_fs_block_walk(fs, fs->first_block, fs->last_block_act, flags, on_block, &ctx);
+  if (w.failure) std::rethrow_exception(w.failure);
+  if (!rc) carver.finish();
+  return rc ? "carving stopped: " + tsk_message() : std::string();
 }
 
 // Walks one opened file system; returns "" or why the walk failed.
@@ -123,9 +292,15 @@ std::string walk_fs(TSK_FS_INFO* fs, Walk& w) {
   ++w.summary.file_systems;
   int flags = TSK_FS_DIR_WALK_FLAG_RECURSE | TSK_FS_DIR_WALK_FLAG_ALLOC;
   if (w.opt.deleted) flags |= TSK_FS_DIR_WALK_FLAG_UNALLOC;
+  w.deleted_sha.clear();
   const uint8_t rc = tsk_fs_dir_walk(fs, fs->root_inum, static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(flags), on_entry, &w);
   if (w.failure) std::rethrow_exception(w.failure);
-  return rc ? "file system walk stopped: " + tsk_message() : std::string();
+  std::string err = rc ? "file system walk stopped: " + tsk_message() : std::string();
+  if (w.opt.carve) {
+    const std::string carve_err = carve_fs(fs, w);
+    if (!carve_err.empty()) err += (err.empty() ? "" : "; ") + carve_err;
+  }
+  return err;
 }
 
 struct ImgCloser {
@@ -147,7 +322,7 @@ std::string walk_disk_image(const std::string& image_path, const WalkOptions& op
   tsk_error_reset();
   std::unique_ptr<TSK_IMG_INFO, ImgCloser> img(tsk_img_open_utf8_sing(image_path.c_str(), image_type(image_path), 0));
   if (!img) return "cannot open the disk image: " + tsk_message();
-  Walk w{options, fn, sum, {}, {}, -1, 0, {}, nullptr};
+  Walk w{options, fn, sum, {}, {}, -1, 0, {}, nullptr, {}};
 
   std::unique_ptr<TSK_VS_INFO, VsCloser> vs(tsk_vs_open(img.get(), 0, TSK_VS_TYPE_DETECT));
   if (vs) {

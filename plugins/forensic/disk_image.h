@@ -26,6 +26,8 @@ struct ImageFile {
   uint64_t size = 0;            // size recorded in the metadata
   std::span<const uint8_t> bytes;  // the whole content, or only a prefix when `truncated`
   bool truncated = false;       // larger than max_file_bytes: bytes holds the first prefix_bytes
+  bool carved = false;          // cut out of unallocated space (WalkOptions::carve), no directory entry:
+                                //   path "$Carved/<first block>.<stl|zip>", inode 0, deleted true
   std::string error;            // why the content could not be read (bytes is then empty)
 };
 
@@ -33,6 +35,13 @@ struct WalkOptions {
   uint64_t max_file_bytes = 4ull << 30;  // larger files are offered as a prefix only
   uint64_t prefix_bytes = 1 << 16;
   bool deleted = true;                   // offer deleted files too
+  // After each file system's directory walk, read its unallocated blocks and cut out files that
+  // start a block with a known signature and lie in consecutive blocks: ASCII STL ("solid" ...
+  // "endsolid"), zip and 3MF ("PK\3\4" ... end of central directory), binary STL (a triangle count
+  // that fits, and finite first triangles). Content equal to a deleted file the directory walk
+  // already offered is not offered again. Reads every unallocated block: slow on large disks.
+  bool carve = false;
+  uint64_t max_carve_bytes = 256ull << 20;  // a candidate growing past this is dropped
 };
 
 struct WalkSummary {
@@ -40,6 +49,8 @@ struct WalkSummary {
   uint64_t files = 0;          // regular files offered
   uint64_t deleted = 0;        // of them, deleted
   uint64_t reallocated = 0;    // deleted names whose metadata another file now uses (not offered)
+  uint64_t carved = 0;         // files cut out of unallocated space and offered
+  uint64_t carve_dropped = 0;  // candidates that ended without their end marker or grew too large
 };
 
 // Calls `fn` for each regular file, in directory-walk order. Returns "" when the image was walked,

@@ -1,7 +1,7 @@
 // screen3d-image: screens every file of disk images -- allocated and deleted, whatever their names,
 // zip members included -- against a signature database, for examiners working on seized media.
 //
-//   screen3d-image [--db DB] [--json] [--threads N] [--no-deleted] [--all] [--report FILE [--hash-image]] IMAGE...
+//   screen3d-image [--db DB] [--json] [--threads N] [--no-deleted] [--carve] [--all] [--report FILE [--hash-image]] IMAGE...
 //
 // Output follows contract.md's `scan --json` line, one per screened file, with the path
 // "IMAGE!/p2/dir/a.stl" (p<N> only when the image has a partition table) and one added field,
@@ -46,6 +46,7 @@ struct Options {
   bool all = false;
   bool no_deleted = false;
   bool hash_image = false;
+  bool carve = false;
   std::string report;
   int threads = 0;
   std::vector<std::string> images;
@@ -86,6 +87,7 @@ nlohmann::ordered_json where_json(const ImageFile& f) {
   j["inode"] = f.inode;
   j["deleted"] = f.deleted;
   j["size"] = f.size;
+  j["carved"] = f.carved;
   return j;
 }
 
@@ -122,6 +124,7 @@ class ImageScanner {
     WalkOptions wo;
     wo.max_file_bytes = engine_.settings().limits.max_input_bytes;
     wo.deleted = !o_.no_deleted;
+    wo.carve = o_.carve;
     WalkSummary sum;
     image_ = image;
     tally_ = {};
@@ -134,7 +137,10 @@ class ImageScanner {
                        " screened: " + std::to_string(t.restricted) + " restricted, " + std::to_string(t.review) +
                        " review, " + std::to_string(t.clean) + " clean, " + std::to_string(t.errors) + " errors; " +
                        std::to_string(t.not_3d) + " not 3D; " + std::to_string(t.unrecoverable) +
-                       " deleted files unreadable";
+                       " deleted files unreadable" +
+                       (o_.carve ? "; carved " + std::to_string(sum.carved) + " (" + std::to_string(sum.carve_dropped) +
+                                       " candidates without an end)"
+                                 : std::string());
     diagnose(image, line);
     if (!err.empty()) diagnose(image, err);
     if (!o_.report.empty()) {
@@ -156,6 +162,7 @@ class ImageScanner {
       j["errors"] = t.errors;
       j["not_3d"] = t.not_3d;
       j["deleted_unreadable"] = t.unrecoverable;
+      j["carved"] = o_.carve ? nlohmann::ordered_json(sum.carved) : nlohmann::ordered_json(nullptr);
       images_.push_back(std::move(j));
     }
     return err.empty();
@@ -230,6 +237,14 @@ class ImageScanner {
       } catch (const std::exception& e) {
         j.results.push_back(unscreened_result(path, Verdict::kError, std::string("internal error: ") + e.what()));
       }
+      // A carved candidate that does not parse was most likely not a file at all (a signature in
+      // free space, a fragmented file): not an error.
+      if (j.where.carved)
+        for (ScanResult& r : j.results)
+          if (r.verdict == Verdict::kError) {
+            r.verdict = Verdict::kSkipped;
+            r.error = "carved candidate that does not parse: " + r.error;
+          }
     });
     for (const Job& j : batch_) {
       for (const ScanResult& r : j.results) {
@@ -265,7 +280,9 @@ class ImageScanner {
         }
         if (!o_.json) {
           std::string text = scan_result_text(r);
-          if (j.where.deleted)
+          if (j.where.carved)
+            text += "  carved from unallocated space (" + j.where.file_system + "), no directory entry\n";
+          else if (j.where.deleted)
             text += "  deleted file (inode " + std::to_string(j.where.inode) + ", " + j.where.file_system +
                     (j.unrecoverable ? "), content not recoverable\n" : "), read from unallocated space\n");
           write_out(text);
@@ -358,6 +375,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "One JSON object per screened file per line");
   app.add_option("--threads", o.threads, "Worker threads (default: all cores)");
   app.add_flag("--no-deleted", o.no_deleted, "Skip deleted files");
+  app.add_flag("--carve", o.carve, "Also cut STL, 3MF and zip files out of unallocated space (reads all free blocks)");
   app.add_flag("--all", o.all, "Also list the files that are not 3D (verdict skipped)");
   app.add_option("--report", o.report, "Write an examiner's report (JSON): tool, database, settings, times, "
                                        "each image's counts, every flagged file, the errors");
