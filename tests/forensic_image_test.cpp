@@ -99,10 +99,11 @@ struct Seen {
 };
 
 std::vector<Seen> walk(const std::string& image, std::string* err, forensic::WalkSummary* sum = nullptr,
-                       bool deleted = true) {
+                       bool deleted = true, bool carve = false) {
   std::vector<Seen> seen;
   forensic::WalkOptions o;
   o.deleted = deleted;
+  o.carve = carve;
   *err = walk_disk_image(image, o, [&](const ImageFile& f) {
     seen.push_back({f.path, f.deleted, {f.bytes.begin(), f.bytes.end()}, f.error, f.partition, f.fs_offset});
   }, sum);
@@ -300,8 +301,9 @@ TEST(DiskImage, NotAnImageIsAClearErrorAndNoFile) {
   EXPECT_EQ(err.find('\n'), std::string::npos);
 }
 
-// Truncated and corrupted images, FAT and (when mke2fs is there) ext4: the walk ends, with or
-// without an error, and never crashes; a file offered has content or an error, never both.
+// Truncated and corrupted images, FAT and (when mke2fs is there) ext4, walked with and without
+// carving: the walk ends, with or without an error, and never crashes; a file offered has content or
+// an error, never both.
 // S3D_IMAGE_TRIALS sets the number of damaged images per file system (default 60).
 TEST(DiskImage, DamagedImagesNeverCrash) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
@@ -332,7 +334,7 @@ TEST(DiskImage, DamagedImagesNeverCrash) {
       }
       write_file(path, img);
       std::string err;
-      const std::vector<Seen> seen = walk(path, &err);
+      const std::vector<Seen> seen = walk(path, &err, nullptr, true, /*carve=*/trial % 2 == 1);
       offered += seen.size();
       for (const Seen& s : seen) EXPECT_TRUE(s.error.empty() || s.bytes.empty()) << s.path;
       EXPECT_EQ(err.find('\n'), std::string::npos);
