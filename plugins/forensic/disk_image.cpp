@@ -136,13 +136,13 @@ class Carver {
     // runs past the real end) must not swallow the files after it. A zip is not split at "PK\3\4",
     // which also starts each member inside it.
     if (kind_ != Kind::kNone && starts_file(data, /*zip_too=*/kind_ != Kind::kZip)) drop();
-    if (kind_ != Kind::kNone) {
+    if (kind_ != Kind::kNone) {  // the block belongs to the candidate, whether it ends here or not
       const size_t before = buf_.size();
       buf_.insert(buf_.end(), data, data + block_size_);
       last_ = b->addr;
       if (buf_.size() > w_.opt.max_carve_bytes) drop();
       else check_end(before);
-      if (kind_ != Kind::kNone) return;
+      return;
     }
     start(b->addr, data);
   }
