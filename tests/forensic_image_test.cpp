@@ -173,6 +173,29 @@ TEST(DiskImage, FilesOfAPartitionCarryItsNumberAndOffset) {
   }
 }
 
+// A raw image split into segments (NAME.001, NAME.002, ...): given the first, libtsk reads them all.
+TEST(DiskImage, ReadsSplitRawImages) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const auto whole = test::read_bytes(f.image);
+  const std::string base = test::temp_path("split.");
+  const size_t seg = 3u << 20;
+  for (size_t k = 0; k * seg < whole.size(); ++k) {
+    const size_t n = std::min(seg, whole.size() - k * seg);
+    write_file(base + (k < 9 ? "00" : "0") + std::to_string(k + 1),
+               std::vector<uint8_t>(whole.begin() + static_cast<std::ptrdiff_t>(k * seg),
+                                    whole.begin() + static_cast<std::ptrdiff_t>(k * seg + n)));
+  }
+  std::string err;
+  const std::vector<Seen> seen = walk(base + "001", &err);
+  EXPECT_EQ(err, "");
+  ASSERT_EQ(seen.size(), 5u);
+  const auto turned = test::read_bytes(f.turned);
+  int deleted = 0;
+  for (const Seen& s : seen) deleted += s.deleted && s.bytes == turned;
+  EXPECT_EQ(deleted, 1);  // its clusters lie in the second and third segments
+}
+
 // An Expert Witness (E01) image of the FAT fixture, made with ewfacquirestream (ewf-tools): the same
 // files, the deleted one included, through libtsk's libewf support.
 TEST(DiskImage, ReadsExpertWitnessImages) {

@@ -5,6 +5,7 @@
 #include "engine/sha256.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -65,7 +66,7 @@ struct Walk {
   uint64_t fs_offset = 0;
   std::vector<uint8_t> buf;
   std::exception_ptr failure;  // from fn: rethrown after the walk (never through TSK's C frames)
-  std::set<std::string> deleted_sha;  // contents of the deleted files offered (carving skips them)
+  std::set<std::array<uint8_t, 32>> deleted_sha;  // SHA-256 of the deleted files offered (carving skips them)
 };
 
 // Reads up to `want` bytes of the file's default data into w.buf; returns "" or why not.
@@ -112,7 +113,7 @@ TSK_WALK_RET_ENUM on_entry(TSK_FS_FILE* f, const char* parent, void* ptr) {
     if (!file.error.empty() && file.deleted) file.error += " (a deleted file: its space may have been reused)";
     if (file.error.empty()) file.bytes = std::span<const uint8_t>(w.buf.data(), w.buf.size());
   }
-  if (w.opt.carve && file.deleted && !file.bytes.empty() && !file.truncated) w.deleted_sha.insert(sha256_hex(file.bytes));
+  if (w.opt.carve && file.deleted && !file.bytes.empty() && !file.truncated) w.deleted_sha.insert(sha256(file.bytes));
   try {
     w.fn(file);
   } catch (...) {
@@ -230,7 +231,7 @@ class Carver {
   void emit(size_t size, const char* ext) {
     buf_.resize(size);
     const std::span<const uint8_t> bytes(buf_.data(), buf_.size());
-    if (!w_.deleted_sha.count(sha256_hex(bytes))) {
+    if (!w_.deleted_sha.count(sha256(bytes))) {
       ImageFile f;
       f.path = w_.prefix + "$Carved/" + std::to_string(first_) + ext;
       f.file_system = w_.fs_name;
