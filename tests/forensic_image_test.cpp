@@ -480,6 +480,42 @@ TEST(ImageCli, AnUnreadableDeletedFileIsCountedNotAnError) {
   EXPECT_EQ(listed, 1);
 }
 
+// More files than one screening batch (256): results come out in the walk's order, none lost.
+TEST(ImageCli, ManyFilesComeOutInWalkOrder) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string dir = test::temp_path("many");
+  std::filesystem::create_directories(dir);
+  for (int i = 0; i < 600; ++i) {
+    const std::string name = dir + "/n" + std::to_string(i) + (i % 150 == 7 ? ".stl" : ".txt");
+    if (i % 150 == 7)
+      std::filesystem::copy_file(i % 300 == 7 ? f.part : f.turned, name, std::filesystem::copy_options::overwrite_existing);
+    else
+      std::ofstream(name) << "note " << i << "\n";
+  }
+  const std::string image = test::temp_path("many.img");
+  std::filesystem::remove(image);
+  sh("mkfs.fat -C '" + image + "' 16384");
+  sh("mcopy -s -i '" + image + "' '" + dir + "' ::/");
+  std::string err;
+  std::vector<std::string> order;
+  for (const Seen& s : walk(image, &err)) order.push_back(image + "!/" + s.path);
+  ASSERT_EQ(order.size(), 600u);
+  const std::string db = test::temp_path("ref.s3db");
+  std::filesystem::remove(db);
+  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--all", "--threads", "2", image});
+  EXPECT_EQ(r.exit_code, 1);
+  const auto lines = json_lines(r);
+  ASSERT_EQ(lines.size(), 600u);
+  int restricted = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["path"], order[i]) << i;
+    restricted += lines[i]["verdict"] == "restricted";
+  }
+  EXPECT_EQ(restricted, 4);
+}
+
 TEST(ImageCli, ABadImageIsNamedAndTheOthersAreStillScreened) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
   const Fixture f = make_fixture();

@@ -11,11 +11,13 @@
 // Images are opened read-only; nothing is written next to them.
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -55,6 +57,7 @@ struct Options {
 
 // A file taken from the image, waiting to be screened with the others of its batch.
 struct Job {
+  std::string path;            // "IMAGE!/dir/a.stl"
   ImageFile where;             // bytes not valid here: the copy below holds them
   std::vector<uint8_t> bytes;
   std::vector<ScanResult> results;
@@ -128,8 +131,14 @@ class ImageScanner {
     WalkSummary sum;
     image_ = image;
     tally_ = {};
-    const std::string err = walk_disk_image(image, wo, [&](const ImageFile& f) { take(f); }, &sum);
-    flush();
+    std::string err;
+    try {
+      err = walk_disk_image(image, wo, [&](const ImageFile& f) { take(f); }, &sum);
+    } catch (...) {
+      abandon();
+      throw;
+    }
+    drain();
     const Tally& t = tally_;
     std::string line = std::to_string(sum.file_systems) + " file system(s), " + std::to_string(sum.files) +
                        " files (" + std::to_string(sum.deleted) + " deleted; " + std::to_string(sum.reallocated) +
@@ -199,7 +208,8 @@ class ImageScanner {
     Job j;
     j.where = f;
     j.where.bytes = {};
-    const std::string path = image_ + "!/" + f.path;
+    j.path = image_ + "!/" + f.path;
+    const std::string& path = j.path;
     if (!f.error.empty() && f.deleted) {
       // Most deleted files are not 3D, and the space of many is reused: listing each unreadable one
       // as an error would bury the findings, so they are counted (and listed with --all).
@@ -218,16 +228,60 @@ class ImageScanner {
       batch_bytes_ += j.bytes.size();
     }
     batch_.push_back(std::move(j));
-    if (batch_.size() >= kBatchFiles || batch_bytes_ >= kBatchBytes) flush();
+    if (batch_.size() >= kBatchFiles || batch_bytes_ >= kBatchBytes) launch();
   }
 
-  // Screens the batch in parallel, then reports it in walk order.
-  void flush() {
-    Tally& t = tally_;
-    tbb::parallel_for(size_t{0}, batch_.size(), [&](size_t i) {
-      Job& j = batch_[i];
+  // A batch being screened on TBB's threads while the walk goes on.
+  struct Batch {
+    std::vector<Job> jobs;
+    tbb::task_group tasks;
+  };
+
+  // Starts screening the collected batch; reports the oldest batches in flight beyond kInFlight. A
+  // batch's slowest files then overlap the next batch's work instead of idling the other threads,
+  // and results still come out in walk order. Memory: at most kInFlight + 1 batches.
+  void launch() {
+    auto b = std::make_unique<Batch>();
+    b->jobs = std::move(batch_);
+    batch_.clear();
+    batch_bytes_ = 0;
+    Batch* raw = b.get();
+    raw->tasks.run([this, raw] { screen(raw->jobs); });
+    in_flight_.push_back(std::move(b));
+    while (in_flight_.size() > kInFlight) report_oldest();
+  }
+
+  void report_oldest() {
+    in_flight_.front()->tasks.wait();
+    report(in_flight_.front()->jobs);
+    in_flight_.pop_front();
+  }
+
+  // The end of an image: everything screened and reported.
+  void drain() {
+    if (!batch_.empty()) launch();
+    while (!in_flight_.empty()) report_oldest();
+  }
+
+  // After a failed walk: waits for the batches in flight (their results are dropped).
+  void abandon() {
+    for (auto& b : in_flight_) {
+      try {
+        b->tasks.wait();
+      } catch (...) {
+      }
+    }
+    in_flight_.clear();
+    batch_.clear();
+    batch_bytes_ = 0;
+  }
+
+  // Screens the jobs in parallel (any thread; touches only the jobs and the engine).
+  void screen(std::vector<Job>& jobs) const {
+    tbb::parallel_for(size_t{0}, jobs.size(), [&](size_t i) {
+      Job& j = jobs[i];
       if (!j.results.empty()) return;
-      const std::string path = image_ + "!/" + j.where.path;
+      const std::string& path = j.path;
       if (j.bytes.empty()) {
         j.results.push_back(unscreened_result(path, Verdict::kSkipped, "empty file"));
         return;
@@ -245,8 +299,14 @@ class ImageScanner {
             r.verdict = Verdict::kSkipped;
             r.error = "carved candidate that does not parse: " + r.error;
           }
+      std::vector<uint8_t>().swap(j.bytes);  // screened: its memory goes back now
     });
-    for (const Job& j : batch_) {
+  }
+
+  // Reports screened jobs in walk order (the calling thread only).
+  void report(const std::vector<Job>& jobs) {
+    Tally& t = tally_;
+    for (const Job& j : jobs) {
       for (const ScanResult& r : j.results) {
         if (r.verdict == Verdict::kSkipped) {
           ++(j.unrecoverable ? t.unrecoverable : t.not_3d);
@@ -289,15 +349,15 @@ class ImageScanner {
         }
       }
     }
-    batch_.clear();
-    batch_bytes_ = 0;
   }
 
   const Engine& engine_;
   const Options& o_;
   std::string image_;
-  std::vector<Job> batch_;
+  std::vector<Job> batch_;  // being collected
   uint64_t batch_bytes_ = 0;
+  static constexpr size_t kInFlight = 2;
+  std::deque<std::unique_ptr<Batch>> in_flight_;
   Tally tally_;  // of the image being walked
   bool any_match_ = false, any_error_ = false;
   static constexpr size_t kMaxListedErrors = 10000;  // the report's error list; the rest are counted
