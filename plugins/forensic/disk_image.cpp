@@ -87,14 +87,14 @@ std::string read_content(TSK_FS_FILE* f, uint64_t want, Walk& w) {
   return {};
 }
 
-TSK_WALK_RET_ENUM on_entry(TSK_FS_FILE* f, const char* parent, void* ptr) {
-  Walk& w = *static_cast<Walk*>(ptr);
-  if (!f || !f->name || !f->meta || f->meta->type != TSK_FS_META_TYPE_REG) return TSK_WALK_CONT;
+// One directory entry: a regular file is read and offered.
+void offer_entry(TSK_FS_FILE* f, const char* parent, Walk& w) {
+  if (!f || !f->name || !f->meta || f->meta->type != TSK_FS_META_TYPE_REG) return;
   const bool name_unalloc = (f->name->flags & TSK_FS_NAME_FLAG_UNALLOC) != 0;
   const bool meta_unalloc = (f->meta->flags & TSK_FS_META_FLAG_UNALLOC) != 0;
   if (name_unalloc && !meta_unalloc) {  // the metadata now belongs to a live file, offered under its own name
     ++w.summary.reallocated;
-    return TSK_WALK_CONT;
+    return;
   }
   ImageFile file;
   file.path = w.prefix + (parent ? parent : "") + (f->name->name ? f->name->name : "?");
@@ -114,8 +114,15 @@ TSK_WALK_RET_ENUM on_entry(TSK_FS_FILE* f, const char* parent, void* ptr) {
     if (file.error.empty()) file.bytes = std::span<const uint8_t>(w.buf.data(), w.buf.size());
   }
   if (w.opt.carve && file.deleted && !file.bytes.empty() && !file.truncated) w.deleted_sha.insert(sha256(file.bytes));
+  w.fn(file);
+}
+
+// TSK's callback: nothing may throw through its C frames, so any exception is kept and rethrown
+// after the walk.
+TSK_WALK_RET_ENUM on_entry(TSK_FS_FILE* f, const char* parent, void* ptr) {
+  Walk& w = *static_cast<Walk*>(ptr);
   try {
-    w.fn(file);
+    offer_entry(f, parent, w);
   } catch (...) {
     w.failure = std::current_exception();
     return TSK_WALK_STOP;
