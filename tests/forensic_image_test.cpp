@@ -92,6 +92,7 @@ Fixture make_fixture() {
 struct Seen {
   std::string path;
   bool deleted;
+  bool carved;
   std::vector<uint8_t> bytes;
   std::string error;
   int64_t partition;
@@ -105,7 +106,7 @@ std::vector<Seen> walk(const std::string& image, std::string* err, forensic::Wal
   o.deleted = deleted;
   o.carve = carve;
   *err = walk_disk_image(image, o, [&](const ImageFile& f) {
-    seen.push_back({f.path, f.deleted, {f.bytes.begin(), f.bytes.end()}, f.error, f.partition, f.fs_offset});
+    seen.push_back({f.path, f.deleted, f.carved, {f.bytes.begin(), f.bytes.end()}, f.error, f.partition, f.fs_offset});
   }, sum);
   return seen;
 }
@@ -271,11 +272,11 @@ TEST(DiskImage, CarvesFilesWhoseDirectoryEntriesAreGone) {
   sh("mcopy -i '" + image + "' '" + zip + "' ::/old/queue.zip");
   sh("mcopy -i '" + image + "' '" + f.part + "' ::/part.stl");
   sh("mdel -i '" + image + "' ::/old/holiday.jpg ::/old/notes.stl ::/old/queue.zip");
-  forensic::WalkOptions carve;
-  carve.carve = true;
   // With the entries in place: three deleted files, nothing carved twice.
   forensic::WalkSummary sum;
-  EXPECT_EQ(walk_disk_image(image, carve, [](const ImageFile&) {}, &sum), "");
+  std::string err;
+  walk(image, &err, &sum, true, /*carve=*/true);
+  EXPECT_EQ(err, "");
   EXPECT_EQ(sum.deleted, 3u);
   EXPECT_EQ(sum.carved, 0u);
 
@@ -285,7 +286,6 @@ TEST(DiskImage, CarvesFilesWhoseDirectoryEntriesAreGone) {
   wipe_deleted_entry(img, "UEUE   ZIP");
   const std::string wiped = test::temp_path("wiped.img");
   write_file(wiped, img);
-  std::string err;
   forensic::WalkSummary plain_sum;
   const std::vector<Seen> plain = walk(wiped, &err, &plain_sum);  // without carving: only the live part.stl
   ASSERT_EQ(plain.size(), 1u);
@@ -293,9 +293,9 @@ TEST(DiskImage, CarvesFilesWhoseDirectoryEntriesAreGone) {
   EXPECT_EQ(plain_sum.deleted, 0u);
   std::vector<Seen> carved;
   sum = {};
-  EXPECT_EQ(walk_disk_image(wiped, carve, [&](const ImageFile& x) {
-    if (x.carved) carved.push_back({x.path, x.deleted, {x.bytes.begin(), x.bytes.end()}, x.error, x.partition, x.fs_offset});
-  }, &sum), "");
+  for (Seen& x : walk(wiped, &err, &sum, true, /*carve=*/true))
+    if (x.carved) carved.push_back(std::move(x));
+  EXPECT_EQ(err, "");
   EXPECT_EQ(sum.carved, carved.size());
   int binary = 0, text = 0, archive = 0;
   for (const Seen& c : carved) {
@@ -367,6 +367,15 @@ TEST(DiskImage, DamagedImagesNeverCrash) {
             << " files offered, no crash\n";
 }
 
+// A database holding the fixture's part (`screen3d sig add`); "" when that fails.
+std::string part_db(const Fixture& f) {
+  const std::string db = test::temp_path("ref.s3db");
+  std::filesystem::remove(db);
+  const auto r = test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? db : std::string();
+}
+
 std::vector<nlohmann::json> json_lines(const test::CliResult& r) {
   std::vector<nlohmann::json> out;
   for (const std::string& l : r.out_lines()) out.push_back(nlohmann::json::parse(l));
@@ -376,9 +385,8 @@ std::vector<nlohmann::json> json_lines(const test::CliResult& r) {
 TEST(ImageCli, FindsTheDeletedRenamedCopyAndLeavesTheImageAlone) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
   const Fixture f = make_fixture();
-  const std::string db = test::temp_path("ref.s3db");
-  std::filesystem::remove(db);
-  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
+  const std::string db = part_db(f);
+  ASSERT_FALSE(db.empty());
   const auto before = test::read_bytes(f.image);
   const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--threads", "2", f.image});
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -419,10 +427,9 @@ TEST(ImageCli, FindsTheDeletedRenamedCopyAndLeavesTheImageAlone) {
 TEST(ImageCli, ReportNamesTheToolDatabaseImageAndFlaggedFiles) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
   const Fixture f = make_fixture();
-  const std::string db = test::temp_path("ref.s3db"), report = test::temp_path("report.json");
-  std::filesystem::remove(db);
+  const std::string db = part_db(f), report = test::temp_path("report.json");
+  ASSERT_FALSE(db.empty());
   std::filesystem::remove(report);
-  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
   const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--report", report, "--hash-image", f.image});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   std::ifstream in(report);
@@ -460,9 +467,8 @@ TEST(ImageCli, AnUnreadableDeletedFileIsCountedNotAnError) {
   at[27] = 0x0F;
   const std::string bad = test::temp_path("bad.img");
   write_file(bad, img);
-  const std::string db = test::temp_path("ref.s3db");
-  std::filesystem::remove(db);
-  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
+  const std::string db = part_db(f);
+  ASSERT_FALSE(db.empty());
   const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", bad});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(json_lines(r).size(), 3u);
@@ -501,9 +507,8 @@ TEST(ImageCli, ManyFilesComeOutInWalkOrder) {
   std::vector<std::string> order;
   for (const Seen& s : walk(image, &err)) order.push_back(image + "!/" + s.path);
   ASSERT_EQ(order.size(), 600u);
-  const std::string db = test::temp_path("ref.s3db");
-  std::filesystem::remove(db);
-  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
+  const std::string db = part_db(f);
+  ASSERT_FALSE(db.empty());
   const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--all", "--threads", "2", image});
   EXPECT_EQ(r.exit_code, 1);
   const auto lines = json_lines(r);
@@ -521,9 +526,8 @@ TEST(ImageCli, ABadImageIsNamedAndTheOthersAreStillScreened) {
   const Fixture f = make_fixture();
   const std::string junk = test::temp_path("junk.img");
   write_file(junk, std::vector<uint8_t>(4096, 0x5a));
-  const std::string db = test::temp_path("ref.s3db");
-  std::filesystem::remove(db);
-  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "receiver", f.part}).exit_code, 0);
+  const std::string db = part_db(f);
+  ASSERT_FALSE(db.empty());
   const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", junk, f.image});
   EXPECT_EQ(r.exit_code, 1);  // a match wins over the error (contract)
   EXPECT_EQ(json_lines(r).size(), 4u);

@@ -31,9 +31,6 @@
 #include "engine/report_json.h"
 #include "engine/scan.h"
 
-#ifndef S3D_DEMO_DB_PATH
-#define S3D_DEMO_DB_PATH ""
-#endif
 
 namespace s3d::cli {
 namespace {
@@ -52,12 +49,6 @@ struct GateOptions {
   std::string path;
   ScanSettings settings;
 };
-
-std::string resolve_db(const std::string& given) {
-  if (!given.empty()) return given;
-  if (const char* env = std::getenv("SCREEN3D_DB"); env && *env) return env;
-  return S3D_DEMO_DB_PATH;
-}
 
 // For messages: control characters (newlines in a hostile file name or label) cannot break lines.
 std::string printable(std::string_view s) {

@@ -6,7 +6,6 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -20,9 +19,6 @@
 #include "geometry/file_bytes.h"
 #include "geometry/load_error.h"
 
-#ifndef S3D_DEMO_DB_PATH
-#define S3D_DEMO_DB_PATH ""
-#endif
 
 namespace s3d::cli {
 namespace {
@@ -35,12 +31,6 @@ struct ScanOptions {
   std::vector<std::string> paths;
   ScanSettings settings;
 };
-
-std::string resolve_db(const std::string& given) {
-  if (!given.empty()) return given;
-  if (const char* env = std::getenv("SCREEN3D_DB"); env && *env) return env;
-  return S3D_DEMO_DB_PATH;
-}
 
 // Expands folders (with --recursive) into their regular files, sorted, without following links to
 // folders (no cycles). Problems become error results so they are reported in order.

@@ -28,6 +28,10 @@ void write_err(std::string_view text);
 // "screen3d: <path>: <reason>\n" on stderr; control characters in either part become '?'/' '.
 void diagnose(std::string_view path, std::string_view reason);
 
+// The signature database to open: `given` (--db) when set, else $SCREEN3D_DB, else the demo
+// database the build produces (contract.md); "" when none of them is known.
+std::string resolve_db(const std::string& given);
+
 // The options every screening command shares: thresholds, accepted scale range and input limits.
 void add_screening_options(CLI::App* sub, ScanSettings& settings);
 

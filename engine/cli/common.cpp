@@ -1,10 +1,15 @@
 // The helpers every command-line program of screen3d shares (command.h): `screen3d` itself and the
 // plugins' programs (plugins/forensic). Built as the s3d_cli library.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "engine/cli/command.h"
+
+#ifndef S3D_DEMO_DB_PATH
+#define S3D_DEMO_DB_PATH ""
+#endif
 
 namespace s3d::cli {
 
@@ -25,6 +30,12 @@ void diagnose(std::string_view path, std::string_view reason) {
   for (char c : reason) line += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
   line += '\n';
   write_err(line);
+}
+
+std::string resolve_db(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("SCREEN3D_DB"); env && *env) return env;
+  return S3D_DEMO_DB_PATH;
 }
 
 void add_screening_options(CLI::App* sub, ScanSettings& settings) {

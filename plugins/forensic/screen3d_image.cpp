@@ -32,9 +32,6 @@
 #include "engine/version.h"
 #include "plugins/forensic/disk_image.h"
 
-#ifndef S3D_DEMO_DB_PATH
-#define S3D_DEMO_DB_PATH ""
-#endif
 
 namespace s3d::forensic {
 namespace {
@@ -179,7 +176,7 @@ class ImageScanner {
 
   // The examiner's report (--report): tool and database identity, settings, times, each image's
   // counts (and SHA-256 with --hash-image), every restricted or review file, and the errors.
-  nlohmann::ordered_json report(const std::string& db, const std::string& started) const {
+  nlohmann::ordered_json examiner_report(const std::string& db, const std::string& started) const {
     nlohmann::ordered_json r;
     r["tool"] = "screen3d-image";
     r["version"] = version_line();
@@ -253,7 +250,7 @@ class ImageScanner {
 
   void report_oldest() {
     in_flight_.front()->tasks.wait();
-    report(in_flight_.front()->jobs);
+    write_results(in_flight_.front()->jobs);
     in_flight_.pop_front();
   }
 
@@ -304,7 +301,7 @@ class ImageScanner {
   }
 
   // Reports screened jobs in walk order (the calling thread only).
-  void report(const std::vector<Job>& jobs) {
+  void write_results(const std::vector<Job>& jobs) {
     Tally& t = tally_;
     for (const Job& j : jobs) {
       for (const ScanResult& r : j.results) {
@@ -368,10 +365,7 @@ class ImageScanner {
 };
 
 int run(const Options& o) {
-  std::string db = o.db;
-  if (db.empty())
-    if (const char* env = std::getenv("SCREEN3D_DB"); env && *env) db = env;
-  if (db.empty()) db = S3D_DEMO_DB_PATH;
+  const std::string db = cli::resolve_db(o.db);
   if (db.empty()) {
     diagnose("screen3d-image", "no signature database: pass --db or set SCREEN3D_DB");
     return cli::kExitError;
@@ -408,7 +402,7 @@ int run(const Options& o) {
     // Written beside, then renamed over the target: a reader never sees half a report.
     const std::string tmp = o.report + ".tmp";
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << scanner.report(db, started).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+    out << scanner.examiner_report(db, started).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     out.close();
     std::error_code ec;
     if (!out || (std::filesystem::rename(tmp, o.report, ec), ec)) {
