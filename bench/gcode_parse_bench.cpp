@@ -7,6 +7,11 @@
 // infill as G1 X Y E lines, travel, retracts, ;TYPE:/;WIDTH: comments, a few arcs.
 #include <benchmark/benchmark.h>
 
+#include <bit>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -179,6 +184,43 @@ void BM_SplitAndWalkWords(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
 }
+
+#if defined(__SSE2__)
+// Context, a ceiling even without byte-at-a-time walking: letters found 16 bytes at a time (SSE2)
+// and, after each letter, one eight-byte load turning the leading digit run into an integer -- no
+// sign, no fraction, no double, no semantics. Less than any reader must do per number.
+void BM_Sse2LettersAndIntegerDigits(benchmark::State& state) {
+  const std::string_view text = input();
+  for (auto _ : state) {
+    const char* p = text.data();
+    const char* e = p + text.size();
+    uint64_t sum = 0;
+    while (p < e) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
+      const char* le = nl ? nl : e;
+      if (*p != ';') {
+        for (const char* blk = p; blk < le; blk += 16) {  // the padding keeps these loads inside
+          const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
+          // (byte | 0x20) - 'a' in 0..25, as a signed compare after moving 0 to -128.
+          const __m128i t = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8(static_cast<char>('a' - 128)));
+          auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(t, _mm_set1_epi8(-128 + 26))));
+          const auto left = static_cast<size_t>(le - blk);
+          if (left < 16) m &= (1u << left) - 1;
+          while (m) {
+            uint64_t v = 0;
+            sum += static_cast<uint64_t>(s3d::gcode::detail::swar_digits(blk + std::countr_zero(m) + 1, v)) + v;
+            m &= m - 1;
+          }
+        }
+      }
+      p = nl ? nl + 1 : e;
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
+}
+BENCHMARK(BM_Sse2LettersAndIntegerDigits)->Unit(benchmark::kMillisecond);
+#endif
 
 void BM_Reader(benchmark::State& state) {
   const std::string_view text = input();
