@@ -536,5 +536,65 @@ TEST(ImageCli, ABadImageIsNamedAndTheOthersAreStillScreened) {
   EXPECT_EQ(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, junk}).exit_code, 2);
 }
 
+// Sets an environment variable for the programs this test starts, and removes it after.
+struct ScopedEnv {
+  ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  const char* name_;
+};
+
+// Each image is walked by a worker process: when libtsk crashes on a hostile image (simulated with
+// the workers' test hook), the image is named with the reason, the report is still written, and the
+// next image is screened.
+TEST(ImageCli, AWalkerCrashCostsThatImageOnly) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string db = part_db(f), report = test::temp_path("crash-report.json");
+  ASSERT_FALSE(db.empty());
+  const std::string bad = test::temp_path("crashes.img");
+  std::filesystem::copy_file(f.image, bad, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove(report);
+  const ScopedEnv fault("SCREEN3D_IMAGE_TEST_FAULT", "crash:crashes.img");
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--report", report, bad, f.image});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // the second image's matches
+  const auto lines = json_lines(r);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  for (const auto& l : lines) EXPECT_EQ(l["path"].get<std::string>().rfind(f.image + "!/", 0), 0u) << l["path"];
+  EXPECT_NE(r.err.find("screen3d: " + bad + ": the image walker stopped abnormally"), std::string::npos) << r.err;
+  std::ifstream in(report);
+  const nlohmann::json rep = nlohmann::json::parse(in);
+  ASSERT_EQ(rep["images"].size(), 2u);
+  EXPECT_EQ(rep["images"][0]["path"], bad);
+  EXPECT_NE(rep["images"][0]["error"].get<std::string>().find("stopped abnormally"), std::string::npos);
+  EXPECT_TRUE(rep["images"][1]["error"].is_null());
+  EXPECT_EQ(rep["images"][1]["restricted"], 3);
+  EXPECT_EQ(rep["flagged"].size(), 3u);
+  // Only the crashing image: exit 2, and the report says why.
+  EXPECT_EQ(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, bad}).exit_code, 2);
+  // --in-process walks in the program itself; the hook acts in workers only, so there both images
+  // are screened (a real crash there would end the whole run: why workers are the default).
+  const auto in_process = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--in-process", bad, f.image});
+  EXPECT_EQ(in_process.exit_code, 1);
+  EXPECT_EQ(json_lines(in_process).size(), 8u);
+}
+
+// A walker that never ends (an endless loop on a hostile image) is stopped by --image-timeout.
+TEST(ImageCli, AHungWalkerIsStoppedByTheImageTimeout) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string db = part_db(f);
+  ASSERT_FALSE(db.empty());
+  const std::string bad = test::temp_path("hangs.img");
+  std::filesystem::copy_file(f.image, bad, std::filesystem::copy_options::overwrite_existing);
+  const ScopedEnv fault("SCREEN3D_IMAGE_TEST_FAULT", "hang:hangs.img");
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--image-timeout", "2", bad, f.image},
+                                   std::chrono::seconds(60));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(json_lines(r).size(), 4u) << r.out;
+  EXPECT_NE(r.err.find("screen3d: " + bad + ": the image walker took longer than --image-timeout (2 s)"), std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace s3d

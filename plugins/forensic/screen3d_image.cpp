@@ -9,12 +9,27 @@
 // Files that are not 3D are counted, not listed (--all lists them as skipped). A summary line per
 // image goes to stderr. Exit status as `scan`: 1 any restricted/review, else 2 any error, else 0.
 // Images are opened read-only; nothing is written next to them.
+//
+// Each image is walked in a child process (this program run again as a worker for that image), so
+// that a crash or a hang in libtsk on a hostile image costs that image only: the parent reports it,
+// keeps what the worker had already reported, and goes on with the next image (--in-process turns
+// this off; --image-timeout bounds a worker's time).
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <cerrno>
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -22,6 +37,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/archive.h"
@@ -48,8 +64,14 @@ struct Options {
   bool carve = false;
   std::string report;
   int threads = 0;
+  bool in_process = false;
+  double image_timeout = 0;  // seconds a worker may take for one image; 0: no limit
   std::vector<std::string> images;
   ScanSettings settings;
+  // Worker mode (set by the parent, hidden from --help): screen images[worker_image] only and
+  // stream the report records to worker_state.
+  int worker_image = -1;
+  std::string worker_state;
 };
 
 // A file taken from the image, waiting to be screened with the others of its batch.
@@ -115,6 +137,32 @@ std::string utc_now() {
   return s;
 }
 
+// Test hook, read by workers only: SCREEN3D_IMAGE_TEST_FAULT=crash:NAME (or hang:NAME) makes the
+// worker of an image whose path ends with NAME abort (or stop forever) when the walk offers its
+// first file -- what a libtsk crash (or endless loop) on a hostile image does. The tests use it to
+// check that the parent reports that image and screens the others.
+struct Fault {
+  bool hang = false;
+  [[noreturn]] void hit() const {
+    if (!hang) std::abort();
+    for (;;) pause();
+  }
+  static std::unique_ptr<Fault> from_env(const std::string& image) {
+    const char* v = std::getenv("SCREEN3D_IMAGE_TEST_FAULT");
+    if (!v) return nullptr;
+    const std::string spec(v);
+    const size_t colon = spec.find(':');
+    if (colon == std::string::npos) return nullptr;
+    const std::string kind = spec.substr(0, colon), name = spec.substr(colon + 1);
+    if (name.empty() || image.size() < name.size() || image.compare(image.size() - name.size(), name.size(), name) != 0)
+      return nullptr;
+    if (kind != "crash" && kind != "hang") return nullptr;
+    auto f = std::make_unique<Fault>();
+    f->hang = kind == "hang";
+    return f;
+  }
+};
+
 class ImageScanner {
  public:
   ImageScanner(const Engine& engine, const Options& o) : engine_(engine), o_(o) {}
@@ -169,6 +217,7 @@ class ImageScanner {
       j["not_3d"] = t.not_3d;
       j["deleted_unreadable"] = t.unrecoverable;
       j["carved"] = o_.carve ? nlohmann::ordered_json(sum.carved) : nlohmann::ordered_json(nullptr);
+      record("image", j);
       images_.push_back(std::move(j));
     }
     return err.empty();
@@ -197,11 +246,82 @@ class ImageScanner {
   bool any_match() const { return any_match_; }
   bool any_error() const { return any_error_; }
 
+  // Worker side: every report record (flagged file, listed error, image counts) is also written to
+  // `f` as one JSON line as soon as it is known, so a parent keeps them if the worker dies later.
+  void stream_records(std::FILE* f) { records_ = f; }
+  void set_fault(std::unique_ptr<Fault> f) { fault_ = std::move(f); }
+  // The worker's last record: it finished, with these outcomes.
+  void finish_records(bool image_ok) {
+    record("done", {{"ok", image_ok}, {"any_match", any_match_}, {"any_error", any_error_},
+                    {"errors_not_listed", errors_not_listed_}});
+  }
+
+  // Parent side: takes in the records a worker streamed for `image` and how it ended. Returns
+  // false when the image could not be screened whole (walk error, crash, timeout).
+  bool merge_worker(const std::string& image, const std::string& state_path, const std::string& ended_how) {
+    std::ifstream in(state_path, std::ios::binary);
+    std::string line;
+    bool image_seen = false, done = false, ok = false;
+    while (std::getline(in, line)) {
+      nlohmann::ordered_json rec;
+      try {
+        rec = nlohmann::ordered_json::parse(line);
+      } catch (const std::exception&) {
+        break;  // a record cut short by the worker's death
+      }
+      if (!rec.is_object() || rec.size() != 1) break;
+      const auto it = rec.begin();
+      const std::string kind = it.key();
+      const nlohmann::ordered_json& v = it.value();
+      if (kind == "flagged") {
+        if (!o_.report.empty()) flagged_.push_back(v);
+        any_match_ = true;
+      } else if (kind == "error") {
+        any_error_ = true;
+        if (errors_.size() < kMaxListedErrors)
+          errors_.push_back(v);
+        else
+          ++errors_not_listed_;
+      } else if (kind == "image") {
+        images_.push_back(v);
+        image_seen = true;
+      } else if (kind == "done") {
+        done = true;
+        ok = v.value("ok", false);
+        any_match_ |= v.value("any_match", false);
+        any_error_ |= v.value("any_error", false);
+        errors_not_listed_ += v.value("errors_not_listed", uint64_t{0});
+      }
+    }
+    if (done) return ok;
+    // The worker died or was stopped: what it reported stands, the rest of the image is unscreened.
+    const std::string why = "the image walker " + ended_how +
+                            "; the files reported before this line were screened, the rest of the image was not";
+    diagnose(image, why);
+    any_error_ = true;
+    if (!o_.report.empty()) {
+      if (image_seen) {
+        images_.back()["error"] = why;
+      } else {
+        nlohmann::ordered_json j;
+        j["path"] = image;
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(image, ec);
+        j["size"] = ec ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(size);
+        j["sha256"] = o_.hash_image ? file_sha256(image) : nlohmann::ordered_json(nullptr);
+        j["error"] = why;  // the counts are unknown
+        images_.push_back(std::move(j));
+      }
+    }
+    return false;
+  }
+
  private:
   static constexpr size_t kBatchFiles = 256;
   static constexpr uint64_t kBatchBytes = 64ull << 20;
 
   void take(const ImageFile& f) {
+    if (fault_) fault_->hit();
     Job j;
     j.where = f;
     j.where.bytes = {};
@@ -323,17 +443,23 @@ class ImageScanner {
           default: break;
         }
         const bool flagged = r.verdict == Verdict::kRestricted || r.verdict == Verdict::kReview;
-        if (o_.json || (!o_.report.empty() && flagged)) {
+        if (o_.json || flagged) {
           nlohmann::ordered_json line = scan_result_json(r);
           line["image_file"] = where_json(j.where);
-          if (!o_.report.empty() && flagged) flagged_.push_back(line);
           if (o_.json) write_out(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+          if (flagged) {
+            record("flagged", line);  // a worker's parent needs it for the exit status even without a report
+            if (!o_.report.empty()) flagged_.push_back(std::move(line));
+          }
         }
         if (!o_.report.empty() && r.verdict == Verdict::kError) {
-          if (errors_.size() < kMaxListedErrors)
-            errors_.push_back({{"path", r.path}, {"error", r.error}, {"image_file", where_json(j.where)}});
-          else
+          if (errors_.size() < kMaxListedErrors) {
+            nlohmann::ordered_json e = {{"path", r.path}, {"error", r.error}, {"image_file", where_json(j.where)}};
+            record("error", e);
+            errors_.push_back(std::move(e));
+          } else {
             ++errors_not_listed_;
+          }
         }
         if (!o_.json) {
           std::string text = scan_result_text(r);
@@ -362,21 +488,115 @@ class ImageScanner {
   nlohmann::ordered_json flagged_ = nlohmann::ordered_json::array();
   nlohmann::ordered_json errors_ = nlohmann::ordered_json::array();
   uint64_t errors_not_listed_ = 0;
+  std::FILE* records_ = nullptr;  // worker mode: where report records go (see stream_records)
+  std::unique_ptr<Fault> fault_;
+
+  void record(const char* kind, const nlohmann::ordered_json& v) {
+    if (!records_) return;
+    nlohmann::ordered_json rec;
+    rec[kind] = v;
+    const std::string text = rec.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    std::fwrite(text.data(), 1, text.size(), records_);
+    std::fflush(records_);
+  }
 };
 
-int run(const Options& o) {
-  const std::string db = cli::resolve_db(o.db);
-  if (db.empty()) {
+// Runs this program again as the worker for image k (the same arguments, and the worker options
+// in front of them so a "--" among them changes nothing), waits for it, and says how it ended: ""
+// when it exited by itself, else what went wrong. The worker's state file tells whether it finished.
+std::string run_worker(int argc, char** argv, size_t k, const std::string& state, double timeout_s, bool* started) {
+  std::vector<std::string> args = {argv[0], "--worker-image", std::to_string(k), "--worker-state", state};
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  std::vector<char*> cargs;
+  for (std::string& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  pid_t pid = 0;
+  *started = posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, cargs.data(), environ) == 0;
+  if (!*started) return "could not be started";
+  const auto t0 = std::chrono::steady_clock::now();
+  int status = 0;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, timeout_s > 0 ? WNOHANG : 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return "was lost (waitpid failed)";
+    if (timeout_s > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout_s) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%g", timeout_s);
+      return std::string("took longer than --image-timeout (") + secs + " s) and was stopped";
+    }
+    if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (WIFSIGNALED(status))
+    return "stopped abnormally (signal " + std::to_string(WTERMSIG(status)) + ", " + strsignal(WTERMSIG(status)) + ")";
+  return "exited with status " + std::to_string(WEXITSTATUS(status)) + " before it finished";
+}
+
+// An empty file for a worker's records, in the temporary directory.
+std::string make_state_file() {
+  std::error_code ec;
+  std::string path = (std::filesystem::temp_directory_path(ec) / "screen3d-image-XXXXXX").string();
+  if (ec) path = "/tmp/screen3d-image-XXXXXX";
+  const int fd = mkstemp(path.data());
+  if (fd < 0) return {};
+  close(fd);
+  return path;
+}
+
+std::unique_ptr<Engine> load_engine(const Options& o, std::string* db) {
+  *db = cli::resolve_db(o.db);
+  if (db->empty()) {
     diagnose("screen3d-image", "no signature database: pass --db or set SCREEN3D_DB");
-    return cli::kExitError;
+    return nullptr;
   }
-  std::unique_ptr<Engine> engine;
   try {
-    engine = Engine::from_database(db, o.settings);
+    return Engine::from_database(*db, o.settings);
   } catch (const std::exception& e) {
-    diagnose(db, e.what());
+    diagnose(*db, e.what());
+    return nullptr;
+  }
+}
+
+// Worker mode: one image, its report records streamed to the state file.
+int run_worker_mode(const Options& o) {
+  if (o.worker_image < 0 || static_cast<size_t>(o.worker_image) >= o.images.size()) {
+    diagnose("screen3d-image", "--worker-image is out of range");
     return cli::kExitError;
   }
+  std::string db;
+  const std::unique_ptr<Engine> engine = load_engine(o, &db);
+  if (!engine) return cli::kExitError;
+  std::unique_ptr<tbb::global_control> limit;
+  if (o.threads > 0)
+    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, o.threads);
+  std::FILE* records = std::fopen(o.worker_state.c_str(), "wb");
+  if (!records) {
+    diagnose(o.worker_state, "cannot write the worker's records");
+    return cli::kExitError;
+  }
+  const std::string& image = o.images[static_cast<size_t>(o.worker_image)];
+  ImageScanner scanner(*engine, o);
+  scanner.stream_records(records);
+  scanner.set_fault(Fault::from_env(image));
+  bool ok = false;
+  try {
+    ok = scanner.scan(image);
+  } catch (const std::exception& e) {
+    diagnose(image, std::string("internal error: ") + e.what());
+  }
+  scanner.finish_records(ok);
+  std::fclose(records);
+  if (scanner.any_match()) return cli::kExitMatch;
+  return (!ok || scanner.any_error()) ? cli::kExitError : cli::kExitOk;
+}
+
+int run(const Options& o, int argc, char** argv) {
+  if (!o.worker_state.empty()) return run_worker_mode(o);
+  std::string db;
+  const std::unique_ptr<Engine> engine = load_engine(o, &db);
+  if (!engine) return cli::kExitError;
   std::unique_ptr<tbb::global_control> limit;
   if (o.threads > 0)
     limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, o.threads);
@@ -390,7 +610,20 @@ int run(const Options& o) {
   const std::string started = utc_now();
   ImageScanner scanner(*engine, o);
   bool image_error = false;
-  for (const std::string& image : o.images) {
+  for (size_t k = 0; k < o.images.size(); ++k) {
+    const std::string& image = o.images[k];
+    if (!o.in_process) {
+      const std::string state = make_state_file();
+      bool spawned = false;
+      if (!state.empty()) {
+        const std::string ended = run_worker(argc, argv, k, state, o.image_timeout, &spawned);
+        if (spawned) image_error |= !scanner.merge_worker(image, state, ended);
+        std::error_code ec;
+        std::filesystem::remove(state, ec);
+      }
+      if (spawned) continue;
+      diagnose(image, "cannot start a worker process for this image; screening it in this process");
+    }
     try {
       image_error |= !scanner.scan(image);
     } catch (const std::exception& e) {
@@ -434,6 +667,13 @@ int main(int argc, char** argv) {
   app.add_option("--report", o.report, "Write an examiner's report (JSON): tool, database, settings, times, "
                                        "each image's counts, every flagged file, the errors");
   app.add_flag("--hash-image", o.hash_image, "Put each image's SHA-256 in the report (reads the image once more)");
+  app.add_flag("--in-process", o.in_process, "Walk the images in this process (default: one worker process per "
+                                            "image, so a crash or hang on a hostile image costs that image only)");
+  app.add_option("--image-timeout", o.image_timeout, "Seconds a worker may spend on one image before it is stopped "
+                                                     "and the image reported as not screened whole (default: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--worker-image", o.worker_image)->group("");  // set by the parent for its workers
+  app.add_option("--worker-state", o.worker_state)->group("");
   cli::add_screening_options(&app, o.settings);
   app.add_option("IMAGE", o.images, "Disk images: raw/dd, split raw, E01 and others libtsk reads")->required();
   try {
@@ -443,7 +683,7 @@ int main(int argc, char** argv) {
     return code == 0 ? cli::kExitOk : cli::kExitError;
   }
   try {
-    return forensic::run(o);
+    return forensic::run(o, argc, argv);
   } catch (const std::exception& e) {
     cli::diagnose("screen3d-image", std::string("internal error: ") + e.what());
     return cli::kExitError;
