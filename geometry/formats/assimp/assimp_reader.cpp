@@ -192,6 +192,35 @@ std::string_view prefix_view(std::span<const uint8_t> data, size_t n) {
 
 }  // namespace
 
+// Assimp 5.2's OBJ importer, when it cannot open a material library, falls back to the name of the
+// file it reads with ".mtl": for an in-memory read that is its own buffer's magic name, so it parses
+// the OBJ text itself as a material library, and a texture line ("map_Ks b") before any "newmtl"
+// then dereferences a null material -- SIGSEGV on the 2-line file "mtllib a\nmap_Ks b", found by
+// tests/fuzz/mesh_fuzzer. Materials never matter here, so every "mtllib" statement becomes a comment
+// (same length, same line numbers) before Assimp sees the text. Returns an empty vector when there is
+// none (the caller then passes the input as it is, without a copy).
+std::vector<uint8_t> without_material_libraries(std::span<const uint8_t> data) {
+  constexpr std::string_view kKeyword = "mtllib";
+  const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+  std::vector<uint8_t> out;
+  size_t at = text.find(kKeyword);
+  while (at != std::string_view::npos) {
+    size_t line = text.rfind('\n', at);
+    line = line == std::string_view::npos ? 0 : line + 1;
+    size_t first = line;
+    while (first < at && (text[first] == ' ' || text[first] == '\t')) ++first;
+    const size_t end = at + kKeyword.size();
+    const bool statement = first == at && (end == text.size() || text[end] == ' ' || text[end] == '\t' ||
+                                             text[end] == '\r' || text[end] == '\n');
+    if (statement) {
+      if (out.empty()) out.assign(data.begin(), data.end());
+      out[at] = '#';
+    }
+    at = text.find(kKeyword, end);
+  }
+  return out;
+}
+
 namespace obj {
 
 int probe(std::span<const uint8_t> data) {
@@ -233,7 +262,8 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
   if (data.size() > opt.limits.max_input_bytes)
     throw LoadError(ErrorCode::kLimitExceeded, "input is larger than max_input_bytes");
   scan_obj(data, opt.limits);
-  return load_with_assimp(data, opt, "obj", "OBJ");
+  const std::vector<uint8_t> safe = without_material_libraries(data);
+  return load_with_assimp(safe.empty() ? data : std::span<const uint8_t>(safe), opt, "obj", "OBJ");
 }
 
 }  // namespace obj
