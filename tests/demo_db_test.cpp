@@ -11,6 +11,7 @@
 
 #include "engine/scan.h"
 #include "tests/support/cli_runner.h"
+#include "tests/support/test_helpers.h"
 
 namespace s3d {
 namespace {
@@ -118,6 +119,73 @@ TEST(ScanCli, ZipMembersAreScannedAndNamed) {
   EXPECT_EQ(rec.exit_code, 1);
   EXPECT_EQ(rec.out_lines().size(), 2u);
   std::filesystem::remove_all(dir);
+}
+
+// The examples copied to a folder of their own (the isolation tests name files by their ends).
+std::string examples_folder() {
+  const std::string dir = test::temp_path("examples");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const auto& e : std::filesystem::directory_iterator(S3D_EXAMPLES_DIR))
+    std::filesystem::copy_file(e.path(), std::filesystem::path(dir) / e.path().filename());
+  return dir;
+}
+
+// path -> (verdict, score) of each line, in order.
+std::vector<std::pair<std::string, std::string>> verdicts(const test::CliResult& r) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& l : r.out_lines()) {
+    const auto j = nlohmann::json::parse(l);
+    out.emplace_back(j["path"].get<std::string>(), j["verdict"].get<std::string>() + " " + j["score"].dump());
+  }
+  return out;
+}
+
+// --isolate screens in a worker process: the same results in the same order and the same exit
+// status as a plain scan; a file that crashes its process (the workers' test hook standing in for a
+// parser crash) becomes an error result naming the reason, and every other file is still screened.
+TEST(ScanCli, IsolatedScanSurvivesAFileThatCrashesTheParser) {
+  const std::string dir = examples_folder();
+  const auto plain = test::run_cli({"scan", "-r", "--json", "--db", S3D_DEMO_DB, dir});
+  const auto iso = test::run_cli({"scan", "-r", "--json", "--isolate", "--db", S3D_DEMO_DB, dir});
+  EXPECT_EQ(iso.exit_code, plain.exit_code);
+  EXPECT_EQ(plain.exit_code, 1);
+  const auto expected = verdicts(plain);
+  ASSERT_EQ(expected.size(), 6u) << plain.out;
+  EXPECT_EQ(verdicts(iso), expected);
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "crash:gear_30t.stl");
+  const auto crash = test::run_cli({"scan", "-r", "--json", "--isolate", "--threads", "2", "--db", S3D_DEMO_DB, dir});
+  EXPECT_EQ(crash.exit_code, 1) << crash.err;  // the matches still win over the error
+  const auto got = verdicts(crash);
+  ASSERT_EQ(got.size(), expected.size()) << crash.out;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].first, expected[i].first);
+    if (got[i].first.ends_with("gear_30t.stl"))
+      EXPECT_EQ(got[i].second, "error 0.0");
+    else
+      EXPECT_EQ(got[i].second, expected[i].second) << got[i].first;
+  }
+  EXPECT_NE(crash.err.find("gear_30t.stl: not screened: the screening process stopped abnormally (signal"),
+            std::string::npos) << crash.err;
+  // Without --isolate the same fault would end the run: the hook is armed in workers only.
+  EXPECT_EQ(verdicts(test::run_cli({"scan", "-r", "--json", "--db", S3D_DEMO_DB, dir})), expected);
+}
+
+// A file on which the parser never returns: --stall-timeout stops the worker, the file is reported,
+// the others are screened.
+TEST(ScanCli, IsolatedScanStopsAFileThatHangsTheParser) {
+  const std::string dir = examples_folder();
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "hang:pipe.stl");
+  const auto r = test::run_cli({"scan", "-r", "--json", "--isolate", "--stall-timeout", "1", "--db", S3D_DEMO_DB, dir},
+                               std::chrono::seconds(60));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 1);
+  const auto got = verdicts(r);
+  ASSERT_EQ(got.size(), 6u) << r.out;
+  EXPECT_TRUE(got[3].first.ends_with("pipe.stl"));
+  EXPECT_EQ(got[3].second, "error 0.0");
+  EXPECT_NE(r.err.find("pipe.stl: not screened: the screening process was stopped after 1 s without progress"),
+            std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -536,13 +536,6 @@ TEST(ImageCli, ABadImageIsNamedAndTheOthersAreStillScreened) {
   EXPECT_EQ(test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, junk}).exit_code, 2);
 }
 
-// Sets an environment variable for the programs this test starts, and removes it after.
-struct ScopedEnv {
-  ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-  const char* name_;
-};
-
 // Each image is walked by a worker process: when libtsk crashes on a hostile image (simulated with
 // the workers' test hook), the image is named with the reason, the report is still written, and the
 // next image is screened.
@@ -554,7 +547,7 @@ TEST(ImageCli, AWalkerCrashCostsThatImageOnly) {
   const std::string bad = test::temp_path("crashes.img");
   std::filesystem::copy_file(f.image, bad, std::filesystem::copy_options::overwrite_existing);
   std::filesystem::remove(report);
-  const ScopedEnv fault("SCREEN3D_IMAGE_TEST_FAULT", "crash:crashes.img");
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "crash:crashes.img");
   const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--report", report, bad, f.image});
   EXPECT_EQ(r.exit_code, 1) << r.err;  // the second image's matches
   const auto lines = json_lines(r);
@@ -586,13 +579,13 @@ TEST(ImageCli, AHungWalkerIsStoppedByTheImageTimeout) {
   ASSERT_FALSE(db.empty());
   const std::string bad = test::temp_path("hangs.img");
   std::filesystem::copy_file(f.image, bad, std::filesystem::copy_options::overwrite_existing);
-  const ScopedEnv fault("SCREEN3D_IMAGE_TEST_FAULT", "hang:hangs.img");
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "hang:hangs.img");
   const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--image-timeout", "2", bad, f.image},
                                    std::chrono::seconds(60));
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(json_lines(r).size(), 4u) << r.out;
-  EXPECT_NE(r.err.find("screen3d: " + bad + ": the image walker took longer than --image-timeout (2 s)"), std::string::npos)
+  EXPECT_NE(r.err.find("screen3d: " + bad + ": the image walker was stopped after 2 s (--image-timeout)"), std::string::npos)
       << r.err;
 }
 

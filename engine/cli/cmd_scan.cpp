@@ -1,19 +1,33 @@
-// `screen3d scan [--db DB] [--json] [--recursive] [--threads N] PATH...`: screens each file, each
-// member of a zip archive ("outer.zip!/inner/a.stl") and, with --recursive, each file of a folder.
-// Results stream in input order; exit 0 clean, 1 any restricted/review, 2 any error and no match.
+// `screen3d scan [--db DB] [--json] [--recursive] [--threads N] [--isolate [--stall-timeout S]] PATH...`:
+// screens each file, each member of a zip archive ("outer.zip!/inner/a.stl") and, with --recursive,
+// each file of a folder. Results stream in input order; exit 0 clean, 1 any restricted/review, 2 any
+// error and no match.
+//
+// --isolate screens in a worker process (this program run again, worker.h) that reports each file
+// as it is done. If the worker dies -- a parser crashing on a hostile file -- or makes no progress for
+// --stall-timeout seconds, the files it had in flight are screened again one per process: the one
+// that kills its process again gets an error result naming the reason, and a new worker goes on
+// after them. A bulk scan of a seized drive then never ends early because of one file.
 #include <tbb/global_control.h>
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "engine/archive.h"
 #include "engine/cli/command.h"
+#include "engine/cli/worker.h"
 #include "engine/report_json.h"
 #include "engine/scan.h"
 #include "geometry/file_bytes.h"
@@ -28,8 +42,14 @@ struct ScanOptions {
   bool json = false;
   bool recursive = false;
   int threads = 0;
+  bool isolate = false;
+  double stall_timeout = 0;  // --isolate: seconds without a finished file before a worker is stopped
   std::vector<std::string> paths;
   ScanSettings settings;
+  // Worker mode (set by an --isolate parent, hidden): files [from, from + count) of the NUL-separated
+  // list file, progress lines to the state file.
+  std::string worker_list, worker_state;
+  uint64_t worker_from = 0, worker_count = std::numeric_limits<uint64_t>::max();
 };
 
 // Expands folders (with --recursive) into their regular files, sorted, without following links to
@@ -51,8 +71,9 @@ void expand(const std::string& path, bool recursive, std::vector<std::string>& o
   out.push_back(path);
 }
 
-std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path) {
+std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path, bool worker) {
   std::vector<ScanResult> out;
+  if (worker) worker_fault_point(path);
   try {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
@@ -69,26 +90,35 @@ std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path)
   return out;
 }
 
-int run_scan(const ScanOptions& o) {
+std::unique_ptr<Engine> load_engine(const ScanOptions& o) {
   const std::string db = resolve_db(o.db);
   if (db.empty()) {
     diagnose("scan", "no signature database: pass --db or set SCREEN3D_DB");
-    return kExitError;
+    return nullptr;
   }
-  std::unique_ptr<Engine> engine;
   try {
-    engine = Engine::from_database(db, o.settings);
+    return Engine::from_database(db, o.settings);
   } catch (const std::exception& e) {
     diagnose(db, e.what());
-    return kExitError;
+    return nullptr;
   }
-  std::unique_ptr<tbb::global_control> limit;
-  if (o.threads > 0)
-    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, o.threads);
+}
 
-  std::vector<std::string> files;
-  for (const std::string& p : o.paths) expand(p, o.recursive, files);
-  bool any_match = false, any_error = false;
+// Writes one file's results: a line each on stdout, a diagnostic for each error.
+void report(const std::vector<ScanResult>& results, bool json, bool* any_match, bool* any_error) {
+  for (const ScanResult& r : results) {
+    if (r.verdict == Verdict::kRestricted || r.verdict == Verdict::kReview) *any_match = true;
+    if (r.verdict == Verdict::kError) {
+      *any_error = true;
+      diagnose(r.path, r.error);
+    }
+    write_out(json ? scan_result_json(r).dump() + "\n" : scan_result_text(r));
+  }
+}
+
+// Screens the files in parallel and reports them in order; `done(i)` runs after file i's results.
+void screen_files(const Engine& engine, const std::vector<std::string>& files, bool json, bool worker,
+                  bool* any_match, bool* any_error, const std::function<void(size_t, bool, bool)>& done) {
   size_t next = 0;
   const size_t tokens = static_cast<size_t>(std::max(1, tbb::this_task_arena::max_concurrency())) * 2;
   using Batch = std::shared_ptr<std::vector<ScanResult>>;
@@ -102,20 +132,162 @@ int run_scan(const ScanOptions& o) {
                                        }
                                        return next++;
                                      }) &
-          tbb::make_filter<size_t, Batch>(tbb::filter_mode::parallel,
-                                          [&](size_t i) { return std::make_shared<std::vector<ScanResult>>(scan_path(*engine, files[i])); }) &
-          tbb::make_filter<Batch, void>(tbb::filter_mode::serial_in_order, [&](const Batch& b) {
-            for (const ScanResult& r : *b) {
-              if (r.verdict == Verdict::kRestricted || r.verdict == Verdict::kReview) any_match = true;
-              if (r.verdict == Verdict::kError) {
-                any_error = true;
-                diagnose(r.path, r.error);
-              }
-              write_out(o.json ? scan_result_json(r).dump() + "\n" : scan_result_text(r));
-            }
-          }));
+          tbb::make_filter<size_t, std::pair<size_t, Batch>>(tbb::filter_mode::parallel,
+                                          [&](size_t i) {
+                                            return std::make_pair(i, std::make_shared<std::vector<ScanResult>>(
+                                                                         scan_path(engine, files[i], worker)));
+                                          }) &
+          tbb::make_filter<std::pair<size_t, Batch>, void>(tbb::filter_mode::serial_in_order,
+                                                           [&](const std::pair<size_t, Batch>& b) {
+                                                             bool m = false, e = false;
+                                                             report(*b.second, json, &m, &e);
+                                                             *any_match |= m;
+                                                             *any_error |= e;
+                                                             if (done) done(b.first, m, e);
+                                                           }));
+}
+
+int exit_status(bool any_match, bool any_error) {
   if (any_match) return kExitMatch;
   return any_error ? kExitError : kExitOk;
+}
+
+std::unique_ptr<tbb::global_control> thread_limit(int threads) {
+  if (threads <= 0) return nullptr;
+  return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+}
+
+// Worker mode: "ready" once the database is loaded, "<index> <match> <error>" after each file's
+// results are written, "end" at the end.
+int run_scan_worker(const ScanOptions& o) {
+  std::FILE* state = std::fopen(o.worker_state.c_str(), "wb");
+  if (!state) {
+    diagnose(o.worker_state, "cannot write the worker's state");
+    return kExitError;
+  }
+  const std::unique_ptr<Engine> engine = load_engine(o);
+  if (!engine) {
+    std::fclose(state);
+    return kExitError;
+  }
+  const auto limit = thread_limit(o.threads);
+  std::ifstream in(o.worker_list, std::ios::binary);
+  std::vector<std::string> files;
+  std::string item;
+  for (uint64_t i = 0; std::getline(in, item, '\0'); ++i)
+    if (i >= o.worker_from && i - o.worker_from < o.worker_count) files.push_back(item);
+  std::fputs("ready\n", state);
+  std::fflush(state);
+  bool any_match = false, any_error = false;
+  screen_files(*engine, files, o.json, true, &any_match, &any_error, [&](size_t i, bool m, bool e) {
+    std::fprintf(state, "%llu %d %d\n", static_cast<unsigned long long>(o.worker_from + i), m ? 1 : 0, e ? 1 : 0);
+    std::fflush(state);
+  });
+  std::fputs("end\n", state);
+  std::fclose(state);
+  return exit_status(any_match, any_error);
+}
+
+// --isolate: the files are screened by workers; see the comment at the top.
+int run_scan_isolated(const ScanOptions& o, const std::vector<std::string>& files) {
+  const std::string list = make_worker_file("screen3d-scan-list"), state = make_worker_file("screen3d-scan-state");
+  struct Cleanup {
+    std::string a, b;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!a.empty()) std::filesystem::remove(a, ec);
+      if (!b.empty()) std::filesystem::remove(b, ec);
+    }
+  } cleanup{list, state};
+  if (list.empty() || state.empty()) {
+    diagnose("scan", "cannot make the temporary files --isolate needs");
+    return kExitError;
+  }
+  {
+    std::ofstream out(list, std::ios::binary);
+    for (const std::string& f : files) out.write(f.c_str(), static_cast<std::streamsize>(f.size() + 1));
+    if (!out) {
+      diagnose(list, "cannot write the file list for the workers");
+      return kExitError;
+    }
+  }
+  bool any_match = false, any_error = false;
+  struct Outcome {
+    WorkerEnd end;
+    bool ready = false, finished = false;
+    uint64_t done = 0;  // files reported
+  };
+  auto run = [&](uint64_t from, uint64_t count, int threads) {
+    std::vector<std::string> args = {"screen3d", "scan", "--worker-list", list, "--worker-state", state,
+                                     "--worker-from", std::to_string(from), "--worker-count", std::to_string(count)};
+    if (!o.db.empty()) args.insert(args.end(), {"--db", o.db});
+    if (o.json) args.push_back("--json");
+    if (threads > 0) args.insert(args.end(), {"--threads", std::to_string(threads)});
+    for (std::string& a : screening_args(o.settings)) args.push_back(std::move(a));
+    args.push_back("(worker)");  // PATH is required; a worker takes its files from the list
+    Outcome out;
+    out.end = run_worker(args, o.stall_timeout, state);
+    std::ifstream in(state);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line == "ready") {
+        out.ready = true;
+      } else if (line == "end") {
+        out.finished = true;
+      } else {
+        unsigned long long i = 0;
+        int m = 0, e = 0;
+        if (std::sscanf(line.c_str(), "%llu %d %d", &i, &m, &e) != 3) break;
+        ++out.done;
+        any_match |= m != 0;
+        any_error |= e != 0;
+      }
+    }
+    return out;
+  };
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const uint64_t in_flight = 2 * static_cast<uint64_t>(threads);  // the worker pipeline's tokens
+  const uint64_t n = files.size();
+  uint64_t k = 0;
+  while (k < n) {
+    const Outcome r = run(k, n - k, o.threads);
+    if (r.finished) break;
+    if (!r.ready) {  // the database could not be loaded (the worker said why), or no process at all
+      if (!r.end.started) diagnose("scan", "cannot start a worker process (--isolate)");
+      return kExitError;
+    }
+    // Files [k, k + done) were reported; the next in_flight ones may have been in the worker's hands.
+    const uint64_t first = k + r.done, stop = std::min(n, first + in_flight);
+    for (uint64_t j = first; j < stop; ++j) {
+      const Outcome p = run(j, 1, 1);
+      if (p.finished) continue;
+      if (!p.ready) return kExitError;
+      report({unscreened_result(files[j], Verdict::kError,
+                                "not screened: the screening process " + p.end.how + " on this file")},
+             o.json, &any_match, &any_error);
+    }
+    k = stop;
+  }
+  return exit_status(any_match, any_error);
+}
+
+int run_scan(const ScanOptions& o) {
+  if (!o.worker_state.empty()) return run_scan_worker(o);
+  std::vector<std::string> files;
+  for (const std::string& p : o.paths) expand(p, o.recursive, files);
+  if (o.isolate) {
+    if (resolve_db(o.db).empty()) {
+      diagnose("scan", "no signature database: pass --db or set SCREEN3D_DB");
+      return kExitError;
+    }
+    return run_scan_isolated(o, files);
+  }
+  const std::unique_ptr<Engine> engine = load_engine(o);
+  if (!engine) return kExitError;
+  const auto limit = thread_limit(o.threads);
+  bool any_match = false, any_error = false;
+  screen_files(*engine, files, o.json, false, &any_match, &any_error, nullptr);
+  return exit_status(any_match, any_error);
 }
 
 }  // namespace
@@ -127,6 +299,15 @@ void register_scan(CLI::App& app, Context& ctx) {
   sub->add_flag("--json", o->json, "One JSON object per input per line");
   sub->add_flag("-r,--recursive", o->recursive, "Screen every file below each folder");
   sub->add_option("--threads", o->threads, "Worker threads (default: all cores)");
+  sub->add_flag("--isolate", o->isolate, "Screen in a worker process: a file that crashes or hangs a parser becomes an "
+                                         "error result and the scan goes on (for bulk scans of untrusted files)");
+  sub->add_option("--stall-timeout", o->stall_timeout, "With --isolate: seconds without a finished file before the "
+                                                       "worker is stopped and its file reported (default: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--worker-list", o->worker_list)->group("");  // set by an --isolate parent
+  sub->add_option("--worker-state", o->worker_state)->group("");
+  sub->add_option("--worker-from", o->worker_from)->group("");
+  sub->add_option("--worker-count", o->worker_count)->group("");
   add_screening_options(sub, o->settings);
   sub->add_option("PATH", o->paths, "Files, archives or (with --recursive) folders")->required();
   sub->callback([o, &ctx] { ctx.exit_code = run_scan(*o); });

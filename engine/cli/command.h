@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/scan.h"
 
@@ -34,5 +35,7 @@ std::string resolve_db(const std::string& given);
 
 // The options every screening command shares: thresholds, accepted scale range and input limits.
 void add_screening_options(CLI::App* sub, ScanSettings& settings);
+// The same options as arguments that give back `settings` exactly (for a worker process).
+std::vector<std::string> screening_args(const ScanSettings& settings);
 
 }  // namespace s3d::cli

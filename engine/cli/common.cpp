@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "engine/cli/command.h"
+#include "engine/cli/worker.h"
 
 #ifndef S3D_DEMO_DB_PATH
 #define S3D_DEMO_DB_PATH ""
@@ -52,6 +53,19 @@ void add_screening_options(CLI::App* sub, ScanSettings& settings) {
   sub->add_option("--max-decompressed", l.max_decompressed_bytes, "Most bytes decompressed from one archive")
       ->capture_default_str();
   sub->add_option("--max-entries", l.max_archive_entries, "Most members read from one archive")->capture_default_str();
+}
+
+std::vector<std::string> screening_args(const ScanSettings& settings) {
+  const auto& m = settings.match;
+  const auto& l = settings.limits;
+  return {"--restricted-threshold", exact_number(m.restricted_threshold),
+          "--review-threshold", exact_number(m.review_threshold),
+          "--min-scale", exact_number(m.min_scale),
+          "--max-scale", exact_number(m.max_scale),
+          "--max-bytes", std::to_string(l.max_input_bytes),
+          "--max-triangles", std::to_string(l.max_triangles),
+          "--max-decompressed", std::to_string(l.max_decompressed_bytes),
+          "--max-entries", std::to_string(l.max_archive_entries)};
 }
 
 }  // namespace s3d::cli

@@ -18,15 +18,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
-#include <chrono>
-#include <cerrno>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -37,11 +29,11 @@
 #include <fstream>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "engine/archive.h"
 #include "engine/cli/command.h"
+#include "engine/cli/worker.h"
 #include "engine/report_json.h"
 #include "engine/scan.h"
 #include "engine/sha256.h"
@@ -54,6 +46,10 @@ namespace {
 
 using cli::diagnose;
 using cli::write_out;
+using cli::run_worker;
+using cli::make_worker_file;
+using cli::worker_fault_point;
+using cli::WorkerEnd;
 
 struct Options {
   std::string db;
@@ -136,32 +132,6 @@ std::string utc_now() {
   std::strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return s;
 }
-
-// Test hook, read by workers only: SCREEN3D_IMAGE_TEST_FAULT=crash:NAME (or hang:NAME) makes the
-// worker of an image whose path ends with NAME abort (or stop forever) when the walk offers its
-// first file -- what a libtsk crash (or endless loop) on a hostile image does. The tests use it to
-// check that the parent reports that image and screens the others.
-struct Fault {
-  bool hang = false;
-  [[noreturn]] void hit() const {
-    if (!hang) std::abort();
-    for (;;) pause();
-  }
-  static std::unique_ptr<Fault> from_env(const std::string& image) {
-    const char* v = std::getenv("SCREEN3D_IMAGE_TEST_FAULT");
-    if (!v) return nullptr;
-    const std::string spec(v);
-    const size_t colon = spec.find(':');
-    if (colon == std::string::npos) return nullptr;
-    const std::string kind = spec.substr(0, colon), name = spec.substr(colon + 1);
-    if (name.empty() || image.size() < name.size() || image.compare(image.size() - name.size(), name.size(), name) != 0)
-      return nullptr;
-    if (kind != "crash" && kind != "hang") return nullptr;
-    auto f = std::make_unique<Fault>();
-    f->hang = kind == "hang";
-    return f;
-  }
-};
 
 class ImageScanner {
  public:
@@ -249,7 +219,7 @@ class ImageScanner {
   // Worker side: every report record (flagged file, listed error, image counts) is also written to
   // `f` as one JSON line as soon as it is known, so a parent keeps them if the worker dies later.
   void stream_records(std::FILE* f) { records_ = f; }
-  void set_fault(std::unique_ptr<Fault> f) { fault_ = std::move(f); }
+  void set_worker() { worker_ = true; }
   // The worker's last record: it finished, with these outcomes.
   void finish_records(bool image_ok) {
     record("done", {{"ok", image_ok}, {"any_match", any_match_}, {"any_error", any_error_},
@@ -321,7 +291,7 @@ class ImageScanner {
   static constexpr uint64_t kBatchBytes = 64ull << 20;
 
   void take(const ImageFile& f) {
-    if (fault_) fault_->hit();
+    if (worker_) worker_fault_point(image_);
     Job j;
     j.where = f;
     j.where.bytes = {};
@@ -489,7 +459,7 @@ class ImageScanner {
   nlohmann::ordered_json errors_ = nlohmann::ordered_json::array();
   uint64_t errors_not_listed_ = 0;
   std::FILE* records_ = nullptr;  // worker mode: where report records go (see stream_records)
-  std::unique_ptr<Fault> fault_;
+  bool worker_ = false;  // a worker process: the test fault hook (worker.h) is armed
 
   void record(const char* kind, const nlohmann::ordered_json& v) {
     if (!records_) return;
@@ -501,48 +471,12 @@ class ImageScanner {
   }
 };
 
-// Runs this program again as the worker for image k (the same arguments, and the worker options
-// in front of them so a "--" among them changes nothing), waits for it, and says how it ended: ""
-// when it exited by itself, else what went wrong. The worker's state file tells whether it finished.
-std::string run_worker(int argc, char** argv, size_t k, const std::string& state, double timeout_s, bool* started) {
+// Runs this program again as the worker for image k: the same arguments, with the worker options
+// in front of them (so a "--" among them changes nothing). Returns how it ended.
+WorkerEnd run_image_worker(int argc, char** argv, size_t k, const std::string& state, double timeout_s) {
   std::vector<std::string> args = {argv[0], "--worker-image", std::to_string(k), "--worker-state", state};
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
-  std::vector<char*> cargs;
-  for (std::string& a : args) cargs.push_back(a.data());
-  cargs.push_back(nullptr);
-  pid_t pid = 0;
-  *started = posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, cargs.data(), environ) == 0;
-  if (!*started) return "could not be started";
-  const auto t0 = std::chrono::steady_clock::now();
-  int status = 0;
-  for (;;) {
-    const pid_t r = waitpid(pid, &status, timeout_s > 0 ? WNOHANG : 0);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) return "was lost (waitpid failed)";
-    if (timeout_s > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout_s) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      char secs[32];
-      std::snprintf(secs, sizeof secs, "%g", timeout_s);
-      return std::string("took longer than --image-timeout (") + secs + " s) and was stopped";
-    }
-    if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (WIFSIGNALED(status))
-    return "stopped abnormally (signal " + std::to_string(WTERMSIG(status)) + ", " + strsignal(WTERMSIG(status)) + ")";
-  return "exited with status " + std::to_string(WEXITSTATUS(status)) + " before it finished";
-}
-
-// An empty file for a worker's records, in the temporary directory.
-std::string make_state_file() {
-  std::error_code ec;
-  std::string path = (std::filesystem::temp_directory_path(ec) / "screen3d-image-XXXXXX").string();
-  if (ec) path = "/tmp/screen3d-image-XXXXXX";
-  const int fd = mkstemp(path.data());
-  if (fd < 0) return {};
-  close(fd);
-  return path;
+  return run_worker(args, timeout_s);
 }
 
 std::unique_ptr<Engine> load_engine(const Options& o, std::string* db) {
@@ -579,7 +513,7 @@ int run_worker_mode(const Options& o) {
   const std::string& image = o.images[static_cast<size_t>(o.worker_image)];
   ImageScanner scanner(*engine, o);
   scanner.stream_records(records);
-  scanner.set_fault(Fault::from_env(image));
+  scanner.set_worker();
   bool ok = false;
   try {
     ok = scanner.scan(image);
@@ -613,11 +547,12 @@ int run(const Options& o, int argc, char** argv) {
   for (size_t k = 0; k < o.images.size(); ++k) {
     const std::string& image = o.images[k];
     if (!o.in_process) {
-      const std::string state = make_state_file();
+      const std::string state = make_worker_file("screen3d-image");
       bool spawned = false;
       if (!state.empty()) {
-        const std::string ended = run_worker(argc, argv, k, state, o.image_timeout, &spawned);
-        if (spawned) image_error |= !scanner.merge_worker(image, state, ended);
+        const WorkerEnd end = run_image_worker(argc, argv, k, state, o.image_timeout);
+        spawned = end.started;
+        if (spawned) image_error |= !scanner.merge_worker(image, state, end.timed_out ? end.how + " (--image-timeout)" : end.how);
         std::error_code ec;
         std::filesystem::remove(state, ec);
       }

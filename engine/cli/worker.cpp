@@ -1,0 +1,109 @@
+#include "engine/cli/worker.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+namespace s3d::cli {
+
+namespace {
+long long file_size_or(const std::string& path, long long fallback) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<long long>(st.st_size) : fallback;
+}
+}  // namespace
+
+WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, const std::string& progress_file) {
+  WorkerEnd end;
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ) != 0) {
+    end.how = "could not be started";
+    return end;
+  }
+  end.started = true;
+  using clock = std::chrono::steady_clock;
+  auto since = clock::now();
+  long long last_size = progress_file.empty() ? -1 : file_size_or(progress_file, -1);
+  int status = 0;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, timeout_s > 0 ? WNOHANG : 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) {
+      end.how = "was lost (waitpid failed)";
+      return end;
+    }
+    if (timeout_s > 0) {
+      if (!progress_file.empty()) {
+        const long long size = file_size_or(progress_file, last_size);
+        if (size != last_size) {
+          last_size = size;
+          since = clock::now();
+        }
+      }
+      if (std::chrono::duration<double>(clock::now() - since).count() > timeout_s) {
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%g", timeout_s);
+        end.timed_out = true;
+        end.how = std::string("was stopped after ") + secs + " s" + (progress_file.empty() ? "" : " without progress");
+        return end;
+      }
+      if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (WIFSIGNALED(status)) {
+    end.how = "stopped abnormally (signal " + std::to_string(WTERMSIG(status)) + ", " + strsignal(WTERMSIG(status)) + ")";
+    return end;
+  }
+  end.exited = true;
+  end.exit_code = WEXITSTATUS(status);
+  end.how = "exited with status " + std::to_string(end.exit_code) + " before it finished";
+  return end;
+}
+
+std::string make_worker_file(const char* stem) {
+  std::error_code ec;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
+  std::string path = ((ec ? std::filesystem::path("/tmp") : dir) / (std::string(stem) + "-XXXXXX")).string();
+  const int fd = mkstemp(path.data());
+  if (fd < 0) return {};
+  close(fd);
+  return path;
+}
+
+void worker_fault_point(const std::string& item) {
+  const char* v = std::getenv("SCREEN3D_TEST_FAULT");
+  if (!v) return;
+  const std::string spec(v);
+  const size_t colon = spec.find(':');
+  if (colon == std::string::npos) return;
+  const std::string kind = spec.substr(0, colon), name = spec.substr(colon + 1);
+  if (name.empty() || item.size() < name.size() || item.compare(item.size() - name.size(), name.size(), name) != 0) return;
+  if (kind == "crash") std::abort();
+  if (kind == "hang")
+    for (;;) pause();
+}
+
+std::string exact_number(double v) {
+  char s[40];
+  std::snprintf(s, sizeof s, "%.17g", v);
+  return s;
+}
+
+}  // namespace s3d::cli

@@ -1,0 +1,37 @@
+#pragma once
+// Worker processes for the command-line programs: a program runs itself again on part of its work
+// so that a crash or a hang inside a parser (Assimp, libtsk, libzip on hostile input) costs that
+// part only. Linux: the program is re-run through /proc/self/exe. The worker writes its results to
+// the inherited stdout/stderr itself and its progress, one line per step, to a state file the
+// parent reads once it has ended.
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace s3d::cli {
+
+struct WorkerEnd {
+  bool started = false;   // the process could be created
+  bool exited = false;    // it exited by itself (exit_code valid); false: killed by a signal or stopped
+  bool timed_out = false; // stopped by run_worker's timeout
+  int exit_code = 0;
+  std::string how;        // for a diagnostic: "stopped abnormally (signal 11, Segmentation fault)", ...
+};
+
+// Runs this program with `args` (args[0] is its argv[0]) and waits. With timeout_s > 0 the worker is
+// killed once it has run that long -- counted from its last progress when `progress_file` is given
+// (the file grew), else from its start.
+WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, const std::string& progress_file = {});
+
+// An empty, private file in the temporary directory for a worker's state ("" if none can be made).
+std::string make_worker_file(const char* stem);
+
+// Test hook for the workers: when $SCREEN3D_TEST_FAULT is "crash:NAME" or "hang:NAME" and `item`
+// ends with NAME, aborts the process or stops it forever -- what a parser crash or endless loop on
+// hostile input does. The tests use it to check the supervising parent; it does nothing otherwise.
+void worker_fault_point(const std::string& item);
+
+// printf("%.17g"): a double that reads back to the same value, for passing options to a worker.
+std::string exact_number(double v);
+
+}  // namespace s3d::cli
