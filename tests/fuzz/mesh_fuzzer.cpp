@@ -1,5 +1,5 @@
 // libFuzzer target for the interchange-format readers: every input goes through read_mesh as OBJ,
-// PLY (both through Assimp after the text scan), OFF, AMF and 3MF, with small limits. Bad input must
+// PLY (through Assimp after the header scan), OFF, AMF and 3MF, with small limits. Bad input must
 // end in LoadError; anything else (a crash inside Assimp, pugixml or libzip, a sanitizer report in
 // our code, another exception, an out-of-range index, a non-finite vertex) is a bug.
 #include <cmath>

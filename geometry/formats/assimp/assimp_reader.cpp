@@ -1,15 +1,15 @@
-// OBJ and PLY through Assimp (OFF and AMF have their own parsers, off_reader.cpp and amf_reader.cpp;
-// see there why).
+// PLY through Assimp (OBJ, OFF and AMF have their own parsers, obj_reader.cpp, off_reader.cpp and
+// amf_reader.cpp; see there why).
 //
-// Each input is pre-checked by a light scan (text_scan.h) so that Assimp never sees out-of-range
-// OBJ indices, NaN coordinates or PLY header counts larger than the file, then loaded with
+// Each input is pre-checked by a light scan (text_scan.h) so that Assimp never sees PLY header
+// counts larger than the file, then loaded with
 // ReadFileFromMemory, a format hint and aiProcess_ValidateDataStructure; polygons are triangulated
 // here (see Flattener::triangulate for why not by aiProcess_Triangulate).
-// Assimp gets an IO system that refuses every file, so an OBJ's mtllib cannot make it open paths
-// on this machine. The node hierarchy is flattened with node transforms applied.
+// Assimp gets an IO system that refuses every file, so no input can make it open paths on this
+// machine. The node hierarchy is flattened with node transforms applied.
 //
-// One object per file: Assimp splits one OBJ body into several meshes by material or group, so
-// per-mesh objects would cut bodies apart. Positions are welded across all meshes (exact match,
+// One object per file: Assimp may split one body into several meshes, so per-mesh objects would
+// cut bodies apart. Positions are welded across all meshes (exact match,
 // position only: aiProcess_JoinIdenticalVertices also compares normals and UVs and would keep
 // the corners of a flat-shaded cube apart), which makes one connected mesh of each body.
 #include <assimp/IOStream.hpp>
@@ -130,33 +130,14 @@ struct Flattener {
       for (size_t i = first; i < out.triangles.size(); ++i) std::swap(out.triangles[i][1], out.triangles[i][2]);
   }
 
-  // Polygons are split here rather than by aiProcess_Triangulate, whose ear clipper aborts the
-  // process (ai_assert) on some malformed inputs. Quads take the diagonal that keeps both halves
-  // facing the same way (right for a concave quad); larger polygons are fanned from their first
-  // corner, which keeps the signed area (so volumes) exact but over-counts the unsigned area of a
-  // concave polygon.
+  // Polygons are split here (triangulate_polygon, weld.h) rather than by aiProcess_Triangulate,
+  // whose ear clipper aborts the process (ai_assert) on some malformed inputs.
   void triangulate(const aiFace& face, uint32_t base) {
-    const unsigned* ix = face.mIndices;
-    const auto at = [&](unsigned k) { return out.vertices[base + ix[k]]; };
-    if (face.mNumIndices == 4) {
-      const Vec3f a = at(0), b = at(1), c = at(2), d = at(3);
-      const auto sub = [](const Vec3f& p, const Vec3f& q) {
-        return std::array<double, 3>{double(p[0]) - q[0], double(p[1]) - q[1], double(p[2]) - q[2]};
-      };
-      const auto cross = [](const std::array<double, 3>& u, const std::array<double, 3>& v) {
-        return std::array<double, 3>{u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]};
-      };
-      const auto n1 = cross(sub(b, a), sub(c, a));
-      const auto n2 = cross(sub(c, a), sub(d, a));
-      if (n1[0] * n2[0] + n1[1] * n2[1] + n1[2] * n2[2] < 0) {
-        out.triangles.push_back({base + ix[1], base + ix[2], base + ix[3]});
-        out.triangles.push_back({base + ix[1], base + ix[3], base + ix[0]});
-        return;
-      }
-    }
-    for (unsigned k = 1; k + 1 < face.mNumIndices; ++k)
-      out.triangles.push_back({base + ix[0], base + ix[k], base + ix[k + 1]});
+    poly.clear();
+    for (unsigned k = 0; k < face.mNumIndices; ++k) poly.push_back(base + face.mIndices[k]);
+    triangulate_polygon(poly, out.vertices, out.triangles);
   }
+  std::vector<uint32_t> poly;
 };
 
 Mesh load_with_assimp(std::span<const uint8_t> data, const ReadOptions& opt, const char* hint, const char* label) {
@@ -175,7 +156,7 @@ Mesh load_with_assimp(std::span<const uint8_t> data, const ReadOptions& opt, con
   }
   if (scene == nullptr)
     throw LoadError(ErrorCode::kMalformed, std::string(label) + ": " + one_line(importer.GetErrorString()));
-  Flattener f{scene, opt.limits, label, {}};
+  Flattener f{scene, opt.limits, label, {}, {}};
   const aiMatrix4x4 root;  // identity
   if (scene->mRootNode != nullptr) {
     f.node(scene->mRootNode, root, 0);
@@ -191,82 +172,6 @@ std::string_view prefix_view(std::span<const uint8_t> data, size_t n) {
 }
 
 }  // namespace
-
-// Assimp 5.2's OBJ importer, when it cannot open a material library, falls back to the name of the
-// file it reads with ".mtl": for an in-memory read that is its own buffer's magic name, so it parses
-// the OBJ text itself as a material library, and a texture line ("map_Ks b") before any "newmtl"
-// then dereferences a null material -- SIGSEGV on the 2-line file "mtllib a\nmap_Ks b", found by
-// tests/fuzz/mesh_fuzzer. Materials never matter here, so every "mtllib" statement becomes a comment
-// (same length, same line numbers) before Assimp sees the text. Returns an empty vector when there is
-// none (the caller then passes the input as it is, without a copy).
-std::vector<uint8_t> without_material_libraries(std::span<const uint8_t> data) {
-  constexpr std::string_view kKeyword = "mtllib";
-  const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
-  std::vector<uint8_t> out;
-  size_t at = text.find(kKeyword);
-  while (at != std::string_view::npos) {
-    size_t line = text.rfind('\n', at);
-    line = line == std::string_view::npos ? 0 : line + 1;
-    size_t first = line;
-    while (first < at && (text[first] == ' ' || text[first] == '\t')) ++first;
-    const size_t end = at + kKeyword.size();
-    const bool statement = first == at && (end == text.size() || text[end] == ' ' || text[end] == '\t' ||
-                                             text[end] == '\r' || text[end] == '\n');
-    if (statement) {
-      if (out.empty()) out.assign(data.begin(), data.end());
-      out[at] = '#';
-    }
-    at = text.find(kKeyword, end);
-  }
-  return out;
-}
-
-namespace obj {
-
-int probe(std::span<const uint8_t> data) {
-  const std::string_view s = prefix_view(data, 4096);
-  if (s.find('\0') != std::string_view::npos) return 0;
-  int known = 0, unknown = 0, geometry = 0;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    size_t eol = s.find('\n', pos);
-    if (eol == std::string_view::npos) {
-      if (data.size() > s.size()) break;  // the prefix cut this line off
-      eol = s.size();
-    }
-    std::string_view line = s.substr(pos, eol - pos);
-    pos = eol + 1;
-    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
-    if (line.empty()) continue;
-    const size_t sp = line.find_first_of(" \t");
-    const std::string_view kw = line.substr(0, sp);
-    if (kw.front() == '#') {
-      ++known;
-    } else if (kw == "v" || kw == "vn" || kw == "vt" || kw == "f") {
-      ++known;
-      ++geometry;
-    } else if (kw == "o" || kw == "g" || kw == "mtllib" || kw == "usemtl" || kw == "s" || kw == "vp" ||
-               kw == "l" || kw == "p") {
-      ++known;
-    } else {
-      ++unknown;
-    }
-  }
-  if (geometry == 0) return known > 0 && unknown == 0 ? 10 : 0;
-  if (unknown == 0) return 80;
-  return known >= 4 * unknown ? 40 : 0;
-}
-
-Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
-  if (data.size() > opt.limits.max_input_bytes)
-    throw LoadError(ErrorCode::kLimitExceeded, "input is larger than max_input_bytes");
-  scan_obj(data, opt.limits);
-  const std::vector<uint8_t> safe = without_material_libraries(data);
-  return load_with_assimp(safe.empty() ? data : std::span<const uint8_t>(safe), opt, "obj", "OBJ");
-}
-
-}  // namespace obj
 
 namespace ply {
 

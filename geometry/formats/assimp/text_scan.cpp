@@ -27,18 +27,6 @@ std::string_view next_token(std::string_view& s) {
   return tok;
 }
 
-enum class Num { kOk, kNotNumber, kNonFinite };
-
-Num parse_coord(std::string_view tok) {
-  if (!tok.empty() && tok.front() == '+') tok.remove_prefix(1);
-  if (tok.empty()) return Num::kNotNumber;
-  double v = 0;
-  const auto [ptr, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v);
-  if (ec == std::errc::result_out_of_range) return Num::kNonFinite;
-  if (ec != std::errc() || ptr != tok.data() + tok.size()) return Num::kNotNumber;
-  return std::isfinite(v) ? Num::kOk : Num::kNonFinite;
-}
-
 bool parse_int(std::string_view tok, int64_t& out) {
   if (!tok.empty() && tok.front() == '+') tok.remove_prefix(1);
   if (tok.empty()) return false;
@@ -54,81 +42,6 @@ std::string shorten(std::string_view s) {
 }
 
 }  // namespace
-
-void scan_obj(std::span<const uint8_t> data, const Limits& limits) {
-  const char* p = reinterpret_cast<const char*>(data.data());
-  const char* const end = p + data.size();
-  static constexpr const char* kWhat[3] = {"vertex", "texture coordinate", "normal"};
-  int64_t count[3] = {0, 0, 0};  // v, vt, vn defined so far
-  // Largest absolute index seen per kind and where; checked against the final counts because
-  // readers (Assimp included) accept forward references.
-  int64_t max_abs[3] = {0, 0, 0};
-  uint64_t max_abs_line[3] = {0, 0, 0};
-  uint64_t triangles = 0;
-  uint64_t line = 0;
-  while (p < end) {
-    ++line;
-    const char* eol = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-    if (eol == nullptr) eol = end;
-    std::string_view rest(p, static_cast<size_t>(eol - p));
-    p = eol < end ? eol + 1 : end;
-    const std::string_view kw = next_token(rest);
-    if (kw.empty() || kw.front() == '#') continue;
-    if (kw == "v") {
-      for (int k = 0; k < 3; ++k) {
-        const std::string_view tok = next_token(rest);
-        const Num n = parse_coord(tok);
-        if (n == Num::kNonFinite)
-          throw LoadError(ErrorCode::kBadValue, "vertex at line " + std::to_string(line) + " has a non-finite coordinate");
-        if (n == Num::kNotNumber)
-          throw LoadError(ErrorCode::kMalformed, "vertex at line " + std::to_string(line) +
-                                                     " has a missing or malformed coordinate \"" + shorten(tok) + "\"");
-      }
-      ++count[0];
-    } else if (kw == "vt") {
-      ++count[1];
-    } else if (kw == "vn") {
-      ++count[2];
-    } else if (kw == "f" || kw == "l" || kw == "p") {
-      uint64_t corners = 0;
-      for (std::string_view tok = next_token(rest); !tok.empty(); tok = next_token(rest)) {
-        if (tok.front() == '#') break;
-        ++corners;
-        for (int k = 0; k < 3 && !tok.empty(); ++k) {
-          const size_t slash = tok.find('/');
-          const std::string_view part = tok.substr(0, slash);
-          tok = slash == std::string_view::npos ? std::string_view() : tok.substr(slash + 1);
-          int64_t idx = 0;
-          if (part.empty() || !parse_int(part, idx)) continue;  // not an index: Assimp decides
-          const auto bad = [&](int64_t shown, int64_t of) {
-            return LoadError(ErrorCode::kBadValue, "face at line " + std::to_string(line) + " references " +
-                                                       kWhat[k] + " " + std::to_string(shown) + " of " +
-                                                       std::to_string(of));
-          };
-          if (idx == 0) throw bad(0, count[k]);
-          if (idx < 0) {
-            if (idx < -count[k]) throw bad(idx, count[k]);
-          } else if (idx > max_abs[k]) {
-            max_abs[k] = idx;
-            max_abs_line[k] = line;
-          }
-        }
-      }
-      if (kw == "f" && corners >= 3) {
-        triangles += corners - 2;
-        if (triangles > limits.max_triangles)
-          throw LoadError(ErrorCode::kLimitExceeded, "OBJ holds more than " + std::to_string(limits.max_triangles) +
-                                                         " triangles (max_triangles)");
-      }
-    }
-  }
-  for (int k = 0; k < 3; ++k) {
-    if (max_abs[k] > count[k])
-      throw LoadError(ErrorCode::kBadValue, "face at line " + std::to_string(max_abs_line[k]) + " references " +
-                                                kWhat[k] + " " + std::to_string(max_abs[k]) + " of " +
-                                                std::to_string(count[k]));
-  }
-}
 
 void check_ply_header(std::span<const uint8_t> data, const Limits& limits) {
   constexpr size_t kMaxHeader = 1 << 20;

@@ -70,4 +70,26 @@ void weld_exact(std::vector<Vec3f>& vertices, std::vector<Tri>& triangles) {
   vertices = std::move(out);
 }
 
+void triangulate_polygon(std::span<const uint32_t> poly, const std::vector<Vec3f>& vertices, std::vector<Tri>& out) {
+  const size_t n = poly.size();
+  if (n < 3) return;
+  if (n == 4) {
+    const Vec3f &a = vertices[poly[0]], &b = vertices[poly[1]], &c = vertices[poly[2]], &d = vertices[poly[3]];
+    const auto sub = [](const Vec3f& p, const Vec3f& q) {
+      return std::array<double, 3>{double(p[0]) - q[0], double(p[1]) - q[1], double(p[2]) - q[2]};
+    };
+    const auto cross = [](const std::array<double, 3>& u, const std::array<double, 3>& v) {
+      return std::array<double, 3>{u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]};
+    };
+    const auto n1 = cross(sub(b, a), sub(c, a));
+    const auto n2 = cross(sub(c, a), sub(d, a));
+    if (n1[0] * n2[0] + n1[1] * n2[1] + n1[2] * n2[2] < 0) {
+      out.push_back({poly[1], poly[2], poly[3]});
+      out.push_back({poly[1], poly[3], poly[0]});
+      return;
+    }
+  }
+  for (size_t k = 1; k + 1 < n; ++k) out.push_back({poly[0], poly[k], poly[k + 1]});
+}
+
 }  // namespace s3d::formats
