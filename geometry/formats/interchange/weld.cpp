@@ -1,4 +1,4 @@
-#include "geometry/formats/assimp/weld.h"
+#include "geometry/formats/interchange/weld.h"
 
 #include <cstdint>
 #include <cstring>
