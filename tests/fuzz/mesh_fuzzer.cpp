@@ -1,7 +1,6 @@
 // libFuzzer target for the interchange-format readers: every input goes through read_mesh as OBJ,
-// PLY (through Assimp after the header scan), OFF, AMF and 3MF, with small limits. Bad input must
-// end in LoadError; anything else (a crash inside Assimp, pugixml or libzip, a sanitizer report in
-// our code, another exception, an out-of-range index, a non-finite vertex) is a bug.
+// PLY, OFF, AMF and 3MF, with small limits. Bad input must end in LoadError; anything else (a crash,
+// a sanitizer report, another exception, an out-of-range index, a non-finite vertex) is a bug.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
