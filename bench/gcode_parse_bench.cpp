@@ -94,92 +94,82 @@ void BM_LineSplit(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
 }
 
-// Context, not the acceptance baseline: line splitting plus std::from_chars on every number that
-// follows a letter -- the least any from_chars-based reader must do, without any semantics.
+// The context passes below split lines exactly as BM_LineSplit does and then work on each line that
+// is not a ';' comment: f(begin, end).
+template <class F>
+inline void for_each_command_line(std::string_view text, F&& f) {
+  const char* p = text.data();
+  const char* e = p + text.size();
+  while (p < e) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
+    const char* le = nl ? nl : e;
+    if (*p != ';') f(p, le);
+    p = nl ? nl + 1 : e;
+  }
+}
+
+inline bool is_letter(char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+
+// Line splitting plus `parse(first, line_end, value)` (returning the end of the number, or nullptr)
+// on every number that follows a letter, without any semantics.
+template <class Parse>
+void split_and_numbers(benchmark::State& state, Parse parse) {
+  const std::string_view text = input();
+  for (auto _ : state) {
+    double sum = 0;
+    for_each_command_line(text, [&](const char* p, const char* le) {
+      for (const char* q = p; q < le; ++q) {
+        if (is_letter(*q) && q + 1 < le) {
+          double v = 0;
+          if (const char* r = parse(q + 1, le, v)) {
+            sum += v;
+            q = r - 1;
+          }
+        }
+      }
+    });
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
+}
+
+// Context, not the acceptance baseline: std::from_chars on every number -- the least any
+// from_chars-based reader must do.
 void BM_SplitAndFromChars(benchmark::State& state) {
-  const std::string_view text = input();
-  for (auto _ : state) {
-    const char* p = text.data();
-    const char* e = p + text.size();
-    double sum = 0;
-    while (p < e) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
-      const char* le = nl ? nl : e;
-      if (*p != ';') {
-        for (const char* q = p; q < le; ++q) {
-          if (((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z') && q + 1 < le) {
-            double v = 0;
-            const auto r = std::from_chars(q + 1, le, v, std::chars_format::fixed);
-            if (r.ec == std::errc()) {
-              sum += v;
-              q = r.ptr - 1;
-            }
-          }
-        }
-      }
-      p = nl ? nl + 1 : e;
-    }
-    benchmark::DoNotOptimize(sum);
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
+  split_and_numbers(state, [](const char* q, const char* le, double& v) -> const char* {
+    const auto r = std::from_chars(q, le, v, std::chars_format::fixed);
+    return r.ec == std::errc() ? r.ptr : nullptr;
+  });
 }
 
-// Context: line splitting plus the Reader's own number parser (fast_decimal) on every number that
-// follows a letter, without any semantics -- what the Reader costs before it tracks modes,
-// positions, layers and moves. (The text is padded so the 8-byte loads stay inside the buffer.)
+// Context: the Reader's own number parser (fast_decimal) on every number -- what the Reader costs
+// before it tracks modes, positions, layers and moves. (The text is padded so the 8-byte loads stay
+// inside the buffer.)
 void BM_SplitAndSwarNumbers(benchmark::State& state) {
-  const std::string_view text = input();
-  const char* readable = text.data() + text.size() + kPad;
-  for (auto _ : state) {
-    const char* p = text.data();
-    const char* e = p + text.size();
-    double sum = 0;
-    while (p < e) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
-      const char* le = nl ? nl : e;
-      if (*p != ';') {
-        for (const char* q = p; q < le; ++q) {
-          if (((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z') && q + 1 < le) {
-            double v = 0;
-            if (const char* r = s3d::gcode::detail::fast_decimal(q + 1, le, readable, v)) {
-              sum += v;
-              q = r - 1;
-            }
-          }
-        }
-      }
-      p = nl ? nl + 1 : e;
-    }
-    benchmark::DoNotOptimize(sum);
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
+  const char* readable = input().data() + input().size() + kPad;
+  split_and_numbers(state, [readable](const char* q, const char* le, double& v) {
+    return s3d::gcode::detail::fast_decimal(q, le, readable, v);
+  });
 }
 
-// Context, an upper bound for any scalar reader: line splitting plus walking every word of each
-// command line byte by byte (a letter, then its characters up to the next space) without
-// converting a single number. A reader must at least do this much, and more.
+// Context, an upper bound for any scalar reader: walking every word of each command line byte by
+// byte (a letter, then its characters up to the next space) without converting a single number. A
+// reader must at least do this much, and more.
 void BM_SplitAndWalkWords(benchmark::State& state) {
   const std::string_view text = input();
   for (auto _ : state) {
-    const char* p = text.data();
-    const char* e = p + text.size();
     uint64_t words = 0;
-    while (p < e) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
-      const char* le = nl ? nl : e;
-      if (*p != ';') {
-        for (const char* q = p; q < le;) {
-          if ((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z') {
-            ++words;
-            ++q;
-            while (q < le && *q != ' ') ++q;
-          } else {
-            ++q;
-          }
+    for_each_command_line(text, [&](const char* p, const char* le) {
+      for (const char* q = p; q < le;) {
+        if (is_letter(*q)) {
+          ++words;
+          ++q;
+          while (q < le && *q != ' ') ++q;
+        } else {
+          ++q;
         }
       }
-      p = nl ? nl + 1 : e;
-    }
+    });
     benchmark::DoNotOptimize(words);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
@@ -192,29 +182,22 @@ void BM_SplitAndWalkWords(benchmark::State& state) {
 void BM_Sse2LettersAndIntegerDigits(benchmark::State& state) {
   const std::string_view text = input();
   for (auto _ : state) {
-    const char* p = text.data();
-    const char* e = p + text.size();
     uint64_t sum = 0;
-    while (p < e) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
-      const char* le = nl ? nl : e;
-      if (*p != ';') {
-        for (const char* blk = p; blk < le; blk += 16) {  // the padding keeps these loads inside
-          const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
-          // (byte | 0x20) - 'a' in 0..25, as a signed compare after moving 0 to -128.
-          const __m128i t = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8(static_cast<char>('a' - 128)));
-          auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(t, _mm_set1_epi8(-128 + 26))));
-          const auto left = static_cast<size_t>(le - blk);
-          if (left < 16) m &= (1u << left) - 1;
-          while (m) {
-            uint64_t v = 0;
-            sum += static_cast<uint64_t>(s3d::gcode::detail::swar_digits(blk + std::countr_zero(m) + 1, v)) + v;
-            m &= m - 1;
-          }
+    for_each_command_line(text, [&](const char* p, const char* le) {
+      for (const char* blk = p; blk < le; blk += 16) {  // the padding keeps these loads inside
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
+        // (byte | 0x20) - 'a' in 0..25, as a signed compare after moving 0 to -128.
+        const __m128i t = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8(static_cast<char>('a' - 128)));
+        auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(t, _mm_set1_epi8(-128 + 26))));
+        const auto left = static_cast<size_t>(le - blk);
+        if (left < 16) m &= (1u << left) - 1;
+        while (m) {
+          uint64_t v = 0;
+          sum += static_cast<uint64_t>(s3d::gcode::detail::swar_digits(blk + std::countr_zero(m) + 1, v)) + v;
+          m &= m - 1;
         }
       }
-      p = nl ? nl + 1 : e;
-    }
+    });
     benchmark::DoNotOptimize(sum);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
@@ -291,6 +274,7 @@ int main(int argc, char** argv) {
   std::printf("input: %s, %.1f MiB\n", path.empty() ? "generated" : path.c_str(), input().size() / 1048576.0);
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  std::printf("\n");  // after the console reporter's last colour code
   const auto split = reporter.rates.find("BM_LineSplit");
   if (split != reporter.rates.end() && split->second > 0) {
     for (const auto& [name, rate] : reporter.rates) {

@@ -152,11 +152,6 @@ int exit_status(bool any_match, bool any_error) {
   return any_error ? kExitError : kExitOk;
 }
 
-std::unique_ptr<tbb::global_control> thread_limit(int threads) {
-  if (threads <= 0) return nullptr;
-  return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
-}
-
 // Worker mode: "ready" once the database is loaded, "<index> <match> <error>" after each file's
 // results are written, "end" at the end.
 int run_scan_worker(const ScanOptions& o) {

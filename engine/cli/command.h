@@ -5,7 +5,10 @@
 //
 // Conventions (contract.md): stdout carries results only; each diagnostic is one stderr line
 // "screen3d: <path>: <reason>"; exit 0 all fine, 1 a match, 2 any input could not be processed.
+#include <tbb/global_control.h>
+
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +35,9 @@ void diagnose(std::string_view path, std::string_view reason);
 // The signature database to open: `given` (--db) when set, else $SCREEN3D_DB, else the demo
 // database the build produces (contract.md); "" when none of them is known.
 std::string resolve_db(const std::string& given);
+
+// --threads N: caps TBB's parallelism for as long as the returned object lives (nothing for N <= 0).
+std::unique_ptr<tbb::global_control> thread_limit(int threads);
 
 // The options every screening command shares: thresholds, accepted scale range and input limits.
 void add_screening_options(CLI::App* sub, ScanSettings& settings);

@@ -39,6 +39,11 @@ std::string resolve_db(const std::string& given) {
   return S3D_DEMO_DB_PATH;
 }
 
+std::unique_ptr<tbb::global_control> thread_limit(int threads) {
+  if (threads <= 0) return nullptr;
+  return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+}
+
 void add_screening_options(CLI::App* sub, ScanSettings& settings) {
   auto& m = settings.match;
   sub->add_option("--restricted-threshold", m.restricted_threshold, "Score at or above which a file is restricted")

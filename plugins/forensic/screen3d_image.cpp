@@ -168,13 +168,7 @@ class ImageScanner {
     diagnose(image, line);
     if (!err.empty()) diagnose(image, err);
     if (!o_.report.empty()) {
-      nlohmann::ordered_json j;
-      j["path"] = image;
-      std::error_code ec;
-      const auto size = std::filesystem::file_size(image, ec);
-      j["size"] = ec ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(size);
-      j["sha256"] = o_.hash_image ? file_sha256(image) : nlohmann::ordered_json(nullptr);
-      j["error"] = err.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(err);
+      nlohmann::ordered_json j = image_entry(image, err);
       j["file_systems"] = sum.file_systems;
       j["files"] = sum.files;
       j["deleted"] = sum.deleted;
@@ -191,6 +185,18 @@ class ImageScanner {
       images_.push_back(std::move(j));
     }
     return err.empty();
+  }
+
+  // An image's entry in the report, before its counts: path, size, SHA-256 (--hash-image), error.
+  nlohmann::ordered_json image_entry(const std::string& image, const std::string& err) const {
+    nlohmann::ordered_json j;
+    j["path"] = image;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(image, ec);
+    j["size"] = ec ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(size);
+    j["sha256"] = o_.hash_image ? file_sha256(image) : nlohmann::ordered_json(nullptr);
+    j["error"] = err.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(err);
+    return j;
   }
 
   // The examiner's report (--report): tool and database identity, settings, times, each image's
@@ -273,14 +279,7 @@ class ImageScanner {
       if (image_seen) {
         images_.back()["error"] = why;
       } else {
-        nlohmann::ordered_json j;
-        j["path"] = image;
-        std::error_code ec;
-        const auto size = std::filesystem::file_size(image, ec);
-        j["size"] = ec ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(size);
-        j["sha256"] = o_.hash_image ? file_sha256(image) : nlohmann::ordered_json(nullptr);
-        j["error"] = why;  // the counts are unknown
-        images_.push_back(std::move(j));
+        images_.push_back(image_entry(image, why));  // the counts are unknown
       }
     }
     return false;
@@ -502,9 +501,7 @@ int run_worker_mode(const Options& o) {
   std::string db;
   const std::unique_ptr<Engine> engine = load_engine(o, &db);
   if (!engine) return cli::kExitError;
-  std::unique_ptr<tbb::global_control> limit;
-  if (o.threads > 0)
-    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, o.threads);
+  const auto limit = cli::thread_limit(o.threads);
   std::FILE* records = std::fopen(o.worker_state.c_str(), "wb");
   if (!records) {
     diagnose(o.worker_state, "cannot write the worker's records");
@@ -531,9 +528,7 @@ int run(const Options& o, int argc, char** argv) {
   std::string db;
   const std::unique_ptr<Engine> engine = load_engine(o, &db);
   if (!engine) return cli::kExitError;
-  std::unique_ptr<tbb::global_control> limit;
-  if (o.threads > 0)
-    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, o.threads);
+  const auto limit = cli::thread_limit(o.threads);
   for (const std::string& image : o.images) {
     std::error_code ec;
     if (!o.report.empty() && std::filesystem::equivalent(image, o.report, ec)) {

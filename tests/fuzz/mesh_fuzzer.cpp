@@ -1,7 +1,6 @@
 // libFuzzer target for the interchange-format readers: every input goes through read_mesh as OBJ,
 // PLY, OFF, AMF and 3MF, with small limits. Bad input must end in LoadError; anything else (a crash,
 // a sanitizer report, another exception, an out-of-range index, a non-finite vertex) is a bug.
-#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -9,20 +8,7 @@
 #include "geometry/formats/format.h"
 #include "geometry/formats/reader.h"
 #include "geometry/load_error.h"
-
-namespace {
-
-void check_mesh(const s3d::Mesh& m, const s3d::ReadOptions& opt) {
-  if (m.triangles.size() > opt.limits.max_triangles) std::abort();  // empty is refused by load_model
-  for (const s3d::Tri& t : m.triangles)
-    for (uint32_t v : t)
-      if (v >= m.vertices.size()) std::abort();
-  for (const s3d::Vec3f& v : m.vertices)
-    for (float c : v)
-      if (!std::isfinite(c)) std::abort();
-}
-
-}  // namespace
+#include "tests/fuzz/check_mesh.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   s3d::ReadOptions opt;
@@ -31,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> in(data, size);
   for (s3d::Format f : {s3d::Format::kObj, s3d::Format::kPly, s3d::Format::kOff, s3d::Format::kAmf, s3d::Format::k3mf}) {
     try {
-      check_mesh(s3d::read_mesh(in, f, opt), opt);
+      s3d::fuzz::check_mesh_basics(s3d::read_mesh(in, f, opt), opt);
     } catch (const s3d::LoadError&) {
     }
   }

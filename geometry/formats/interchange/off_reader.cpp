@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "geometry/formats/interchange/tokens.h"
 #include "geometry/formats/interchange/weld.h"
 #include "geometry/formats/reader.h"
 #include "geometry/load_error.h"
@@ -20,7 +21,9 @@ namespace s3d::formats::off {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+using text::is_space;
+using text::next_token;
+using text::parse_number;
 
 struct Cursor {
   const char* p;
@@ -45,24 +48,6 @@ bool next_content_line(Cursor& c, std::string_view& out) {
     }
   }
   return false;
-}
-
-std::string_view next_token(std::string_view& s) {
-  size_t i = 0;
-  while (i < s.size() && is_space(s[i])) ++i;
-  size_t j = i;
-  while (j < s.size() && !is_space(s[j])) ++j;
-  const std::string_view tok = s.substr(i, j - i);
-  s.remove_prefix(j);
-  return tok;
-}
-
-template <typename T>
-bool parse_number(std::string_view tok, T& out) {
-  if (!tok.empty() && tok.front() == '+') tok.remove_prefix(1);
-  if (tok.empty()) return false;
-  const auto [ptr, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), out);
-  return ec == std::errc() && ptr == tok.data() + tok.size();
 }
 
 struct Header {

@@ -8,38 +8,17 @@
 #include <string_view>
 #include <vector>
 
+#include "geometry/formats/interchange/tokens.h"
 #include "geometry/load_error.h"
 
 namespace s3d::formats {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+using text::next_token;
+using text::shorten;
 
-// Splits the next whitespace-delimited token off `s`; empty when none is left.
-std::string_view next_token(std::string_view& s) {
-  size_t i = 0;
-  while (i < s.size() && is_space(s[i])) ++i;
-  size_t j = i;
-  while (j < s.size() && !is_space(s[j])) ++j;
-  const std::string_view tok = s.substr(i, j - i);
-  s.remove_prefix(j);
-  return tok;
-}
-
-bool parse_int(std::string_view tok, int64_t& out) {
-  if (!tok.empty() && tok.front() == '+') tok.remove_prefix(1);
-  if (tok.empty()) return false;
-  const auto [ptr, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), out);
-  return ec == std::errc() && ptr == tok.data() + tok.size();
-}
-
-std::string shorten(std::string_view s) {
-  std::string out(s.substr(0, 40));
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  return out;
-}
+bool parse_int(std::string_view tok, int64_t& out) { return text::parse_number(tok, out); }
 
 }  // namespace
 
