@@ -183,7 +183,9 @@ int run_scan_worker(const ScanOptions& o) {
   return exit_status(any_match, any_error);
 }
 
-// --isolate: the files are screened by workers; see the comment at the top.
+// --isolate: the files are screened by workers; see the comment at the top. Returns the exit
+// status, or kNoWorker when no worker process could be started at all (no /proc, say).
+constexpr int kNoWorker = -1;
 int run_scan_isolated(const ScanOptions& o, const std::vector<std::string>& files) {
   const std::string list = make_worker_file("screen3d-scan-list"), state = make_worker_file("screen3d-scan-state");
   struct Cleanup {
@@ -247,9 +249,10 @@ int run_scan_isolated(const ScanOptions& o, const std::vector<std::string>& file
   while (k < n) {
     const Outcome r = run(k, n - k, o.threads);
     if (r.finished) break;
-    if (!r.ready) {  // the database could not be loaded (the worker said why), or no process at all
+    if (!r.ready) {
+      if (!r.end.started && k == 0) return kNoWorker;  // no process at all: the caller screens in-process
       if (!r.end.started) diagnose("scan", "cannot start a worker process (--isolate)");
-      return kExitError;
+      return kExitError;  // else the database could not be loaded, and the worker said why
     }
     // Files [k, k + done) were reported; the next in_flight ones may have been in the worker's hands.
     const uint64_t first = k + r.done, stop = std::min(n, first + in_flight);
@@ -275,7 +278,9 @@ int run_scan(const ScanOptions& o) {
       diagnose("scan", "no signature database: pass --db or set SCREEN3D_DB");
       return kExitError;
     }
-    return run_scan_isolated(o, files);
+    const int status = run_scan_isolated(o, files);
+    if (status != kNoWorker) return status;
+    diagnose("scan", "cannot start a worker process (--isolate); screening in this process");
   }
   const std::unique_ptr<Engine> engine = load_engine(o);
   if (!engine) return kExitError;
