@@ -571,6 +571,47 @@ TEST(ImageCli, AWalkerCrashCostsThatImageOnly) {
   EXPECT_EQ(json_lines(in_process).size(), 8u);
 }
 
+// A file that crashes its worker while being screened (the hook again, standing in for a parser
+// bug) costs that file only: the workers that follow pass over what was reported, screen the files
+// that were in hand one at a time until the culprit is known, report it as an error in walk order,
+// and go on with the rest of the image.
+TEST(ImageCli, AFileThatCrashesItsWorkerCostsThatFileOnly) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string db = part_db(f), report = test::temp_path("file-crash-report.json");
+  ASSERT_FALSE(db.empty());
+  std::filesystem::remove(report);
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "crash:gear.stl");
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--report", report, f.image});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto lines = json_lines(r);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  const std::string prefix = f.image + "!/";
+  EXPECT_EQ(lines[0]["path"], prefix + "jobs/part.stl");
+  EXPECT_EQ(lines[0]["verdict"], "restricted");
+  EXPECT_EQ(lines[1]["path"], prefix + "jobs/gear.stl");
+  EXPECT_EQ(lines[1]["verdict"], "error");
+  EXPECT_EQ(lines[1]["image_file"]["file_system"], "fat12");
+  EXPECT_EQ(lines[2]["path"], prefix + "jobs/jobs.zip!/queue/turned.stl");
+  EXPECT_EQ(lines[2]["verdict"], "restricted");
+  EXPECT_EQ(lines[3]["verdict"], "restricted");
+  EXPECT_EQ(lines[3]["image_file"]["deleted"], true);
+  EXPECT_NE(r.err.find("screen3d: " + prefix + "jobs/gear.stl: not screened: the screening process stopped abnormally"),
+            std::string::npos) << r.err;
+  std::ifstream in(report);
+  const nlohmann::json rep = nlohmann::json::parse(in);
+  ASSERT_EQ(rep["images"].size(), 1u);
+  EXPECT_TRUE(rep["images"][0]["error"].is_null()) << rep["images"][0];
+  EXPECT_EQ(rep["images"][0]["files"], 5);
+  EXPECT_EQ(rep["images"][0]["screened"], 4);
+  EXPECT_EQ(rep["images"][0]["restricted"], 3);
+  EXPECT_EQ(rep["images"][0]["errors"], 1);
+  EXPECT_EQ(rep["images"][0]["not_3d"], 1);
+  EXPECT_EQ(rep["flagged"].size(), 3u);
+  ASSERT_EQ(rep["errors"].size(), 1u);
+  EXPECT_EQ(rep["errors"][0]["path"], prefix + "jobs/gear.stl");
+}
+
 // A walker that never ends (an endless loop on a hostile image) is stopped by --image-timeout.
 TEST(ImageCli, AHungWalkerIsStoppedByTheImageTimeout) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";

@@ -68,10 +68,15 @@ struct Options {
   // stream the report records to worker_state.
   int worker_image = -1;
   std::string worker_state;
+  // Resuming after a worker died: the first worker_skip files the walk offers are passed over (an
+  // earlier worker reported them), and the next worker_careful are screened one at a time, each
+  // announced first, so that a file that kills its process is known.
+  uint64_t worker_skip = 0, worker_careful = 0;
 };
 
 // A file taken from the image, waiting to be screened with the others of its batch.
 struct Job {
+  uint64_t index = 0;          // the walk's count of files offered before this one
   std::string path;            // "IMAGE!/dir/a.stl"
   ImageFile where;             // bytes not valid here: the copy below holds them
   std::vector<uint8_t> bytes;
@@ -82,6 +87,20 @@ struct Job {
 struct Tally {
   uint64_t screened = 0, restricted = 0, review = 0, clean = 0, errors = 0, not_3d = 0;
   uint64_t unrecoverable = 0;  // deleted files whose content cannot be read any more
+
+  static constexpr const char* kNames[7] = {"screened", "restricted", "review", "clean", "errors", "not_3d",
+                                            "deleted_unreadable"};
+  uint64_t* field(int k) {
+    uint64_t* f[7] = {&screened, &restricted, &review, &clean, &errors, &not_3d, &unrecoverable};
+    return f[k];
+  }
+  // As report fields (the names above), and back.
+  void put(nlohmann::ordered_json& j) {
+    for (int k = 0; k < 7; ++k) j[kNames[k]] = *field(k);
+  }
+  void add(const nlohmann::ordered_json& j) {
+    for (int k = 0; k < 7; ++k) *field(k) += j.value(kNames[k], uint64_t{0});
+  }
 };
 
 // Whether a file too large to read whole could be a 3D file, from its first bytes and its size:
@@ -146,6 +165,7 @@ class ImageScanner {
     WalkSummary sum;
     image_ = image;
     tally_ = {};
+    offered_ = 0;
     std::string err;
     try {
       err = walk_disk_image(image, wo, [&](const ImageFile& f) { take(f); }, &sum);
@@ -232,12 +252,30 @@ class ImageScanner {
                     {"errors_not_listed", errors_not_listed_}});
   }
 
-  // Parent side: takes in the records a worker streamed for `image` and how it ended. Returns
-  // false when the image could not be screened whole (walk error, crash, timeout).
-  bool merge_worker(const std::string& image, const std::string& state_path, const std::string& ended_how) {
+  // ---- parent side: one image screened by one or more workers --------------------------------
+
+  // What one worker's records said.
+  struct WorkerRecords {
+    bool done = false, ok = false;
+    uint64_t next = 0;              // the first file index it did not report
+    bool pending = false;           // it announced a file ("begin") and died before reporting it
+    nlohmann::ordered_json begin;   // that announcement: index, path, image_file
+  };
+
+  void begin_image() {
+    image_tally_ = {};
+    image_walk_ = nullptr;
+    image_error_.clear();
+    workers_ = 0;
+  }
+
+  // Takes in the records a worker streamed (it started at file index `skip`).
+  WorkerRecords merge_worker(const std::string& state_path, uint64_t skip) {
+    WorkerRecords w;
+    w.next = skip;
+    ++workers_;
     std::ifstream in(state_path, std::ios::binary);
     std::string line;
-    bool image_seen = false, done = false, ok = false;
     while (std::getline(in, line)) {
       nlohmann::ordered_json rec;
       try {
@@ -258,31 +296,74 @@ class ImageScanner {
           errors_.push_back(v);
         else
           ++errors_not_listed_;
+      } else if (kind == "file") {
+        image_tally_.add(v);
+        w.next = v.value("index", w.next) + 1;
+        w.pending = false;
+      } else if (kind == "begin") {
+        w.pending = true;
+        w.begin = v;
       } else if (kind == "image") {
-        images_.push_back(v);
-        image_seen = true;
+        image_walk_ = v;
       } else if (kind == "done") {
-        done = true;
-        ok = v.value("ok", false);
+        w.done = true;
+        w.ok = v.value("ok", false);
         any_match_ |= v.value("any_match", false);
         any_error_ |= v.value("any_error", false);
         errors_not_listed_ += v.value("errors_not_listed", uint64_t{0});
       }
     }
-    if (done) return ok;
-    // The worker died or was stopped: what it reported stands, the rest of the image is unscreened.
-    const std::string why = "the image walker " + ended_how +
-                            "; the files reported before this line were screened, the rest of the image was not";
-    diagnose(image, why);
+    return w;
+  }
+
+  // A file whose worker died while screening it (`begin`, its announcement): an error result in
+  // walk order, counted and listed like any error.
+  void crashed_file(const nlohmann::ordered_json& begin, const std::string& how) {
+    const ScanResult r = unscreened_result(begin.value("path", image_), Verdict::kError,
+                                           "not screened: the screening process " + how + " on this file");
+    ++image_tally_.screened;
+    ++image_tally_.errors;
     any_error_ = true;
-    if (!o_.report.empty()) {
-      if (image_seen) {
-        images_.back()["error"] = why;
-      } else {
-        images_.push_back(image_entry(image, why));  // the counts are unknown
-      }
+    diagnose(r.path, r.error);
+    const nlohmann::ordered_json where = begin.contains("image_file") ? begin["image_file"] : nlohmann::ordered_json(nullptr);
+    if (o_.json) {
+      nlohmann::ordered_json line = scan_result_json(r);
+      line["image_file"] = where;
+      write_out(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+    } else {
+      write_out(scan_result_text(r));
     }
-    return false;
+    if (!o_.report.empty()) {
+      if (errors_.size() < kMaxListedErrors)
+        errors_.push_back({{"path", r.path}, {"error", r.error}, {"image_file", where}});
+      else
+        ++errors_not_listed_;
+    }
+  }
+
+  // The image could not be walked to its end (the walk itself died, or ran out of time).
+  void image_stopped(const std::string& image, const std::string& how) {
+    image_error_ = "the image walker " + how +
+                   "; the files reported before this line were screened, the rest of the image was not";
+    diagnose(image, image_error_);
+    any_error_ = true;
+  }
+
+  // After the last worker of an image: a summary when it took more than one, and the report entry
+  // (the walk's fields from the last worker that finished, the counts of all of them).
+  void finish_image(const std::string& image) {
+    const Tally& t = image_tally_;
+    if (workers_ > 1)
+      diagnose(image, "screened by " + std::to_string(workers_) + " worker processes (restarted after a crash); in all " +
+                          std::to_string(t.screened) + " screened: " + std::to_string(t.restricted) + " restricted, " +
+                          std::to_string(t.review) + " review, " + std::to_string(t.clean) + " clean, " +
+                          std::to_string(t.errors) + " errors; " + std::to_string(t.not_3d) + " not 3D; " +
+                          std::to_string(t.unrecoverable) + " deleted files unreadable");
+    if (o_.report.empty()) return;
+    nlohmann::ordered_json j = image_walk_.is_object() ? image_walk_ : image_entry(image, "");
+    if (!image_error_.empty()) j["error"] = image_error_;
+    image_tally_.put(j);
+    images_.push_back(std::move(j));
   }
 
  private:
@@ -291,7 +372,10 @@ class ImageScanner {
 
   void take(const ImageFile& f) {
     if (worker_) worker_fault_point(image_);
+    const uint64_t index = offered_++;
+    if (index < o_.worker_skip) return;  // an earlier worker reported it
     Job j;
+    j.index = index;
     j.where = f;
     j.where.bytes = {};
     j.path = image_ + "!/" + f.path;
@@ -312,6 +396,15 @@ class ImageScanner {
     } else {
       j.bytes.assign(f.bytes.begin(), f.bytes.end());
       batch_bytes_ += j.bytes.size();
+    }
+    if (index - o_.worker_skip < o_.worker_careful) {  // one at a time, announced first
+      record("begin", {{"index", index}, {"path", j.path}, {"image_file", where_json(j.where)}});
+      std::vector<Job> one;
+      one.push_back(std::move(j));
+      batch_bytes_ = 0;
+      screen(one);
+      write_results(one);
+      return;
     }
     batch_.push_back(std::move(j));
     if (batch_.size() >= kBatchFiles || batch_bytes_ >= kBatchBytes) launch();
@@ -368,6 +461,7 @@ class ImageScanner {
       Job& j = jobs[i];
       if (!j.results.empty()) return;
       const std::string& path = j.path;
+      if (worker_) worker_fault_point(path);
       if (j.bytes.empty()) {
         j.results.push_back(unscreened_result(path, Verdict::kSkipped, "empty file"));
         return;
@@ -393,6 +487,7 @@ class ImageScanner {
   void write_results(const std::vector<Job>& jobs) {
     Tally& t = tally_;
     for (const Job& j : jobs) {
+      Tally before = t;
       for (const ScanResult& r : j.results) {
         if (r.verdict == Verdict::kSkipped) {
           ++(j.unrecoverable ? t.unrecoverable : t.not_3d);
@@ -440,6 +535,13 @@ class ImageScanner {
           write_out(text);
         }
       }
+      if (records_) {  // the job is reported: the parent learns how far the worker got, and its counts
+        Tally delta;
+        for (int k = 0; k < 7; ++k) *delta.field(k) = *t.field(k) - *before.field(k);
+        nlohmann::ordered_json rec = {{"index", j.index}};
+        delta.put(rec);
+        record("file", rec);
+      }
     }
   }
 
@@ -451,6 +553,7 @@ class ImageScanner {
   static constexpr size_t kInFlight = 2;
   std::deque<std::unique_ptr<Batch>> in_flight_;
   Tally tally_;  // of the image being walked
+  uint64_t offered_ = 0;  // files the walk has offered so far
   bool any_match_ = false, any_error_ = false;
   static constexpr size_t kMaxListedErrors = 10000;  // the report's error list; the rest are counted
   nlohmann::ordered_json images_ = nlohmann::ordered_json::array();
@@ -458,6 +561,11 @@ class ImageScanner {
   nlohmann::ordered_json errors_ = nlohmann::ordered_json::array();
   uint64_t errors_not_listed_ = 0;
   std::FILE* records_ = nullptr;  // worker mode: where report records go (see stream_records)
+  // Parent side, the image being screened by workers (begin_image .. finish_image).
+  Tally image_tally_;
+  nlohmann::ordered_json image_walk_;  // the last "image" record
+  std::string image_error_;
+  int workers_ = 0;
   bool worker_ = false;  // a worker process: the test fault hook (worker.h) is armed
 
   void record(const char* kind, const nlohmann::ordered_json& v) {
@@ -472,8 +580,10 @@ class ImageScanner {
 
 // Runs this program again as the worker for image k: the same arguments, with the worker options
 // in front of them (so a "--" among them changes nothing). Returns how it ended.
-WorkerEnd run_image_worker(int argc, char** argv, size_t k, const std::string& state, double timeout_s) {
-  std::vector<std::string> args = {argv[0], "--worker-image", std::to_string(k), "--worker-state", state};
+WorkerEnd run_image_worker(int argc, char** argv, size_t k, const std::string& state, double timeout_s, uint64_t skip,
+                           uint64_t careful) {
+  std::vector<std::string> args = {argv[0], "--worker-image", std::to_string(k), "--worker-state", state,
+                                   "--worker-skip", std::to_string(skip), "--worker-careful", std::to_string(careful)};
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   return run_worker(args, timeout_s);
 }
@@ -542,16 +652,60 @@ int run(const Options& o, int argc, char** argv) {
   for (size_t k = 0; k < o.images.size(); ++k) {
     const std::string& image = o.images[k];
     if (!o.in_process) {
-      const std::string state = make_worker_file("screen3d-image");
-      bool spawned = false;
-      if (!state.empty()) {
-        const WorkerEnd end = run_image_worker(argc, argv, k, state, o.image_timeout);
-        spawned = end.started;
-        if (spawned) image_error |= !scanner.merge_worker(image, state, end.timed_out ? end.how + " (--image-timeout)" : end.how);
+      // Workers until one finishes the walk. After a worker dies, the next one passes over the files
+      // already reported and screens the next kCareful one at a time, announcing each: if it dies on
+      // one, that file becomes an error result and the one after starts the next worker. A worker
+      // that dies between files (in the walk itself) or runs out of time ends the image.
+      constexpr uint64_t kCareful = 3 * 256 + 1;  // the files a worker can have in hand (batches in flight)
+      constexpr int kMaxWorkers = 1000;
+      uint64_t skip = 0, careful = 0;
+      bool spawned = true;
+      scanner.begin_image();
+      for (int n = 1;; ++n) {
+        const std::string state = make_worker_file("screen3d-image");
+        if (state.empty()) {
+          spawned = n > 1;
+          break;
+        }
+        const WorkerEnd end = run_image_worker(argc, argv, k, state, o.image_timeout, skip, careful);
+        if (!end.started) {
+          std::error_code ec;
+          std::filesystem::remove(state, ec);
+          spawned = n > 1;
+          if (spawned) {
+            scanner.image_stopped(image, end.how);
+            image_error = true;
+          }
+          break;
+        }
+        const auto w = scanner.merge_worker(state, skip);
         std::error_code ec;
         std::filesystem::remove(state, ec);
+        if (w.done) {
+          image_error |= !w.ok;
+          break;
+        }
+        const std::string how = end.timed_out ? end.how + " (--image-timeout)" : end.how;
+        const bool in_careful = careful > 0 && w.next < skip + careful;  // it died within the careful files
+        if (end.timed_out || n >= kMaxWorkers || (in_careful && !w.pending)) {
+          scanner.image_stopped(image, how);
+          image_error = true;
+          break;
+        }
+        if (in_careful) {  // it died on the file it announced
+          scanner.crashed_file(w.begin, how);
+          const uint64_t next = w.begin.value("index", skip) + 1, careful_end = skip + careful;
+          careful = careful_end > next ? careful_end - next : 0;
+          skip = next;
+        } else {
+          skip = w.next;
+          careful = kCareful;
+        }
       }
-      if (spawned) continue;
+      if (spawned) {
+        scanner.finish_image(image);
+        continue;
+      }
       diagnose(image, "cannot start a worker process for this image; screening it in this process");
     }
     try {
@@ -604,6 +758,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--worker-image", o.worker_image)->group("");  // set by the parent for its workers
   app.add_option("--worker-state", o.worker_state)->group("");
+  app.add_option("--worker-skip", o.worker_skip)->group("");
+  app.add_option("--worker-careful", o.worker_careful)->group("");
   cli::add_screening_options(&app, o.settings);
   app.add_option("IMAGE", o.images, "Disk images: raw/dd, split raw, E01 and others libtsk reads")->required();
   try {
