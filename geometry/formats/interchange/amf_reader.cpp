@@ -18,27 +18,18 @@
 
 #include "geometry/formats/interchange/weld.h"
 #include "geometry/formats/reader.h"
+#include "geometry/formats/tokens.h"
 #include "geometry/load_error.h"
 
 namespace s3d::formats::amf {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
 template <typename T>
 bool parse_number(std::string_view s, T& out) {
-  s = trim(s);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty()) return false;
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && ptr == s.data() + s.size();
+  return text::parse_number(trim(s), out);
 }
 
 // AMF elements are unprefixed in practice; compare local names anyway.

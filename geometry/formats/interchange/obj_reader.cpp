@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "geometry/formats/interchange/tokens.h"
+#include "geometry/formats/tokens.h"
 #include "geometry/formats/interchange/weld.h"
 #include "geometry/formats/reader.h"
 #include "geometry/load_error.h"

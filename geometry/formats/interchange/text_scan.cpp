@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "geometry/formats/interchange/tokens.h"
+#include "geometry/formats/tokens.h"
 #include "geometry/load_error.h"
 
 namespace s3d::formats {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "geometry/formats/reader.h"
+#include "geometry/formats/tokens.h"
 #include "geometry/formats/threemf/zip_archive.h"
 #include "geometry/load_error.h"
 
@@ -51,29 +52,10 @@ Affine compose(const Affine& outer, const Affine& inner) {
   return r;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
-bool parse_double(std::string_view s, double& out) {
-  s = trim(s);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty()) return false;
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && ptr == s.data() + s.size();
-}
-
-bool parse_u32(std::string_view s, uint32_t& out) {
-  s = trim(s);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty()) return false;
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && ptr == s.data() + s.size();
-}
+bool parse_double(std::string_view s, double& out) { return text::parse_number(trim(s), out); }
+bool parse_u32(std::string_view s, uint32_t& out) { return text::parse_number(trim(s), out); }
 
 // 3MF ST_Matrix3D: "m00 m01 m02 m10 m11 m12 m20 m21 m22 m30 m31 m32", points are row vectors
 // multiplied on the left (p' = p M), so x' = x m00 + y m10 + z m20 + m30 and so on.

@@ -1,6 +1,6 @@
 #pragma once
-// Whitespace tokens and numbers of the text interchange formats (OBJ, OFF, the PLY header): the
-// small helpers their readers share.
+// Whitespace tokens and numbers in text: the small helpers the format readers share (OBJ, OFF, the
+// PLY header, and the XML text of AMF and 3MF).
 #include <charconv>
 #include <string>
 #include <string_view>
@@ -19,6 +19,13 @@ inline std::string_view next_token(std::string_view& s) {
   const std::string_view tok = s.substr(i, j - i);
   s.remove_prefix(j);
   return tok;
+}
+
+// `s` without leading and trailing whitespace (line breaks included).
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && (is_space(s.front()) || s.front() == '\n')) s.remove_prefix(1);
+  while (!s.empty() && (is_space(s.back()) || s.back() == '\n')) s.remove_suffix(1);
+  return s;
 }
 
 // The whole token as a number of type T (an optional leading '+' allowed).
