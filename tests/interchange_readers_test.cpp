@@ -82,6 +82,15 @@ TEST(ObjReader, MaterialStatementsAreIgnored) {
   EXPECT_STREQ(e.what(), "face at line 5 references vertex 5 of 3");
 }
 
+// A backslash at the end of a line continues the statement; messages name the line it starts on.
+TEST(ObjReader, LineContinuations) {
+  const Mesh m = read("v 0 0 0\nv 1 0 \\\n 0\nv 0 1 0\nv 0 0 1\nf 1 2 \\\r\n3\nf 1 \\\n2 \\\n4\nf 1 3 4 \\", Format::kObj);
+  EXPECT_EQ(m.triangle_count(), 3u);
+  EXPECT_EQ(m.vertex_count(), 4u);
+  const LoadError e = failure("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 \\\n2 \\\n9\n", Format::kObj);
+  EXPECT_STREQ(e.what(), "face at line 4 references vertex 9 of 3");
+}
+
 TEST(ObjReader, RelativeNegativeIndicesLoad) {
   const Mesh m = read("v 0 0 0\nv 1 0 0\nv 0 1 0\nf -3 -2 -1\nv 0 0 1\nf -4 -2 -1\n", Format::kObj);
   EXPECT_EQ(m.triangle_count(), 2u);

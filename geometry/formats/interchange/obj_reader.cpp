@@ -6,8 +6,9 @@
 // "v/vt/vn" indices (1-based, negative = relative to the vertices defined so far, forward references
 // allowed). Everything else (normals, texture coordinates, groups, objects, materials, smoothing
 // groups, lines, points, curves) does not change the surface and is only checked where an index
-// could point outside the file. One object per file, vertices welded by exact position (weld.h),
-// polygons triangulated as the other interchange readers do (triangulate_polygon).
+// could point outside the file. A "\" at the end of a line continues the statement. One object per
+// file, vertices welded by exact position (weld.h), polygons triangulated as the other interchange
+// readers do (triangulate_polygon).
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -89,12 +90,41 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
   std::vector<uint64_t> face_start;
   uint64_t triangles = 0;
   uint64_t line = 0;
+  std::string joined;  // a statement continued over several lines ("\" at a line's end)
+  uint64_t physical = 0;  // lines read; `line` is where the current statement starts (for messages)
   while (p < end) {
-    ++line;
+    line = ++physical;
     const char* eol = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     if (eol == nullptr) eol = end;
     std::string_view rest(p, static_cast<size_t>(eol - p));
     p = eol < end ? eol + 1 : end;
+    // "\" at the end of a line continues the statement on the next line.
+    const auto before_backslash = [](std::string_view l) {
+      while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t')) l.remove_suffix(1);
+      return !l.empty() && l.back() == '\\' ? l.substr(0, l.size() - 1) : std::string_view();
+    };
+    const auto continued = [](std::string_view l) {
+      while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t')) l.remove_suffix(1);
+      return !l.empty() && l.back() == '\\';
+    };
+    if (continued(rest)) {
+      joined.clear();
+      for (;;) {  // each pass consumes a line of the input
+        joined.append(before_backslash(rest));
+        joined.push_back(' ');
+        if (p >= end) break;
+        ++physical;
+        eol = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+        if (eol == nullptr) eol = end;
+        rest = std::string_view(p, static_cast<size_t>(eol - p));
+        p = eol < end ? eol + 1 : end;
+        if (!continued(rest)) {
+          joined.append(rest);
+          break;
+        }
+      }
+      rest = joined;
+    }
     const std::string_view kw = next_token(rest);
     if (kw.empty() || kw.front() == '#') continue;
     if (kw == "v") {
