@@ -90,19 +90,7 @@ std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path,
   return out;
 }
 
-std::unique_ptr<Engine> load_engine(const ScanOptions& o) {
-  const std::string db = resolve_db(o.db);
-  if (db.empty()) {
-    diagnose("scan", "no signature database: pass --db or set SCREEN3D_DB");
-    return nullptr;
-  }
-  try {
-    return Engine::from_database(db, o.settings);
-  } catch (const std::exception& e) {
-    diagnose(db, e.what());
-    return nullptr;
-  }
-}
+std::unique_ptr<Engine> load_engine(const ScanOptions& o) { return open_database("scan", o.db, o.settings); }
 
 // Writes one file's results: a line each on stdout, a diagnostic for each error.
 void report(const std::vector<ScanResult>& results, bool json, bool* any_match, bool* any_error) {

@@ -36,6 +36,11 @@ void diagnose(std::string_view path, std::string_view reason);
 // database the build produces (contract.md); "" when none of them is known.
 std::string resolve_db(const std::string& given);
 
+// The engine for the database resolve_db(db_option) names; nullptr after one diagnostic ("<who>: no
+// signature database ..." or "<db>: <why it cannot be opened>"). *resolved receives the path.
+std::unique_ptr<Engine> open_database(std::string_view who, const std::string& db_option, const ScanSettings& settings,
+                                      std::string* resolved = nullptr);
+
 // --threads N: caps TBB's parallelism for as long as the returned object lives (nothing for N <= 0).
 std::unique_ptr<tbb::global_control> thread_limit(int threads);
 

@@ -39,6 +39,22 @@ std::string resolve_db(const std::string& given) {
   return S3D_DEMO_DB_PATH;
 }
 
+std::unique_ptr<Engine> open_database(std::string_view who, const std::string& db_option, const ScanSettings& settings,
+                                      std::string* resolved) {
+  const std::string db = resolve_db(db_option);
+  if (resolved) *resolved = db;
+  if (db.empty()) {
+    diagnose(who, "no signature database: pass --db or set SCREEN3D_DB");
+    return nullptr;
+  }
+  try {
+    return Engine::from_database(db, settings);
+  } catch (const std::exception& e) {
+    diagnose(db, e.what());
+    return nullptr;
+  }
+}
+
 std::unique_ptr<tbb::global_control> thread_limit(int threads) {
   if (threads <= 0) return nullptr;
   return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);

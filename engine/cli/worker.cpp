@@ -88,15 +88,22 @@ std::string make_worker_file(const char* stem) {
 }
 
 void worker_fault_point(const std::string& item) {
-  const char* v = std::getenv("SCREEN3D_TEST_FAULT");
-  if (!v) return;
-  const std::string spec(v);
-  const size_t colon = spec.find(':');
-  if (colon == std::string::npos) return;
-  const std::string kind = spec.substr(0, colon), name = spec.substr(colon + 1);
+  // $SCREEN3D_TEST_FAULT, read once: this runs for every file a worker screens.
+  static const struct Spec {
+    std::string kind, name;
+    Spec() {
+      const char* v = std::getenv("SCREEN3D_TEST_FAULT");
+      const std::string spec = v ? v : "";
+      const size_t colon = spec.find(':');
+      if (colon == std::string::npos) return;
+      kind = spec.substr(0, colon);
+      name = spec.substr(colon + 1);
+    }
+  } spec;
+  const std::string& name = spec.name;
   if (name.empty() || item.size() < name.size() || item.compare(item.size() - name.size(), name.size(), name) != 0) return;
-  if (kind == "crash") std::abort();
-  if (kind == "hang")
+  if (spec.kind == "crash") std::abort();
+  if (spec.kind == "hang")
     for (;;) pause();
 }
 

@@ -101,6 +101,13 @@ struct Tally {
   void add(const nlohmann::ordered_json& j) {
     for (int k = 0; k < 7; ++k) *field(k) += j.value(kNames[k], uint64_t{0});
   }
+  // The screening part of a summary line.
+  std::string summary() const {
+    return std::to_string(screened) + " screened: " + std::to_string(restricted) + " restricted, " +
+           std::to_string(review) + " review, " + std::to_string(clean) + " clean, " + std::to_string(errors) +
+           " errors; " + std::to_string(not_3d) + " not 3D; " + std::to_string(unrecoverable) +
+           " deleted files unreadable";
+  }
 };
 
 // Whether a file too large to read whole could be a 3D file, from its first bytes and its size:
@@ -177,11 +184,7 @@ class ImageScanner {
     const Tally& t = tally_;
     std::string line = std::to_string(sum.file_systems) + " file system(s), " + std::to_string(sum.files) +
                        " files (" + std::to_string(sum.deleted) + " deleted; " + std::to_string(sum.reallocated) +
-                       " deleted names whose metadata a live file reuses), " + std::to_string(t.screened) +
-                       " screened: " + std::to_string(t.restricted) + " restricted, " + std::to_string(t.review) +
-                       " review, " + std::to_string(t.clean) + " clean, " + std::to_string(t.errors) + " errors; " +
-                       std::to_string(t.not_3d) + " not 3D; " + std::to_string(t.unrecoverable) +
-                       " deleted files unreadable" +
+                       " deleted names whose metadata a live file reuses), " + t.summary() +
                        (o_.carve ? "; carved " + std::to_string(sum.carved) + " (" + std::to_string(sum.carve_dropped) +
                                        " candidates without an end)"
                                  : std::string());
@@ -193,13 +196,7 @@ class ImageScanner {
       j["files"] = sum.files;
       j["deleted"] = sum.deleted;
       j["reallocated_names"] = sum.reallocated;
-      j["screened"] = t.screened;
-      j["restricted"] = t.restricted;
-      j["review"] = t.review;
-      j["clean"] = t.clean;
-      j["errors"] = t.errors;
-      j["not_3d"] = t.not_3d;
-      j["deleted_unreadable"] = t.unrecoverable;
+      tally_.put(j);
       j["carved"] = o_.carve ? nlohmann::ordered_json(sum.carved) : nlohmann::ordered_json(nullptr);
       record("image", j);
       images_.push_back(std::move(j));
@@ -355,10 +352,7 @@ class ImageScanner {
     const Tally& t = image_tally_;
     if (workers_ > 1)
       diagnose(image, "screened by " + std::to_string(workers_) + " worker processes (restarted after a crash); in all " +
-                          std::to_string(t.screened) + " screened: " + std::to_string(t.restricted) + " restricted, " +
-                          std::to_string(t.review) + " review, " + std::to_string(t.clean) + " clean, " +
-                          std::to_string(t.errors) + " errors; " + std::to_string(t.not_3d) + " not 3D; " +
-                          std::to_string(t.unrecoverable) + " deleted files unreadable");
+                          t.summary());
     if (o_.report.empty()) return;
     nlohmann::ordered_json j = image_walk_.is_object() ? image_walk_ : image_entry(image, "");
     if (!image_error_.empty()) j["error"] = image_error_;
@@ -589,17 +583,7 @@ WorkerEnd run_image_worker(int argc, char** argv, size_t k, const std::string& s
 }
 
 std::unique_ptr<Engine> load_engine(const Options& o, std::string* db) {
-  *db = cli::resolve_db(o.db);
-  if (db->empty()) {
-    diagnose("screen3d-image", "no signature database: pass --db or set SCREEN3D_DB");
-    return nullptr;
-  }
-  try {
-    return Engine::from_database(*db, o.settings);
-  } catch (const std::exception& e) {
-    diagnose(*db, e.what());
-    return nullptr;
-  }
+  return cli::open_database("screen3d-image", o.db, o.settings, db);
 }
 
 // Worker mode: one image, its report records streamed to the state file.

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,19 +99,17 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
     if (eol == nullptr) eol = end;
     std::string_view rest(p, static_cast<size_t>(eol - p));
     p = eol < end ? eol + 1 : end;
-    // "\" at the end of a line continues the statement on the next line.
-    const auto before_backslash = [](std::string_view l) {
+    // "\" at the end of a line continues the statement on the next line: the line before it, or
+    // nothing when the line does not end so.
+    const auto before_backslash = [](std::string_view l) -> std::optional<std::string_view> {
       while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t')) l.remove_suffix(1);
-      return !l.empty() && l.back() == '\\' ? l.substr(0, l.size() - 1) : std::string_view();
+      if (l.empty() || l.back() != '\\') return std::nullopt;
+      return l.substr(0, l.size() - 1);
     };
-    const auto continued = [](std::string_view l) {
-      while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t')) l.remove_suffix(1);
-      return !l.empty() && l.back() == '\\';
-    };
-    if (continued(rest)) {
+    if (std::optional<std::string_view> head = before_backslash(rest)) {
       joined.clear();
       for (;;) {  // each pass consumes a line of the input
-        joined.append(before_backslash(rest));
+        joined.append(*head);
         joined.push_back(' ');
         if (p >= end) break;
         ++physical;
@@ -118,7 +117,8 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
         if (eol == nullptr) eol = end;
         rest = std::string_view(p, static_cast<size_t>(eol - p));
         p = eol < end ? eol + 1 : end;
-        if (!continued(rest)) {
+        head = before_backslash(rest);
+        if (!head) {
           joined.append(rest);
           break;
         }

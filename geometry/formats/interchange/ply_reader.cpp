@@ -4,7 +4,7 @@
 // whole scan. Formats ascii, binary_little_endian and binary_big_endian; element "vertex" gives the
 // positions (properties x, y, z of any numeric type), element "face" the polygons (the list property
 // vertex_indices or vertex_index); every other element and property is read past by its declared
-// type. The header is checked first (parse_ply_header, text_scan.h): counts that cannot fit in the
+// type. The header is checked first (parse_ply_header, ply_header.h): counts that cannot fit in the
 // bytes that follow are refused before anything is allocated. One object per file, vertices welded
 // by exact position, polygons triangulated as the other interchange readers do (weld.h).
 #include <bit>
@@ -16,8 +16,9 @@
 #include <string_view>
 #include <vector>
 
-#include "geometry/formats/interchange/text_scan.h"
+#include "geometry/formats/interchange/ply_header.h"
 #include "geometry/formats/interchange/weld.h"
+#include "geometry/formats/tokens.h"
 #include "geometry/formats/reader.h"
 #include "geometry/load_error.h"
 
@@ -38,7 +39,7 @@ class Body {
   // The next value as a double (integers up to 2^53 exactly).
   double number(Type t, const char* what) {
     if (format_ == PlyHeader::Format::kAscii) return ascii(what);
-    const size_t n = size_of(t);
+    const size_t n = ply_type_size(t);
     if (static_cast<size_t>(end_ - p_) < n)
       throw LoadError(ErrorCode::kTruncated, std::string("PLY ends inside ") + what);
     uint8_t b[8];
@@ -60,21 +61,12 @@ class Body {
     return 0;
   }
 
-  static size_t size_of(Type t) {
-    switch (t) {
-      case Type::kInt8: case Type::kUint8: return 1;
-      case Type::kInt16: case Type::kUint16: return 2;
-      case Type::kInt32: case Type::kUint32: case Type::kFloat32: return 4;
-      case Type::kFloat64: return 8;
-    }
-    return 1;
-  }
-
  private:
   double ascii(const char* what) {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\r' || *p_ == '\n' || *p_ == '\f' || *p_ == '\v')) ++p_;
+    const auto space = [](char c) { return text::is_space(c) || c == '\n'; };
+    while (p_ < end_ && space(*p_)) ++p_;
     const char* q = p_;
-    while (q < end_ && !(*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '\f' || *q == '\v')) ++q;
+    while (q < end_ && !space(*q)) ++q;
     if (q == p_) throw LoadError(ErrorCode::kTruncated, std::string("PLY ends inside ") + what);
     std::string_view tok(p_, static_cast<size_t>(q - p_));
     p_ = q;

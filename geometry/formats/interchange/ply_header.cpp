@@ -1,4 +1,4 @@
-#include "geometry/formats/interchange/text_scan.h"
+#include "geometry/formats/interchange/ply_header.h"
 
 #include <algorithm>
 #include <charconv>
@@ -21,6 +21,11 @@ using text::shorten;
 bool parse_int(std::string_view tok, int64_t& out) { return text::parse_number(tok, out); }
 
 }  // namespace
+
+size_t ply_type_size(PlyHeader::Type t) {
+  using T = PlyHeader::Type;
+  return t == T::kInt8 || t == T::kUint8 ? 1 : t == T::kInt16 || t == T::kUint16 ? 2 : t == T::kFloat64 ? 8 : 4;
+}
 
 PlyHeader parse_ply_header(std::span<const uint8_t> data, const Limits& limits) {
   constexpr size_t kMaxHeader = 1 << 20;
@@ -89,9 +94,6 @@ PlyHeader parse_ply_header(std::span<const uint8_t> data, const Limits& limits) 
         if (t == "double" || t == "float64") return T::kFloat64;
         throw LoadError(ErrorCode::kMalformed, "PLY property type \"" + shorten(t) + "\" is unknown" + at);
       };
-      const auto size_of = [](T t) -> uint64_t {
-        return t == T::kInt8 || t == T::kUint8 ? 1 : t == T::kInt16 || t == T::kUint16 ? 2 : t == T::kFloat64 ? 8 : 4;
-      };
       PlyHeader::Property prop;
       std::string_view t = next_token(rest);
       uint64_t size = 0;
@@ -101,10 +103,10 @@ PlyHeader parse_ply_header(std::span<const uint8_t> data, const Limits& limits) 
         prop.item_type = type_of(next_token(rest));
         if (prop.count_type == T::kFloat32 || prop.count_type == T::kFloat64)
           throw LoadError(ErrorCode::kMalformed, "PLY list length type is not an integer type" + at);
-        size = size_of(prop.count_type);  // the list itself may be empty
+        size = ply_type_size(prop.count_type);  // the list itself may be empty
       } else {
         prop.type = type_of(t);
-        size = size_of(prop.type);
+        size = ply_type_size(prop.type);
       }
       prop.name = std::string(next_token(rest).substr(0, 64));
       h.elements.back().properties.push_back(std::move(prop));

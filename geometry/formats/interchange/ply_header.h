@@ -30,6 +30,9 @@ struct PlyHeader {
   size_t body_offset = 0;  // first byte after the end_header line
 };
 
+// Bytes of one binary value of type t.
+size_t ply_type_size(PlyHeader::Type t);
+
 // Throws LoadError: kMalformed (not a PLY header, unknown lines or types), kTruncated (counts the
 // body cannot hold), kLimitExceeded (more faces than limits.max_triangles).
 PlyHeader parse_ply_header(std::span<const uint8_t> data, const Limits& limits);
