@@ -151,6 +151,7 @@ nlohmann::ordered_json info_json(const LoadedInput& in, const MeshFacts* facts) 
   j["watertight"] = f->watertight;
   j["manifold"] = f->manifold;
   j["degenerate_triangles"] = f->degenerate_triangles;
+  if (!in.notes.empty()) j["notes"] = in.notes;
   j["error"] = nullptr;
   return j;
 }
@@ -201,6 +202,7 @@ std::string info_text(const LoadedInput& in, const MeshFacts* facts) {
   line("watertight", f->watertight ? "yes" : "no");
   line("manifold", f->manifold ? "yes" : "no");
   line("degenerate", std::to_string(f->degenerate_triangles) + " triangles");
+  for (const std::string& n : in.notes) line("note", one_line(n));
   return out;
 }
 

@@ -14,6 +14,7 @@ namespace {
 void set_error(LoadedInput& out, std::optional<ErrorCode> code, std::string_view what) {
   out.mesh.reset();
   out.prints.clear();
+  out.notes.clear();
   out.error_code = code;
   out.error = one_line(what);
   if (out.error.empty()) out.error = "unknown error";
@@ -47,6 +48,7 @@ void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptio
   }
   LoadedModel model = load_model(data, opt);
   out.format = model.format;
+  out.notes = model.mesh.notes;
   out.mesh = std::move(model.mesh);
 }
 

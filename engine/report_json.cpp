@@ -41,6 +41,7 @@ nlohmann::ordered_json scan_result_json(const ScanResult& r) {
   }
   j["matches"] = std::move(matches);
   j["error"] = r.error.empty() ? J(nullptr) : J(r.error);
+  if (!r.notes.empty()) j["notes"] = r.notes;  // only when there are any: the contract's lines stay as they were
   j["elapsed_ms"] = round_to(r.elapsed_ms, 0.1);
   return j;
 }
@@ -51,6 +52,7 @@ std::string scan_result_text(const ScanResult& r) {
   if (r.verdict == Verdict::kError || r.verdict == Verdict::kSkipped) return s + " (" + r.error + ")\n";
   std::snprintf(buf, sizeof buf, " (score %.2f, %s, %u bodies)\n", r.score, std::string(format_name(r.format)).c_str(), r.bodies);
   s += buf;
+  for (const std::string& n : r.notes) s += "  note: " + n + "\n";
   for (const MatchEvidence& m : r.matches) {
     std::snprintf(buf, sizeof buf, "  %s %s [%s] score %.2f coverage %.2f scale %.3f%s via %s\n", m.signature_id.c_str(),
                   m.label.c_str(), category_name(m.category), m.score, m.coverage, m.scale, m.mirrored ? " mirrored" : "",

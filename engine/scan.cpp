@@ -45,6 +45,20 @@ double ms_since(Clock::time_point t0) {
 // Formats that are not 3D data at all are skipped; formats we recognise but cannot screen yet
 // are errors, so that a gateway never lets them through as clean.
 bool is_not_3d(Format f) { return f == Format::kUnknown; }
+
+// The extension of the last path component ("a.zip!/b/Part.STL" -> "stl"), lower-case, when it is
+// one that printers and slicers take as 3D data; empty otherwise.
+std::string extension_3d(const std::string& path) {
+  const size_t slash = path.find_last_of("/\\");
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const size_t dot = name.find_last_of('.');
+  if (dot == std::string::npos || dot == 0) return {};
+  std::string ext = name.substr(dot + 1);
+  for (char& c : ext) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  for (const char* known : {"stl", "obj", "ply", "off", "amf", "3mf", "gcode", "gco", "g", "bgcode"})
+    if (ext == known) return ext;
+  return {};
+}
 }  // namespace
 
 ScanResult unscreened_result(const std::string& path, Verdict v, const std::string& why, Format f) {
@@ -73,9 +87,20 @@ static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_poi
   if (!in.ok()) {
     r.verdict = (is_not_3d(in.format) && in.error_code == ErrorCode::kUnsupported) ? Verdict::kSkipped : Verdict::kError;
     r.error = std::move(in.error);
+    // Content we do not recognise under a name that printers take as 3D data (".stl", ".gcode", ...)
+    // is an error, not "not a 3D file": a slicer or printer may still read it, and a gateway must
+    // decide by its error policy rather than pass it as skipped.
+    if (r.verdict == Verdict::kSkipped) {
+      const std::string ext = extension_3d(r.path);
+      if (!ext.empty()) {
+        r.verdict = Verdict::kError;
+        r.error += " (the name ends in ." + ext + ", a 3D file type: not screened)";
+      }
+    }
     r.elapsed_ms = ms_since(t0);
     return r;
   }
+  r.notes = std::move(in.notes);
   try {
     if (!in.prints.empty()) {
       // G-code: each print (a plate of a .gcode.3mf) is screened; the worst verdict stands.
@@ -130,6 +155,7 @@ ScanResult Engine::scan_mesh(const Mesh& mesh, const std::string& name) const {
   LoadedInput in;
   in.path = name;
   in.mesh = mesh;
+  in.notes = mesh.notes;
   return finish(std::move(in), *matcher_, t0);
 }
 

@@ -70,6 +70,9 @@ struct ScanResult {
   uint32_t bodies = 0;
   std::vector<MatchEvidence> matches;  // best first
   std::string error;                   // empty when none
+  // What the reader tolerated in a file it could read (Mesh::notes): screened all the same, but an
+  // examiner should know (a binary STL whose header count disagrees with its size, ...).
+  std::vector<std::string> notes;
   double elapsed_ms = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace s3d {
@@ -17,6 +18,9 @@ struct Mesh {
   std::vector<Tri> triangles;
   // Start triangle of each source object (3MF object, OBJ group is not an object). Empty means one object.
   std::vector<uint32_t> object_starts;
+  // What the reader tolerated that an examiner should know about, one line each (a binary STL
+  // header count that disagrees with the file size, ...). Empty for a well-formed file.
+  std::vector<std::string> notes;
 
   size_t vertex_count() const { return vertices.size(); }
   size_t triangle_count() const { return triangles.size(); }

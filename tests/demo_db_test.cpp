@@ -121,6 +121,56 @@ TEST(ScanCli, ZipMembersAreScannedAndNamed) {
   std::filesystem::remove_all(dir);
 }
 
+// What an evader might try on the container rather than the shape: a binary STL whose header count
+// is edited (slicers read it by its size, so do we, with a note), and content we cannot read under a
+// name printers take as 3D data (an error for the gateway's policy, not "skipped: not a 3D file").
+TEST(ScanCli, EditedStlHeaderAndUnreadable3dNamesAreNotPassedAsSkipped) {
+  const std::string dir = test::temp_path("container_evasion");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::vector<uint8_t>& bytes) {
+    const std::string path = dir + "/" + name;
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                static_cast<std::streamsize>(bytes.size()));
+    return path;
+  };
+  std::vector<uint8_t> edited = test::read_bytes(example("bracket_reposed.stl"));
+  ASSERT_GT(edited.size(), 84u);
+  for (int i = 80; i < 84; ++i) edited[static_cast<size_t>(i)] = 0;  // "0 triangles"
+  std::vector<uint8_t> junk(134, 0);
+  junk[80] = junk[81] = junk[82] = junk[83] = 0xff;
+  const std::string stl = write("edited.stl", edited);
+  const std::string junk_stl = write("junk.stl", junk);
+  const std::string junk_gcode = write("junk.gcode", junk);
+  const std::string junk_bin = write("junk.bin", junk);
+
+  auto r = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, stl});
+  EXPECT_EQ(r.exit_code, 1);
+  ASSERT_EQ(r.out_lines().size(), 1u);
+  const auto j = nlohmann::json::parse(r.out_lines()[0]);
+  EXPECT_EQ(j["verdict"], "restricted");
+  ASSERT_TRUE(j.contains("notes"));
+  EXPECT_NE(j["notes"][0].get<std::string>().find("declares 0 triangles"), std::string::npos) << j["notes"];
+  // A well-formed file's line has no "notes" field (the contract's lines are unchanged).
+  const auto clean = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, example("bracket_reposed.stl")});
+  ASSERT_EQ(clean.out_lines().size(), 1u);
+  EXPECT_FALSE(nlohmann::json::parse(clean.out_lines()[0]).contains("notes"));
+
+  for (const std::string& named_3d : {junk_stl, junk_gcode}) {
+    auto e = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, named_3d});
+    EXPECT_EQ(e.exit_code, 2) << named_3d;
+    ASSERT_EQ(e.out_lines().size(), 1u);
+    const auto je = nlohmann::json::parse(e.out_lines()[0]);
+    EXPECT_EQ(je["verdict"], "error") << named_3d;
+    EXPECT_NE(je["error"].get<std::string>().find("a 3D file type"), std::string::npos) << je["error"];
+  }
+  auto s = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, junk_bin});
+  EXPECT_EQ(s.exit_code, 0);
+  ASSERT_EQ(s.out_lines().size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(s.out_lines()[0])["verdict"], "skipped");
+  std::filesystem::remove_all(dir);
+}
+
 // The examples copied to a folder of their own (the isolation tests name files by their ends).
 std::string examples_folder() {
   const std::string dir = test::temp_path("examples");

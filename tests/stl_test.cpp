@@ -139,17 +139,16 @@ TEST(StlBinary, AcceptsHeaderStartingWithSolid) {
 
 TEST(StlBinary, TruncatedNamesBothNumbers) {
   Bytes b = binary_stl(cube_triangles());
-  b.resize(b.size() - 50);  // 11 triangles present, 12 declared
+  b.resize(b.size() - 57);  // cut mid-record: 10 whole triangles and 43 bytes, 12 declared
   const LoadError e = expect_error([&] { s3d::formats::stl_binary::read(b, {}); }, ErrorCode::kTruncated);
   EXPECT_TRUE(contains(e.what(), "12 triangles")) << e.what();
   EXPECT_TRUE(contains(e.what(), std::to_string(b.size()))) << e.what();
-  // Also when cut mid-record.
-  b.resize(b.size() - 7);
-  expect_error([&] { s3d::formats::stl_binary::read(b, {}); }, ErrorCode::kTruncated);
+  EXPECT_TRUE(contains(e.what(), "room for 10")) << e.what();
 }
 
 TEST(StlBinary, CountOfBillionsIsTruncatedNotAnAllocation) {
-  const Bytes b = binary_stl(cube_triangles(), "big", 0xffffffffLL);
+  Bytes b = binary_stl(cube_triangles(), "big", 0xffffffffLL);
+  b.resize(b.size() - 7);  // not 84 + 50k: a cut-off file (a whole-record size is read by size, below)
   const LoadError e = expect_error([&] { s3d::formats::stl_binary::read(b, {}); }, ErrorCode::kTruncated);
   EXPECT_TRUE(contains(e.what(), "4294967295")) << e.what();
   EXPECT_TRUE(contains(e.what(), std::to_string(b.size()))) << e.what();
@@ -161,13 +160,42 @@ TEST(StlBinary, ShortFileIsTruncated) {
 }
 
 TEST(StlBinary, TrailingBytesAreTruncatedError) {
-  for (size_t extra : {1u, 49u, 50u, 120u}) {
+  for (size_t extra : {1u, 49u, 120u}) {  // 50 more bytes are one more record: read by size (below)
     Bytes b = binary_stl(cube_triangles());
     b.insert(b.end(), extra, 0x0a);
     const LoadError e = expect_error([&] { s3d::formats::stl_binary::read(b, {}); }, ErrorCode::kTruncated);
     EXPECT_TRUE(contains(e.what(), "12 triangles")) << e.what();
     EXPECT_TRUE(contains(e.what(), std::to_string(b.size()))) << e.what();
   }
+}
+
+// admesh (PrusaSlicer) counts triangles from the file size and only warns when the header disagrees:
+// a header edited to 0, 5 or 2^32 - 1 must not hide a printable part, so such a file is read by its
+// size and the disagreement is kept as a note.
+TEST(StlBinary, HeaderCountThatDisagreesWithAWholeRecordSizeIsReadBySize) {
+  const auto tris = cube_triangles();
+  const Mesh reference = s3d::formats::stl_binary::read(binary_stl(tris), {});
+  EXPECT_TRUE(reference.notes.empty());
+  for (const long long count : {0LL, 5LL, 13LL, 0xffffffffLL}) {
+    const Bytes b = binary_stl(tris, "edited header", count);
+    EXPECT_EQ(s3d::formats::stl_binary::probe(b), 20) << count;
+    EXPECT_EQ(s3d::detect_format(b), s3d::Format::kStlBinary) << count;
+    const s3d::LoadedModel lm = s3d::load_model(b, {});
+    EXPECT_EQ(lm.mesh.vertices, reference.vertices) << count;
+    expect_same_triangles(lm.mesh, tris);
+    ASSERT_EQ(lm.mesh.notes.size(), 1u) << count;
+    EXPECT_TRUE(contains(lm.mesh.notes[0].c_str(), "declares " + std::to_string(count) + " triangles")) << lm.mesh.notes[0];
+    EXPECT_TRUE(contains(lm.mesh.notes[0].c_str(), "holds 12")) << lm.mesh.notes[0];
+  }
+  // Leading records with all corners zero do not hide the file from detection.
+  std::vector<Triangle> padded(3, Triangle{});
+  padded.insert(padded.end(), tris.begin(), tris.end());
+  EXPECT_EQ(s3d::detect_format(binary_stl(padded, "edited header", 0)), s3d::Format::kStlBinary);
+  // Random bytes of a whole-record size are still not an STL.
+  Bytes noise(84 + 50 * 40);
+  uint32_t x = 12345;
+  for (uint8_t& c : noise) c = static_cast<uint8_t>((x = x * 1103515245u + 12345u) >> 24);
+  EXPECT_EQ(s3d::formats::stl_binary::probe(noise), 0);
 }
 
 TEST(StlBinary, CountAboveLimitNamesTheLimit) {

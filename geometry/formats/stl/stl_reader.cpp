@@ -2,9 +2,13 @@
 // triangle count, then 50 bytes per triangle (normal, 3 corners, uint16 attribute). The normal and
 // attribute are ignored; corners are welded into an indexed Mesh (vertex_welder.h).
 //
-// Size policy: the file must hold exactly 84 + 50 * count bytes. Trailing bytes are not accepted:
-// we know of no exporter that writes them, Assimp 5.2 refuses such files, and admesh (PrusaSlicer)
-// refuses any size that is not 84 + 50k. Any disagreement is kTruncated naming both numbers.
+// Size policy, that of the slicers that will print the file: admesh (PrusaSlicer) counts the
+// triangles from the file size, refuses a size that is not 84 + 50k, and when the header's count
+// disagrees with a size that is 84 + 50k it warns and reads all k records. So do we: such a file is
+// read by its size, and the disagreement is kept as a note on the mesh (an examiner's hint of a
+// tampered or carelessly written header), because a reader that refused it would let a header edit
+// -- a count of 0, say -- hide a printable part. A size that is not 84 + 50k is kTruncated naming
+// both numbers (a cut-off file; admesh refuses it too).
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -51,14 +55,24 @@ int probe(std::span<const uint8_t> data) {
   const uint64_t count = load_u32(data.data() + 80);
   const uint64_t expected = kHeaderBytes + kRecordBytes * count;
   if (expected == data.size()) return 100;
-  // Size disagrees: claim it weakly only if the first records look like STL, so a truncated
-  // binary STL reaches this reader (and a precise error) instead of being called unknown.
+  // Size disagrees: claim it weakly only if its records look like STL, so a binary STL with a wrong
+  // header count (read by its size) or a truncated one (a precise error) reaches this reader instead
+  // of being called unknown. Up to 64 records spread over the file are looked at; records with all
+  // corners zero say nothing either way (a leading run of them must not hide the file), and most of
+  // the others must be plausible triangles: random binary data almost never is.
   const size_t records = (data.size() - kHeaderBytes) / kRecordBytes;
   if (records == 0) return 0;
-  const size_t check = records < 3 ? records : 3;
-  for (size_t r = 0; r < check; ++r)
-    if (!plausible_record(data.data() + kHeaderBytes + r * kRecordBytes)) return 0;
-  return 20;
+  const size_t check = records < 64 ? records : 64;
+  size_t plausible = 0, judged = 0;
+  for (size_t i = 0; i < check; ++i) {
+    const uint8_t* rec = data.data() + kHeaderBytes + (i * records / check) * kRecordBytes;
+    bool zero = true;
+    for (size_t b = 12; b < 48 && zero; ++b) zero = rec[b] == 0;
+    if (zero) continue;
+    ++judged;
+    plausible += plausible_record(rec) ? 1 : 0;
+  }
+  return judged > 0 && plausible * 4 >= judged * 3 ? 20 : 0;
 }
 
 Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
@@ -66,14 +80,21 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
   if (size < kHeaderBytes)
     throw LoadError(ErrorCode::kTruncated, "binary STL is " + std::to_string(size) +
                                                " bytes, shorter than its 84-byte header");
-  const uint64_t count = load_u32(data.data() + 80);
+  uint64_t count = load_u32(data.data() + 80);
   const uint64_t expected = kHeaderBytes + kRecordBytes * count;
-  if (size != expected)
+  std::string note;
+  if (size != expected && (size - kHeaderBytes) % kRecordBytes == 0 && size > kHeaderBytes) {
+    const uint64_t held = (size - kHeaderBytes) / kRecordBytes;
+    note = "binary STL header declares " + std::to_string(count) + " triangles but the file holds " +
+           std::to_string(held) + "; all " + std::to_string(held) + " were read, as slicers read them";
+    count = held;
+  } else if (size != expected) {
     throw LoadError(ErrorCode::kTruncated,
                     "binary STL header declares " + std::to_string(count) + " triangles (" +
                         std::to_string(expected) + " bytes) but the file has " + std::to_string(size) +
                         " bytes (room for " + std::to_string((size - kHeaderBytes) / kRecordBytes) +
                         " triangles)");
+  }
   if (count == 0) throw LoadError(ErrorCode::kEmpty, "binary STL declares zero triangles");
   if (count > opt.limits.max_triangles)
     throw LoadError(ErrorCode::kLimitExceeded, "binary STL declares " + std::to_string(count) +
@@ -118,6 +139,7 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
   }
   if (mesh.vertices.capacity() > mesh.vertices.size() + mesh.vertices.size() / 4 + 4096)
     mesh.vertices.shrink_to_fit();
+  if (!note.empty()) mesh.notes.push_back(std::move(note));
   return mesh;
 }
 
