@@ -1,10 +1,13 @@
 #include "geometry/mesh.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace s3d {
 
 void append_object(Mesh& dst, const Mesh& part) {
+  for (const std::string& n : part.notes)
+    if (std::find(dst.notes.begin(), dst.notes.end(), n) == dst.notes.end()) dst.notes.push_back(n);
   if (part.triangles.empty()) return;
   if (dst.object_starts.empty() && !dst.triangles.empty()) dst.object_starts.push_back(0);
   const auto base = static_cast<uint32_t>(dst.vertices.size());

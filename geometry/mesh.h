@@ -27,7 +27,7 @@ struct Mesh {
   size_t object_count() const { return object_starts.empty() ? (triangles.empty() ? 0 : 1) : object_starts.size(); }
 };
 
-// Appends `part` to `dst` as a new object (offsets its indices).
+// Appends `part` to `dst` as a new object (offsets its indices); its notes join dst's (once each).
 void append_object(Mesh& dst, const Mesh& part);
 
 // Triangles [begin, end) of `mesh` as a mesh of their own: the vertices they use, in first-use

@@ -218,6 +218,23 @@ TEST(ThreeMf, ProductionExtensionPathIntoAnotherPart) {
   expect_box(object_bounds(m, 1), {-3, 0, 0}, {-2, 1, 1}, 1);
 }
 
+// A type attribute must not hide a part: "support" and "other" objects are read like "model" ones,
+// with one note per type; a plain model has no note.
+TEST(ThreeMf, SupportAndOtherObjectsAreScreenedWithANote) {
+  const Mesh plain = read3mf(package(model_xml("<object id=\"1\" type=\"model\">" + box_mesh_xml(1, 2, 3) + "</object>",
+                                               "<item objectid=\"1\"/>")));
+  EXPECT_TRUE(plain.notes.empty());
+  for (const std::string type : {"support", "other"}) {
+    const std::string resources = "<object id=\"1\" type=\"" + type + "\">" + box_mesh_xml(1, 2, 3) +
+                                  "</object><object id=\"2\" type=\"" + type + "\">" + box_mesh_xml(4, 4, 4) + "</object>";
+    const Mesh m = read3mf(package(model_xml(resources, "<item objectid=\"1\"/><item objectid=\"2\"/>")));
+    EXPECT_EQ(m.triangle_count(), 24u) << type;
+    EXPECT_EQ(m.object_count(), 2u) << type;
+    ASSERT_EQ(m.notes.size(), 1u) << type;
+    EXPECT_NE(m.notes[0].find("\"" + type + "\""), std::string::npos) << m.notes[0];
+  }
+}
+
 TEST(ThreeMf, RootPartFromRelsWithOtherName) {
   const auto pkg = make_zip({{"[Content_Types].xml", kContentTypes},
                              {"_rels/.rels", rels("/3D/build.model")},

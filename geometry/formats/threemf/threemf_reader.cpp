@@ -8,6 +8,7 @@
 // Vertices are used as the file shares them (3MF meshes are indexed); indices are validated.
 #include <pugixml.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -319,8 +320,15 @@ class ModelReader {
       throw LoadError(ErrorCode::kMalformed,
                       "3MF references object " + std::to_string(id) + " missing from " + part.name);
     const pugi::xml_node object = it->second;
+    // Objects of type "support" or "other" are screened like any other: the spec says "other" is
+    // not meant to be printed and PrusaSlicer refuses both in a build item, but a slicer that prints
+    // them would otherwise let a type attribute hide a part. The file is noted once per type.
     const std::string_view type = object.attribute("type").value();
-    if (type == "other" || type == "support") return;  // not part geometry (see README)
+    if (type == "other" || type == "support") {
+      const std::string note = "3MF objects of type \"" + std::string(type) +
+                               "\" (not meant to be printed as parts) were screened as printed geometry";
+      if (std::find(out.notes.begin(), out.notes.end(), note) == out.notes.end()) out.notes.push_back(note);
+    }
 
     stack.emplace_back(&part, id);
     if (const pugi::xml_node mesh_node = child_named(object, "mesh")) {
