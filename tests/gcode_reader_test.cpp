@@ -333,6 +333,50 @@ TEST(GcodeReader, HelicalArcWithTurnsAndArcWithoutCentreIsIgnored) {
   EXPECT_EQ(q.move_count(), ReaderOptions{}.max_chords_per_arc);
 }
 
+// G5 (Marlin's cubic Bezier): chords end on the curve with control points start + (I, J) and
+// target + (P, Q); E is shared out evenly; without offsets it is a straight line, so "G1" turned into
+// "G5" still prints -- and is still read.
+TEST(GcodeReader, BezierG5IsChordsOnTheCurve) {
+  const Parsed p = parse("M83\nG1 Z0.2 X0 Y0\nG5 I0 J10 P0 Q10 X20 Y0 E2\nG5 X20 Y10 E0.5\n");
+  ASSERT_EQ(p.layers.size(), 1u);
+  EXPECT_EQ(p.stats.arcs, 2u);
+  const auto& m = p.layers[0].moves;
+  // Longest control leg 20 mm: 3 x 20 / 0.5 = 120 chords; then legs of 0, 10 and 0 mm: 60.
+  ASSERT_EQ(m.size(), 180u);
+  double e_sum = 0;
+  for (size_t k = 0; k < 120; ++k) {
+    const double t = static_cast<double>(k + 1) / 120, u = 1 - t;
+    // P0 (0,0), P1 (0,10), P2 (20,10), P3 (20,0).
+    EXPECT_NEAR(m[k].x1, 3 * u * t * t * 20 + t * t * t * 20, 1e-4) << k;
+    EXPECT_NEAR(m[k].y1, 3 * u * u * t * 10 + 3 * u * t * t * 10, 1e-4) << k;
+    EXPECT_LE(std::hypot(m[k].x1 - m[k].x0, m[k].y1 - m[k].y0), 0.5 + 1e-5);
+    e_sum += m[k].e;
+  }
+  EXPECT_NEAR(e_sum, 2.0, 1e-5);
+  EXPECT_NEAR(m[119].y1, 0.0, 1e-5);
+  for (size_t k = 120; k < 180; ++k) {  // straight, at the uneven pace of a cubic: 3t^2 - 2t^3
+    const double t = static_cast<double>(k - 119) / 60;
+    EXPECT_NEAR(m[k].x1, 20.0, 1e-5);
+    EXPECT_NEAR(m[k].y1, 10.0 * (3 * t * t - 2 * t * t * t), 1e-4);
+    EXPECT_LE(std::hypot(m[k].x1 - m[k].x0, m[k].y1 - m[k].y0), 0.5 + 1e-5);
+  }
+  // A square drawn with G5 instead of G1 gives the same outline and the same plastic.
+  const std::string square = "M83\nG1 Z0.2 X0 Y0\nG1 X10 Y0 E1\nG1 X10 Y10 E1\nG1 X0 Y10 E1\nG1 X0 Y0 E1\n";
+  std::string curved = square;
+  for (size_t at = curved.find("G1 X"); at != std::string::npos; at = curved.find("G1 X", at)) curved[at + 1] = '5';
+  const Parsed a = parse(square), b = parse(curved);
+  ASSERT_EQ(a.layers.size(), 1u);
+  ASSERT_EQ(b.layers.size(), 1u);
+  EXPECT_EQ(b.move_count(), 4u * 60u);
+  double ea = 0, eb = 0;
+  for (const auto& mv : a.layers[0].moves) ea += mv.e;
+  for (const auto& mv : b.layers[0].moves) {
+    eb += mv.e;
+    EXPECT_TRUE(mv.x1 == 0.f || mv.x1 == 10.f || mv.y1 == 0.f || mv.y1 == 10.f) << mv.x1 << " " << mv.y1;
+  }
+  EXPECT_NEAR(ea, eb, 1e-5);
+}
+
 // ---- layers --------------------------------------------------------------------------------------
 
 TEST(GcodeReader, LayersComeFromExtrusionNotFromComments) {

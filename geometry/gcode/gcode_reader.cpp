@@ -332,6 +332,9 @@ struct Reader::State {
         case 3:
           parse_params(p, e);
           return arc_move(code == 2);
+        case 5:
+          parse_params(p, e);
+          return bezier_move();
         case 10:  // firmware retract; with P or L it sets tool offsets (RepRapFirmware)
         case 11:  // firmware unretract: the firmware moves the filament, not the G-code E
           parse_params(p, e);
@@ -600,6 +603,53 @@ struct Reader::State {
         next[0] = checked_axis(cx + r * std::cos(a), "arc X");  // a huge circle can leave the range
         next[1] = checked_axis(cy + r * std::sin(a), "arc Y");
         next[2] = z0 + (z1 - z0) * t;
+      }
+      segment(prev, next, de / n);
+      prev[0] = next[0];
+      prev[1] = next[1];
+      prev[2] = next[2];
+    }
+    commit(to);
+  }
+
+  // G5, Marlin's cubic Bezier (BEZIER_CURVE_SUPPORT): from the current point to the target with
+  // control points start + (I, J) and target + (P, Q), offsets that Marlin reads as 0 when absent
+  // and scales by the units, whatever G90/G91 says. Z and E change linearly in the curve parameter,
+  // as Marlin steps them. No slicer we know writes G5, but a printer with it enabled prints it, so
+  // an evader could draw every perimeter with it; it is split into chords like an arc.
+  void bezier_move() {
+    ++stats.arcs;
+    double to[3];
+    target(to);
+    const double de = extrusion();
+    const auto offset = [this](char l) { return params.has(l) ? params.get(l) * unit : 0.0; };
+    const double x0 = pos[0], y0 = pos[1], z0 = pos[2];
+    const double x1 = checked_axis(x0 + offset('I'), "G5 control point X");
+    const double y1 = checked_axis(y0 + offset('J'), "G5 control point Y");
+    const double x2 = checked_axis(to[0] + offset('P'), "G5 control point X");
+    const double y2 = checked_axis(to[1] + offset('Q'), "G5 control point Y");
+    const double x3 = to[0], y3 = to[1], z3 = to[2];
+    if (plane != 17) {  // Marlin refuses G5 outside the XY plane; a straight chord keeps the plastic
+      segment(pos, to, de);
+      return commit(to);
+    }
+    // Chords at even steps of the parameter: the curve's speed is at most 3 x its longest control
+    // leg (the derivative is a Bezier on 3 x the legs), so that many chords keep each no longer than
+    // arc_chord_mm.
+    const double leg = std::max({std::hypot(x1 - x0, y1 - y0), std::hypot(x2 - x1, y2 - y1), std::hypot(x3 - x2, y3 - y2)});
+    double nd = std::ceil(3 * leg / opt.arc_chord_mm);
+    if (!(nd >= 1)) nd = 1;
+    if (nd > opt.max_chords_per_arc) nd = opt.max_chords_per_arc;
+    const auto n = static_cast<uint32_t>(nd);
+    double prev[3] = {x0, y0, z0};
+    for (uint32_t k = 1; k <= n; ++k) {
+      double next[3] = {x3, y3, z3};
+      if (k < n) {
+        const double t = static_cast<double>(k) / n, u = 1 - t;
+        const double b0 = u * u * u, b1 = 3 * u * u * t, b2 = 3 * u * t * t, b3 = t * t * t;
+        next[0] = b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3;
+        next[1] = b0 * y0 + b1 * y1 + b2 * y2 + b3 * y3;
+        next[2] = z0 + (z3 - z0) * t;
       }
       segment(prev, next, de / n);
       prev[0] = next[0];

@@ -1,7 +1,7 @@
 #pragma once
 // Streaming G-code reader: text in arbitrary chunks, extrusion moves grouped into layers out (see
 // toolpath.h). It understands what changes where plastic goes -- G0/G1, arcs G2/G3 (I/J and R forms,
-// split into short chords), G90/G91, M82/M83, G92, G20/G21, G28, firmware retraction G10/G11, tool
+// split into short chords), Marlin's cubic Bezier G5 (I/J/P/Q, chords too), G90/G91, M82/M83, G92, G20/G21, G28, firmware retraction G10/G11, tool
 // changes T<n>, volumetric M200 -- and the object labels slicers write (Klipper EXCLUDE_OBJECT_*,
 // M486, PrusaSlicer / Bambu "; printing object" comments, Cura ";MESH:"). Everything else (heater,
 // fan, Klipper macros, unknown commands) is tolerated and counted. Marlin, RepRapFirmware, Klipper
@@ -60,7 +60,7 @@ class Reader {
     uint64_t layers = 0;            // layers handed to the sink
     uint64_t unknown_commands = 0;  // lines whose command is not a G/M/T word (Klipper macros,
                                     // SET_* and other extended commands, stray text)
-    uint64_t arcs = 0;              // G2/G3 moves
+    uint64_t arcs = 0;              // G2/G3 arcs and G5 curves
     bool saw_comments = false;      // any ';' or '(...)' comment
   };
   const Stats& stats() const;
