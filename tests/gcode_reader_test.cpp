@@ -377,6 +377,54 @@ TEST(GcodeReader, BezierG5IsChordsOnTheCurve) {
   EXPECT_NEAR(ea, eb, 1e-5);
 }
 
+// Offsets that move where plastic lands: Marlin's M206 / M428, workplace systems set with G10 L2 /
+// L20 and picked with G54..G59.3, and G53 (machine coordinates for one move). A file that shifts its
+// layers by changing them between layers prints the part unshifted, and must read that way.
+TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
+  const std::string square = "G1 X0 Y0\nG1 X10 Y0 E1\nG1 X10 Y10 E1\nG1 X0 Y10 E1\nG1 X0 Y0 E1\n";
+  const auto shifted = [](double dx, double dy) {
+    char buf[400];
+    std::snprintf(buf, sizeof buf,
+                  "G1 X%g Y%g\nG1 X%g Y%g E1\nG1 X%g Y%g E1\nG1 X%g Y%g E1\nG1 X%g Y%g E1\n", dx, dy, 10 + dx, dy,
+                  10 + dx, 10 + dy, dx, 10 + dy, dx, dy);
+    return std::string(buf);
+  };
+  const Parsed plain = parse("M83\nG1 Z0.2\n" + square + "G1 Z0.4\n" + square + "G1 Z0.6\n" + square);
+  ASSERT_EQ(plain.layers.size(), 3u);
+  const std::vector<std::string> files = {
+      // M206 X30: logical = native + 30, so the second layer is written 30 mm to the right.
+      "M83\nG1 Z0.2\n" + square + "M206 X30 Y-7\nG1 Z0.4\n" + shifted(30, -7) + "M206 X0 Y0\nG1 Z0.6\n" + square,
+      // Workplace 2 offset by (50, 20): the second layer is written at (-50, -20) in it.
+      "M83\nG10 L2 P2 X50 Y20\nG1 Z0.2\n" + square + "G55\nG1 Z0.4\n" + shifted(-50, -20) + "G54\nG1 Z0.6\n" + square,
+      // G10 L20 at (10, 10): system 8 (G59.2) reads that point as (0, 0); M428 makes it the origin.
+      "M83\nG1 Z0.2\n" + square + "G1 X10 Y10\nG10 L20 P8 X0 Y0\nG59.2\nG1 Z0.4\n" + shifted(-10, -10) +
+          "G54\nG1 X10 Y10\nM428\nG1 Z0.6\n" + shifted(-10, -10),
+      // G53 moves in machine coordinates whatever offset is active; G53 chains are not followed.
+      "M83\nG10 L2 P1 X99 Y99\nG53 G1 Z0.2\nG53 G1 X0 Y0\nG53 G1 X10 Y0 E1\nG53 G1 X10 Y10 E1\nG53 G1 X0 Y10 E1\n"
+      "G53 G1 X0 Y0 E1\nG53 G1 Z0.4\n" + shifted(-99, -99) + "G53 G1 Z0.6\n" + shifted(-99, -99) + "G53 G53 G1 X5 Y5 E1\n",
+  };
+  for (size_t i = 0; i < files.size(); ++i) {
+    const Parsed p = parse(files[i]);
+    ASSERT_EQ(p.layers.size(), 3u) << i;
+    for (size_t l = 0; l < 3; ++l) {
+      const auto& a = plain.layers[l].moves;
+      const auto& b = p.layers[l].moves;
+      ASSERT_EQ(a.size(), b.size()) << i << " layer " << l;
+      for (size_t k = 0; k < a.size(); ++k) {
+        EXPECT_NEAR(a[k].x0, b[k].x0, 1e-4) << i << " layer " << l << " move " << k;
+        EXPECT_NEAR(a[k].y0, b[k].y0, 1e-4) << i << " layer " << l << " move " << k;
+        EXPECT_NEAR(a[k].x1, b[k].x1, 1e-4) << i << " layer " << l << " move " << k;
+        EXPECT_NEAR(a[k].y1, b[k].y1, 1e-4) << i << " layer " << l << " move " << k;
+      }
+    }
+  }
+  // Thousands of G53 words on one line are one level of recursion, not thousands.
+  std::string chain = "M83\nG1 Z0.2\n";
+  for (int i = 0; i < 15000; ++i) chain += "G53 ";
+  chain += "G1 X5 Y5 E1\n";
+  EXPECT_NO_THROW(parse(chain));
+}
+
 // ---- layers --------------------------------------------------------------------------------------
 
 TEST(GcodeReader, LayersComeFromExtrusionNotFromComments) {

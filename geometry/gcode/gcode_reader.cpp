@@ -94,6 +94,14 @@ struct Reader::State {
   bool xyz_relative = false;  // G91
   int e_mode = 0;             // 0: follows G90/G91, 1: absolute (M82), 2: relative (M83)
   int plane = 17;             // G17/G18/G19
+  // Coordinate offsets that move where plastic lands, each way a dialect offers: workplace systems
+  // G54..G59.3 set by G10 L2/L20 (RepRapFirmware, Marlin CNC_COORDINATE_SYSTEMS), and Marlin's
+  // M206/M428 home offset. physical = logical + off (G92 and M206) + work[cur_work]. A file that
+  // changed them between layers would otherwise scramble its own reconstruction.
+  double work[9][3] = {};
+  int cur_work = 0;
+  double home_off[3] = {0, 0, 0};  // M206 values, kept to apply the change of the next M206
+  bool machine_coords = false;     // G53 on this line: the move is in machine coordinates
   uint16_t tool = 0;
   bool volumetric = false;    // E in mm^3 (M200 D>0, Cura UltiGCode flavour)
   double filament_area = 0;   // mm^2
@@ -318,7 +326,9 @@ struct Reader::State {
       if (code < 100000) code = code * 10 + (*p - '0');
       ++p;
     }
-    if (p < e && *p == '.') {  // sub-codes (G29.1, M862.3): none of them moves plastic
+    if (p < e && *p == '.') {  // sub-codes (G29.1, M862.3): none moves plastic; G59.1-3 pick systems 7-9
+      if (letter == 'G' && code == 59 && p + 1 < e && p[1] >= '1' && p[1] <= '3' && (p + 2 == e || !is_digit(p[2])))
+        cur_work = 6 + (p[1] - '1');
       check_text(p, e);
       return;
     }
@@ -335,9 +345,32 @@ struct Reader::State {
         case 5:
           parse_params(p, e);
           return bezier_move();
-        case 10:  // firmware retract; with P or L it sets tool offsets (RepRapFirmware)
+        case 10:  // firmware retract; with L2/L20 it sets a workplace offset, with P alone tool
+                  // offsets (the firmware moves the head so the nozzle lands on the G-code's point)
+          parse_params(p, e);
+          return set_work_offset();
         case 11:  // firmware unretract: the firmware moves the filament, not the G-code E
           parse_params(p, e);
+          return;
+        case 53: {  // "G53 G1 X.. Y..": that move in machine coordinates
+          const char* q = skip_spaces(p, e);
+          if (!machine_coords && q + 1 < e && to_upper(*q) == 'G' && is_digit(q[1])) {  // once: no G53 chains
+            machine_coords = true;
+            classic('G', q + 1, e);
+            machine_coords = false;
+            return;
+          }
+          check_text(p, e);
+          return;
+        }
+        case 54:
+        case 55:
+        case 56:
+        case 57:
+        case 58:
+        case 59:
+          check_text(p, e);
+          cur_work = code - 54;
           return;
         case 17:
         case 18:
@@ -398,6 +431,12 @@ struct Reader::State {
         return;
       case 486:
         return m486(p, e);
+      case 206:  // Marlin home offset: logical = native + offset, effective at once
+        parse_params(p, e);
+        return set_home_offset(false);
+      case 428:  // Marlin: home offsets that make the current position the origin
+        check_text(p, e);
+        return set_home_offset(true);
       default:
         check_text(p, e);
         return;
@@ -495,7 +534,7 @@ struct Reader::State {
       out[a] = pos[a];
       if (!params.has(kAxes[a])) continue;
       const double v = params.get(kAxes[a]) * unit;
-      out[a] = checked_axis(xyz_relative ? pos[a] + v : v + off[a], kNames[a]);
+      out[a] = checked_axis(xyz_relative ? pos[a] + v : machine_coords ? v : v + off[a] + work[cur_work][a], kNames[a]);
     }
   }
 
@@ -675,6 +714,40 @@ struct Reader::State {
     }
   }
 
+  // G10 L2 P<n> X Y Z: workplace system n's offset (machine coordinates); G10 L20 P<n> X Y Z: the
+  // offset that makes the current point read X Y Z in system n. Other G10 forms change nothing here.
+  void set_work_offset() {
+    if (!params.has('L') || !params.has('P')) return;
+    const double l = params.get('L'), pn = params.get('P');
+    if ((l != 2 && l != 20) || !(pn >= 1 && pn <= 9) || pn != std::floor(pn)) return;
+    const int n = static_cast<int>(pn) - 1;
+    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
+    for (int a = 0; a < 3; ++a) {
+      if (!params.has(kAxes[a])) continue;
+      const double v = checked_axis(params.get(kAxes[a]) * unit, "G10 offset");
+      work[n][a] = checked_axis(l == 2 ? v : pos[a] - off[a] - v, "G10 offset");
+    }
+  }
+
+  // M206 X Y Z (from_position false): Marlin's home offset, native = logical - offset, so a change
+  // of the offset by d moves every later point by -d. M428 (true): the offset that makes the current
+  // point the origin.
+  void set_home_offset(bool from_position) {
+    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
+    for (int a = 0; a < 3; ++a) {
+      double v;
+      if (from_position) {
+        v = home_off[a] - (pos[a] - off[a] - work[cur_work][a]);  // logical position -> 0
+      } else {
+        if (!params.has(kAxes[a])) continue;
+        v = params.get(kAxes[a]) * unit;
+      }
+      checked_axis(v, "home offset");
+      off[a] = checked_axis(off[a] + home_off[a] - v, "home offset");
+      home_off[a] = v;
+    }
+  }
+
   void set_position() {
     static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
     // G92 alone sets every axis to 0; "G92 E" (no number) sets E to 0.
@@ -683,7 +756,7 @@ struct Reader::State {
       if (any && !params.seen(kAxes[a])) continue;
       const double v = params.has(kAxes[a]) ? params.get(kAxes[a]) * unit : 0.0;
       checked_axis(v, "G92");
-      off[a] = pos[a] - v;
+      off[a] = pos[a] - v - work[cur_work][a];
     }
     if (!any || params.seen('E')) {
       const double v = params.has('E') ? params.get('E') * unit : 0.0;
