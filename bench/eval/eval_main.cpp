@@ -308,7 +308,9 @@ int run(const Options& opt) {
   // Benign files sliced to G-code (when a G-code class runs): the false-positive check for G-code.
   bool gcode_classes = false;
   for (const VariantClassInfo* c : selected)
-    gcode_classes |= (c->cls == VariantClass::kGcode || c->cls == VariantClass::kGcodeStripped) && c->not_run == nullptr;
+    gcode_classes |= (c->cls == VariantClass::kGcode || c->cls == VariantClass::kGcodeStripped ||
+                      c->cls == VariantClass::kGcodeEvasive) &&
+                     c->not_run == nullptr;
   if (gcode_classes) {
     std::vector<size_t> pool;
     for (size_t i : companion_pool)

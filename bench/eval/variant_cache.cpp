@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -40,6 +43,7 @@ constexpr VariantClassInfo kClasses[] = {
     {VariantClass::kEdit, "edit", 2, nullptr},
     {VariantClass::kGcode, "gcode", 1, nullptr},
     {VariantClass::kGcodeStripped, "gcode-stripped", 1, nullptr},
+    {VariantClass::kGcodeEvasive, "gcode-evasive", 1, nullptr},
 };
 
 const VariantClassInfo& info(VariantClass c) {
@@ -49,11 +53,14 @@ const VariantClassInfo& info(VariantClass c) {
 }
 
 // Which file format a variant is written in.
-enum class Writer { kStlBinary, kStlAscii, kObj, k3mf, kGcode, kGcodeStripped };
+enum class Writer { kStlBinary, kStlAscii, kObj, k3mf, kGcode, kGcodeStripped, kGcodeEvasive };
+
+bool is_gcode_writer(Writer w) { return w == Writer::kGcode || w == Writer::kGcodeStripped || w == Writer::kGcodeEvasive; }
 
 Writer writer_of(VariantClass cls, int k) {
   if (cls == VariantClass::kGcode) return Writer::kGcode;
   if (cls == VariantClass::kGcodeStripped) return Writer::kGcodeStripped;
+  if (cls == VariantClass::kGcodeEvasive) return Writer::kGcodeEvasive;
   if (cls != VariantClass::kFormat) return Writer::kStlBinary;
   return k == 0 ? Writer::kStlAscii : k == 1 ? Writer::kObj : Writer::k3mf;
 }
@@ -64,7 +71,8 @@ const char* extension(Writer w) {
     case Writer::kObj: return ".obj";
     case Writer::k3mf: return ".3mf";
     case Writer::kGcode:
-    case Writer::kGcodeStripped: return ".gcode";
+    case Writer::kGcodeStripped:
+    case Writer::kGcodeEvasive: return ".gcode";
     default: return ".stl";
   }
 }
@@ -167,9 +175,72 @@ std::string postprocess_gcode(const std::string& text, bool strip) {
   return out;
 }
 
+// The evasive class: stripped G-code rewritten with two tricks after which a Marlin printer still
+// prints the same part in the same place. (1) After every move that changes Z, an M206 home offset
+// with a new random XY shift (up to 40 mm each way), every later X and Y written shifted by it
+// (Marlin: logical = native + offset): read naively, each layer lands somewhere else. (2) Every
+// extruding G1 with X or Y becomes G5 with nothing else changed, what `sed s/^G1/G5/` does: Marlin's
+// cubic Bezier with its control points on its ends, the same straight line (BEZIER_CURVE_SUPPORT
+// builds; the pace along it is uneven, so plastic piles up at the ends, but the path is the part's);
+// read naively, nothing extrudes. Arcs keep their I/J (relative to the start point). PrusaSlicer
+// writes absolute XY, which the shift relies on.
+std::string evade_gcode(const std::string& text, uint64_t seed) {
+  Rng rng(seed);
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  double dx = 0, dy = 0;
+  size_t pos = 0;
+  char buf[64];
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    const bool move = line.size() > 3 && line[0] == 'G' && line[1] >= '0' && line[1] <= '3' && line[2] == ' ';
+    if (!move) {
+      out += line;
+      out += '\n';
+      continue;
+    }
+    std::string rewritten = line.substr(0, 2);
+    bool has_e = false, has_xy = false, has_z = false;
+    for (size_t i = 2; i < line.size();) {
+      const size_t word_end = std::min(line.find(' ', i + 1), line.size());
+      std::string word = line.substr(i + 1, word_end - i - 1);  // after the space
+      i = word_end;
+      if (word.empty()) continue;
+      const char letter = word[0];
+      double v = 0;
+      const auto r = std::from_chars(word.data() + 1, word.data() + word.size(), v);
+      const bool number = r.ec == std::errc() && r.ptr == word.data() + word.size();
+      if ((letter == 'X' || letter == 'Y') && number) {
+        std::snprintf(buf, sizeof buf, "%c%.3f", letter, v + (letter == 'X' ? dx : dy));
+        word = buf;
+        has_xy = true;
+      }
+      has_e |= letter == 'E' && number && v > 0;
+      has_z |= letter == 'Z';
+      rewritten += ' ';
+      rewritten += word;
+    }
+    if (rewritten[1] == '1' && has_e && has_xy) rewritten[1] = '5';
+    out += rewritten;
+    out += '\n';
+    if (has_z) {
+      dx = std::round((rng.uniform() * 80.0 - 40.0) * 1000.0) / 1000.0;
+      dy = std::round((rng.uniform() * 80.0 - 40.0) * 1000.0) / 1000.0;
+      std::snprintf(buf, sizeof buf, "M206 X%.3f Y%.3f\n", dx, dy);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+enum class GcodeStyle { kAsSliced, kStripped, kEvasive };
+
 // Slices `m` with PrusaSlicer (fixed settings: 0.2 mm layers, 400 mm bed, object labels on, the part
-// turned `rotate_deg` about Z and centred) into G-code at `path`.
-void slice_to_gcode(const Mesh& m, double rotate_deg, bool strip, const std::string& path) {
+// turned `rotate_deg` about Z and centred) into G-code at `path`, post-processed in `style`.
+void slice_to_gcode(const Mesh& m, double rotate_deg, GcodeStyle style, uint64_t seed, const std::string& path) {
   const std::string stl = temp_name(path) + ".stl", raw = temp_name(path) + ".gcode";
   struct Cleanup {
     std::vector<std::string> files;
@@ -191,7 +262,9 @@ void slice_to_gcode(const Mesh& m, double rotate_deg, bool strip, const std::str
   }
   std::string text;
   if (!read_text(raw, &text) || text.empty()) throw std::runtime_error("prusa-slicer wrote no G-code");
-  write_text(path, postprocess_gcode(text, strip));
+  std::string processed = postprocess_gcode(text, style != GcodeStyle::kAsSliced);
+  if (style == GcodeStyle::kEvasive) processed = evade_gcode(processed, seed);
+  write_text(path, processed);
 }
 
 void write_mesh_file(const Mesh& m, Writer w, const std::string& path) {
@@ -203,7 +276,8 @@ void write_mesh_file(const Mesh& m, Writer w, const std::string& path) {
       case Writer::kObj: write_obj(m, tmp); break;
       case Writer::k3mf: write_3mf(m, tmp); break;
       case Writer::kGcode:
-      case Writer::kGcodeStripped: throw std::logic_error("G-code is written by slice_to_gcode");
+      case Writer::kGcodeStripped:
+      case Writer::kGcodeEvasive: throw std::logic_error("G-code is written by slice_to_gcode");
     }
   } catch (...) {
     std::error_code ec;
@@ -269,6 +343,7 @@ Mesh make_variant(const VariantRequest& req, uint64_t seed, std::string* note) {
       return boolean(req.k == 0 ? variants::add_through_hole(ref, s_tr) : variants::add_boss(ref, s_tr));
     case VariantClass::kGcode:
     case VariantClass::kGcodeStripped:
+    case VariantClass::kGcodeEvasive:
       // The part as designed (resting on the bed the way its author exported it); the slicer turns
       // it about Z (get() passes the angle) and centres it.
       return ref;
@@ -429,10 +504,13 @@ VariantOutcome VariantCache::get(const VariantRequest& req) const {
     return out;
   }
   try {
-    if (w == Writer::kGcode || w == Writer::kGcodeStripped) {
+    if (is_gcode_writer(w)) {
       variants::VariantRng rng(variants::derive_seed(seed, kTagAxis));
+      const GcodeStyle style = w == Writer::kGcode           ? GcodeStyle::kAsSliced
+                               : w == Writer::kGcodeStripped ? GcodeStyle::kStripped
+                                                             : GcodeStyle::kEvasive;
       try {
-        slice_to_gcode(m, rng.uniform() * 360.0, w == Writer::kGcodeStripped, path);
+        slice_to_gcode(m, rng.uniform() * 360.0, style, variants::derive_seed(seed, kTagRigid), path);
       } catch (const std::runtime_error& e) {
         // A part the slicer refuses is a property of the part: cached like a transform failure,
         // except a missing slicer, which is not.

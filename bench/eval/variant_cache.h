@@ -44,6 +44,7 @@ enum class VariantClass : uint8_t {
   kGcode,
   kGcodeStripped,
   kSmooth,  // after the others: class numbers feed variant seeds
+  kGcodeEvasive,
 };
 
 struct VariantClassInfo {

@@ -1,6 +1,7 @@
 #include "geometry/gcode/gcode_reader.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -131,6 +132,7 @@ struct Reader::State {
   bool cmd_labels = false;   // the file labels objects with commands; comments are then ignored
 
   Params params;
+  std::vector<std::array<double, 3>> bezier_pts_;  // scratch of bezier_move (at most max_chords_per_arc + 1)
 
   State(ToolpathSink& s, ReaderOptions o) : sink(s), opt(o) {
     if (!(opt.arc_chord_mm >= 0.01f)) opt.arc_chord_mm = 0.01f;
@@ -680,20 +682,27 @@ struct Reader::State {
     if (!(nd >= 1)) nd = 1;
     if (nd > opt.max_chords_per_arc) nd = opt.max_chords_per_arc;
     const auto n = static_cast<uint32_t>(nd);
-    double prev[3] = {x0, y0, z0};
-    for (uint32_t k = 1; k <= n; ++k) {
-      double next[3] = {x3, y3, z3};
-      if (k < n) {
+    // The plastic is shared out by chord length, not by parameter step as Marlin steps E: where the
+    // curve slows (control points on its ends) Marlin piles plastic up, but the path, which is what
+    // the reconstruction needs, is the same, and a per-chord width from E would balloon there.
+    bezier_pts_.resize(n + 1);
+    double total = 0;
+    for (uint32_t k = 0; k <= n; ++k) {
+      std::array<double, 3>& q = bezier_pts_[k];
+      if (k == n) {
+        q = {x3, y3, z3};
+      } else {
         const double t = static_cast<double>(k) / n, u = 1 - t;
         const double b0 = u * u * u, b1 = 3 * u * u * t, b2 = 3 * u * t * t, b3 = t * t * t;
-        next[0] = b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3;
-        next[1] = b0 * y0 + b1 * y1 + b2 * y2 + b3 * y3;
-        next[2] = z0 + (z3 - z0) * t;
+        q = {b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3, b0 * y0 + b1 * y1 + b2 * y2 + b3 * y3, z0 + (z3 - z0) * t};
       }
-      segment(prev, next, de / n);
-      prev[0] = next[0];
-      prev[1] = next[1];
-      prev[2] = next[2];
+      if (k > 0) total += std::hypot(q[0] - bezier_pts_[k - 1][0], q[1] - bezier_pts_[k - 1][1]);
+    }
+    for (uint32_t k = 1; k <= n; ++k) {
+      const std::array<double, 3>& a = bezier_pts_[k - 1];
+      const std::array<double, 3>& b = bezier_pts_[k];
+      const double share = total > 0 ? std::hypot(b[0] - a[0], b[1] - a[1]) / total : 1.0 / n;
+      segment(a.data(), b.data(), de * share);
     }
     commit(to);
   }
