@@ -381,7 +381,7 @@ TEST(GcodeReader, BezierG5IsChordsOnTheCurve) {
 }
 
 // Offsets that move where plastic lands: Marlin's M206 / M428, workplace systems set with G10 L2 /
-// L20 and picked with G54..G59.3, and G53 (machine coordinates for one move). A file that shifts its
+// L20 and picked with G54..G59.3, G53 (machine coordinates for one move), Klipper's SET_GCODE_OFFSET. A file that shifts its
 // layers by changing them between layers prints the part unshifted, and must read that way.
 TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
   const std::string square = "G1 X0 Y0\nG1 X10 Y0 E1\nG1 X10 Y10 E1\nG1 X0 Y10 E1\nG1 X0 Y0 E1\n";
@@ -402,6 +402,9 @@ TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
       // G10 L20 at (10, 10): system 8 (G59.2) reads that point as (0, 0); M428 makes it the origin.
       "M83\nG1 Z0.2\n" + square + "G1 X10 Y10\nG10 L20 P8 X0 Y0\nG59.2\nG1 Z0.4\n" + shifted(-10, -10) +
           "G54\nG1 X10 Y10\nM428\nG1 Z0.6\n" + shifted(-10, -10),
+      // Klipper: physical = G-code position + SET_GCODE_OFFSET (absolute, or _ADJUST on top).
+      "M83\nG1 Z0.2\n" + square + "SET_GCODE_OFFSET X=30 Y=-7\nG1 Z0.4\n" + shifted(-30, 7) +
+          "SET_GCODE_OFFSET X_ADJUST=-30 Y_ADJUST=7 ; back\nG1 Z0.6\n" + square,
       // G53 moves in machine coordinates whatever offset is active; G53 chains are not followed.
       "M83\nG10 L2 P1 X99 Y99\nG53 G1 Z0.2\nG53 G1 X0 Y0\nG53 G1 X10 Y0 E1\nG53 G1 X10 Y10 E1\nG53 G1 X0 Y10 E1\n"
       "G53 G1 X0 Y0 E1\nG53 G1 Z0.4\n" + shifted(-99, -99) + "G53 G1 Z0.6\n" + shifted(-99, -99) + "G53 G53 G1 X5 Y5 E1\n",

@@ -96,12 +96,14 @@ struct Reader::State {
   int e_mode = 0;             // 0: follows G90/G91, 1: absolute (M82), 2: relative (M83)
   int plane = 17;             // G17/G18/G19
   // Coordinate offsets that move where plastic lands, each way a dialect offers: workplace systems
-  // G54..G59.3 set by G10 L2/L20 (RepRapFirmware, Marlin CNC_COORDINATE_SYSTEMS), and Marlin's
-  // M206/M428 home offset. physical = logical + off (G92 and M206) + work[cur_work]. A file that
-  // changed them between layers would otherwise scramble its own reconstruction.
+  // G54..G59.3 set by G10 L2/L20 (RepRapFirmware, Marlin CNC_COORDINATE_SYSTEMS), Marlin's M206/M428
+  // home offset, Klipper's SET_GCODE_OFFSET. physical = logical + off (G92, M206, SET_GCODE_OFFSET)
+  // + work[cur_work]. A file that changed them between layers would otherwise scramble its own
+  // reconstruction.
   double work[9][3] = {};
   int cur_work = 0;
   double home_off[3] = {0, 0, 0};  // M206 values, kept to apply the change of the next M206
+  double klipper_off[3] = {0, 0, 0};  // SET_GCODE_OFFSET values (Klipper: physical = G-code + offset)
   bool machine_coords = false;     // G53 on this line: the move is in machine coordinates
   uint16_t tool = 0;
   bool volumetric = false;    // E in mm^3 (M200 D>0, Cura UltiGCode flavour)
@@ -957,6 +959,7 @@ struct Reader::State {
     while (name_end < e && (is_alpha(*name_end) || is_digit(*name_end) || *name_end == '_')) ++name_end;
     const std::string_view name(p, static_cast<size_t>(name_end - p));
     check_text(name_end, e);
+    if (name.size() == 16 && iequals_prefix(p, name_end, "SET_GCODE_OFFSET")) return set_gcode_offset(name_end, e);
     if (name.size() < 14 || !iequals_prefix(p, name_end, "EXCLUDE_OBJECT")) {
       ++stats.unknown_commands;
       return;
@@ -1003,6 +1006,32 @@ struct Reader::State {
       cmd_obj = -1;
     } else {
       ++stats.unknown_commands;  // EXCLUDE_OBJECT (cancel) and other variants
+    }
+  }
+
+  // Klipper's SET_GCODE_OFFSET [X=<pos>|X_ADJUST=<adj>] [Y..] [Z..] [MOVE=1]: physical = G-code
+  // position + offset, the change effective at once (and with MOVE=1 the head moves by it).
+  void set_gcode_offset(const char* p, const char* e) {
+    const char* stop = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
+    const std::string_view args(p, static_cast<size_t>((stop ? stop : e) - p));
+    double next[3] = {klipper_off[0], klipper_off[1], klipper_off[2]};
+    bool move = false;
+    for_each_kv(args, [&](std::string_view key, std::string_view value) {
+      double v = 0;
+      if (!parse_number_view(trim(value), v)) return;
+      for (int a = 0; a < 3; ++a) {
+        const char axis = "XYZ"[a];
+        if (key.size() == 1 && to_upper(key[0]) == axis) next[a] = v;
+        if (key.size() == 8 && to_upper(key[0]) == axis && iequals_prefix(key.data() + 1, key.data() + 8, "_ADJUST"))
+          next[a] = klipper_off[a] + v;
+      }
+      if (key.size() == 4 && iequals_prefix(key.data(), key.data() + 4, "MOVE")) move = v != 0;
+    });
+    for (int a = 0; a < 3; ++a) {
+      const double delta = checked_axis(next[a], "SET_GCODE_OFFSET") - klipper_off[a];
+      off[a] = checked_axis(off[a] + delta, "SET_GCODE_OFFSET");
+      if (move) pos[a] = checked_axis(pos[a] + delta, "SET_GCODE_OFFSET");
+      klipper_off[a] = next[a];
     }
   }
 
