@@ -380,6 +380,19 @@ TEST(GcodeReader, BezierG5IsChordsOnTheCurve) {
   EXPECT_NEAR(ea, eb, 1e-5);
 }
 
+// M221 S<percent> scales every later E, as the firmware does (and so the E-derived width).
+TEST(GcodeReader, FlowPercentScalesExtrusion) {
+  const Parsed p = parse("M83\nG1 Z0.2\nG1 X10 Y0 E0.5\nM221 S200\nG1 X20 Y0 E0.5\nM221\nG1 X30 Y0 E0.5\nM221 S100\nG1 X40 Y0 E0.5\n");
+  ASSERT_EQ(p.layers.size(), 1u);
+  const auto& m = p.layers[0].moves;
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_FLOAT_EQ(m[0].e, 0.5f);
+  EXPECT_FLOAT_EQ(m[1].e, 1.0f);
+  EXPECT_FLOAT_EQ(m[2].e, 1.0f);  // M221 without S reports, changes nothing
+  EXPECT_FLOAT_EQ(m[3].e, 0.5f);
+  EXPECT_NEAR(m[1].width, 2 * m[0].width, 1e-4);
+}
+
 // Offsets that move where plastic lands: Marlin's M206 / M428, workplace systems set with G10 L2 /
 // L20 and picked with G54..G59.3, G53 (machine coordinates for one move), Klipper's SET_GCODE_OFFSET. A file that shifts its
 // layers by changing them between layers prints the part unshifted, and must read that way.

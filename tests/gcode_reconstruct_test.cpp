@@ -102,6 +102,27 @@ std::vector<Layer> square_tube() {
   return layers;
 }
 
+// Widths no nozzle prints (E scaled by steps/mm the file changed, false ;WIDTH: comments) are
+// rescaled per layer so the median is the default: hairline walls read like real ones.
+TEST(GcodeReconstruct, ImplausibleWidthsAreRescaledPerLayer) {
+  const PrintSample normal = run(square_tube());
+  EXPECT_EQ(normal.rescaled_layers, 0u);
+  for (const float factor : {0.05f, 6.0f}) {
+    std::vector<Layer> layers = square_tube();
+    for (Layer& l : layers)
+      for (ExtrusionMove& m : l.moves) m.width *= factor;
+    const PrintSample ps = run(layers);
+    EXPECT_EQ(ps.rescaled_layers, 50u) << factor;
+    EXPECT_EQ(ps.bodies, normal.bodies) << factor;
+    EXPECT_NEAR(static_cast<double>(ps.sample.points.size()), static_cast<double>(normal.sample.points.size()),
+                0.01 * static_cast<double>(normal.sample.points.size()))
+        << factor;
+    ASSERT_EQ(ps.area_profile.size(), normal.area_profile.size());
+    for (size_t i = 0; i < ps.area_profile.size(); ++i)
+      EXPECT_NEAR(ps.area_profile[i][1], normal.area_profile[i][1], 0.01 * normal.area_profile[i][1] + 1e-3) << factor;
+  }
+}
+
 TEST(GcodeReconstruct, SquareTubeWallsSkinsAndNormals) {
   const PrintSample ps = run(square_tube());
   const double cell = 0.2, outer = 10, inner = 10 - 4 * kW;

@@ -109,6 +109,7 @@ struct Reader::State {
   bool volumetric = false;    // E in mm^3 (M200 D>0, Cura UltiGCode flavour)
   double filament_area = 0;   // mm^2
   double comment_width = 0;   // last ;WIDTH: (0 = none seen)
+  double flow = 1.0;          // M221 S<percent>: the firmware scales every E by it
 
   // Layer state.
   bool have_layer = false;
@@ -435,6 +436,10 @@ struct Reader::State {
         return;
       case 486:
         return m486(p, e);
+      case 221:  // flow (extrude factor) in percent: Marlin, Klipper, RepRapFirmware
+        parse_params(p, e);
+        if (params.has('S') && params.get('S') > 0 && params.get('S') <= 1e5) flow = params.get('S') / 100.0;
+        return;
       case 206:  // Marlin home offset: logical = native + offset, effective at once
         parse_params(p, e);
         return set_home_offset(false);
@@ -558,7 +563,7 @@ struct Reader::State {
       e_logical = v;
     }
     if (volumetric) de /= filament_area;  // mm^3 -> mm of filament
-    return de;
+    return de * flow;
   }
 
   void linear_move() {

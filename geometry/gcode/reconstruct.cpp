@@ -73,6 +73,7 @@ namespace {
 
 constexpr float kDefaultWidth = 0.45f;    // mm, for moves whose width is unknown
 constexpr float kMaxWidth = 5.0f;         // mm, wider claims are clamped (hostile E values)
+constexpr float kPlausibleWidth[2] = {0.2f, 1.6f};  // mm, a layer's median width outside is rescaled
 constexpr double kMaxCoord = 1e6;         // mm, moves beyond are skipped
 constexpr int8_t kEmptyQ = -127;          // f quantised: q = round(127 * clamp(f / cell, -1, 1))
 constexpr int8_t kFullQ = 127;
@@ -519,6 +520,8 @@ struct Reconstructor::State {
   uint32_t coarsened = 0;
   uint64_t peak_cells = 0;
   uint64_t skipped = 0;
+  uint32_t rescaled_layers = 0;   // layers whose widths were implausible (accept)
+  std::vector<float> width_scratch;
   uint32_t holes_kept = 0, gaps_filled = 0;
   bool finished = false;
   std::deque<std::unique_ptr<LayerJob>> pending;
@@ -1099,6 +1102,22 @@ void Reconstructor::State::accept(Layer& layer) {
     spare.push_back(std::move(job));
     return;
   }
+  // Widths no nozzle prints (E scaled by changed steps/mm or a flow factor the reader cannot see,
+  // false ;WIDTH: comments) would paint the layer as hairlines or blobs: when the layer's median
+  // width is outside kPlausibleWidth, every width of the layer is scaled so the median is the default.
+  width_scratch.resize(kept);
+  for (size_t k = 0; k < kept; ++k) width_scratch[k] = layer.moves[k].width;
+  std::nth_element(width_scratch.begin(), width_scratch.begin() + static_cast<std::ptrdiff_t>(kept / 2), width_scratch.end());
+  const float median = width_scratch[kept / 2];
+  if (median < kPlausibleWidth[0] || median > kPlausibleWidth[1]) {
+    const float scale = kDefaultWidth / median;
+    wmax = 0;
+    for (ExtrusionMove& mv : layer.moves) {
+      mv.width = std::min(mv.width * scale, kMaxWidth);
+      wmax = std::max(wmax, mv.width);
+    }
+    ++rescaled_layers;
+  }
   job->move_obj.resize(kept);
   for (size_t k = 0; k < kept; ++k) job->move_obj[k] = dense_label(layer.moves[k].object);
   job->labelled = n_labels > 0 || any_obj;
@@ -1193,6 +1212,7 @@ PrintSample Reconstructor::snapshot() const {
   out.coarsened_layers = st.coarsened;
   out.peak_layer_cells = st.peak_cells;
   out.skipped_moves = st.skipped;
+  out.rescaled_layers = st.rescaled_layers;
   out.holes_kept = st.holes_kept;
   out.gaps_filled = st.gaps_filled;
   out.labelled = st.n_labels > 0;

@@ -41,6 +41,7 @@ struct PrintSample {
   uint32_t coarsened_layers = 0;   // layers rasterised with cells coarser than cell_mm (cell cap or budget)
   uint64_t peak_layer_cells = 0;   // largest raster allocated for one layer (cells)
   uint64_t skipped_moves = 0;      // moves ignored: non-finite or absurd coordinates (|x|,|y| > 1e6 mm)
+  uint32_t rescaled_layers = 0;    // layers whose median width (0.2-1.6 mm plausible) was rescaled to 0.45 mm
   uint32_t holes_kept = 0;         // enclosed empty regions kept empty (holes), summed over layers
   uint32_t gaps_filled = 0;        // enclosed empty regions filled (sparse infill gaps), summed over layers
 };
