@@ -2,6 +2,7 @@
 // corrupted buffers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -209,14 +210,28 @@ TEST(StlBinary, CountAboveLimitNamesTheLimit) {
   EXPECT_EQ(s3d::formats::stl_binary::read(b, opt).triangles.size(), 12u);
 }
 
-TEST(StlBinary, NanOrInfNamesTriangle) {
+// A triangle with a NaN or infinite corner is dropped with a note naming it, as admesh (PrusaSlicer)
+// drops it and slices the rest: one such triangle must not make a printable part unscreenable. A file
+// with nothing else is an error.
+TEST(StlBinary, NanOrInfTrianglesAreDroppedWithANote) {
+  const auto cube = cube_triangles();
+  const Mesh reference = s3d::formats::stl_binary::read(binary_stl(cube), {});
   for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                     -std::numeric_limits<float>::infinity()}) {
-    auto tris = cube_triangles();
-    tris[7][2][1] = bad;
-    const Bytes b = binary_stl(tris);
-    const LoadError e = expect_error([&] { s3d::formats::stl_binary::read(b, {}); }, ErrorCode::kBadValue);
-    EXPECT_TRUE(contains(e.what(), "triangle 7")) << e.what();
+    auto tris = cube;
+    Triangle extra = tris[3];
+    extra[2][1] = bad;
+    tris.insert(tris.begin() + 7, extra);  // 13 triangles, the 8th (index 7) bad
+    tris.push_back(extra);                 // and the last
+    const Mesh m = s3d::formats::stl_binary::read(binary_stl(tris), {});
+    EXPECT_EQ(m.triangles, reference.triangles);
+    EXPECT_EQ(m.vertices, reference.vertices);
+    ASSERT_EQ(m.notes.size(), 1u);
+    EXPECT_TRUE(contains(m.notes[0].c_str(), "2 triangles")) << m.notes[0];
+    EXPECT_TRUE(contains(m.notes[0].c_str(), "triangle 7")) << m.notes[0];
+    std::vector<Triangle> all_bad(3, extra);
+    const LoadError e = expect_error([&] { s3d::formats::stl_binary::read(binary_stl(all_bad), {}); }, ErrorCode::kBadValue);
+    EXPECT_TRUE(contains(e.what(), "every triangle")) << e.what();
   }
 }
 
@@ -379,14 +394,28 @@ TEST(StlAscii, EndOfFileInsideFacetIsTruncated) {
   expect_error([&] { s3d::formats::stl_ascii::read(span_of(s), {}); }, ErrorCode::kTruncated);
 }
 
-TEST(StlAscii, NanOrInfNamesTriangle) {
+TEST(StlAscii, NanOrInfFacetsAreDroppedWithANote) {
+  const auto cube = cube_triangles();
+  const Mesh reference = s3d::formats::stl_ascii::read(span_of(ascii_stl(cube)), {});
   for (const char* bad : {"nan", "inf", "-inf", "1e39", "1e999"}) {
-    auto tris = cube_triangles();
-    tris[4][2][0] = 12345.5f;  // a marker to replace
+    auto tris = cube;
+    Triangle extra = tris[4];
+    extra[2][0] = 12345.5f;  // a marker to replace
+    tris.insert(tris.begin() + 4, extra);
     std::string s = ascii_stl(tris);
-    s.replace(s.find("12345.5"), 7, bad);
-    const LoadError e = expect_error([&] { s3d::formats::stl_ascii::read(span_of(s), {}); }, ErrorCode::kBadValue);
-    EXPECT_TRUE(contains(e.what(), "triangle 4")) << bad << ": " << e.what();
+    const size_t at = s.find("12345.5");
+    const size_t line = 1 + static_cast<size_t>(std::count(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+    s.replace(at, 7, bad);
+    const Mesh m = s3d::formats::stl_ascii::read(span_of(s), {});
+    EXPECT_EQ(m.triangles, reference.triangles) << bad;
+    EXPECT_EQ(m.vertices, reference.vertices) << bad;
+    ASSERT_EQ(m.notes.size(), 1u) << bad;
+    EXPECT_TRUE(contains(m.notes[0].c_str(), "1 facet ")) << m.notes[0];
+    EXPECT_TRUE(contains(m.notes[0].c_str(), "line " + std::to_string(line))) << m.notes[0];
+    std::string only = ascii_stl({extra});
+    only.replace(only.find("12345.5"), 7, bad);
+    const LoadError e = expect_error([&] { s3d::formats::stl_ascii::read(span_of(only), {}); }, ErrorCode::kBadValue);
+    EXPECT_TRUE(contains(e.what(), "every facet")) << e.what();
   }
 }
 

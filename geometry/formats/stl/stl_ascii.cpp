@@ -86,7 +86,13 @@ class Parser {
       }
     }
     if (in_solid && mesh.triangles.size() > solid_start) starts.push_back(static_cast<uint32_t>(solid_start));
+    if (mesh.triangles.empty() && dropped_)
+      throw LoadError(ErrorCode::kBadValue, "every facet of the ASCII STL has a NaN or infinite coordinate");
     if (mesh.triangles.empty()) throw LoadError(ErrorCode::kEmpty, "ASCII STL holds zero facets");
+    if (dropped_)
+      mesh.notes.push_back(std::to_string(dropped_) + " facet" + (dropped_ == 1 ? "" : "s") +
+                           " with a NaN or infinite coordinate dropped (the first at line " +
+                           std::to_string(first_dropped_line_) + "), as slicers drop them");
     if (starts.size() > 1) mesh.object_starts = std::move(starts);
     return mesh;
   }
@@ -152,7 +158,7 @@ class Parser {
     return w;
   }
 
-  uint32_t coordinate(size_t tri) {
+  uint32_t coordinate() {
     std::string_view w = word_in_facet();
     const char* first = w.data();
     const char* last = w.data() + w.size();
@@ -173,10 +179,10 @@ class Parser {
     }
     uint32_t bits;
     std::memcpy(&bits, &v, 4);
-    if (stl_detail::non_finite_bits(bits))
-      throw LoadError(ErrorCode::kBadValue, "ASCII STL triangle " + std::to_string(tri) +
-                                                " has a NaN or infinite coordinate (line " +
-                                                std::to_string(line_) + ")");
+    if (stl_detail::non_finite_bits(bits)) {
+      if (!facet_bad_ && dropped_ == 0) first_dropped_line_ = line_;
+      facet_bad_ = true;
+    }
     return stl_detail::canonical_bits(bits);
   }
 
@@ -194,14 +200,13 @@ class Parser {
       loop = true;
       w = word_in_facet();
     }
-    Tri t{};
+    uint32_t corner[3][3];
     int n = 0;
+    facet_bad_ = false;
     while (iequals(w, "vertex")) {
       if (n == 3) fail("facet starting at line " + std::to_string(facet_line_) + " has more than 3 vertices");
-      const uint32_t x = coordinate(tri);
-      const uint32_t y = coordinate(tri);
-      const uint32_t z = coordinate(tri);
-      t[n++] = welder.insert(x, y, z);
+      for (int c = 0; c < 3; ++c) corner[n][c] = coordinate();
+      ++n;
       w = word_in_facet();
     }
     if (n != 3)
@@ -212,14 +217,25 @@ class Parser {
       w = word_in_facet();
     }
     if (!iequals(w, "endfacet")) fail("expected 'endfacet', found '" + printable(w) + "'");
+    // A facet with a NaN or infinite coordinate is dropped, as admesh (PrusaSlicer) drops it.
+    if (facet_bad_) {
+      ++dropped_;
+      return;
+    }
+    Tri t;
+    for (int k = 0; k < 3; ++k) t[k] = welder.insert(corner[k][0], corner[k][1], corner[k][2]);
     mesh.triangles.push_back(t);
   }
+
 
   const uint8_t* p_;
   const uint8_t* end_;
   const ReadOptions& opt_;
   size_t line_ = 1;
   size_t facet_line_ = 0;
+  bool facet_bad_ = false;          // the facet being read has a non-finite coordinate
+  size_t dropped_ = 0;              // facets dropped for that
+  size_t first_dropped_line_ = 0;
 };
 
 }  // namespace

@@ -111,8 +111,12 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
   const uint8_t* rec = data.data() + kHeaderBytes;
   uint32_t bits[kBlock * 9];
   uint64_t hashes[kBlock * 3];
+  // Triangles with a NaN or infinite coordinate are dropped, as admesh (PrusaSlicer) drops them and
+  // then slices the rest: refusing the file would let one such triangle hide a printable part.
+  uint64_t kept = 0, dropped = 0, first_dropped = 0;
   for (uint64_t first = 0; first < count; first += kBlock) {
     const uint64_t n = count - first < kBlock ? count - first : kBlock;
+    uint32_t bad_mask = 0;
     for (uint64_t k = 0; k < n; ++k, rec += kRecordBytes) {
       uint32_t* b = bits + 9 * k;
       std::memcpy(b, rec + 12, 36);
@@ -122,20 +126,33 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
         bad |= stl_detail::non_finite_bits(b[c]);
         b[c] = stl_detail::canonical_bits(b[c]);
       }
-      if (bad)
-        throw LoadError(ErrorCode::kBadValue, "binary STL triangle " + std::to_string(first + k) +
-                                                  " has a NaN or infinite coordinate");
+      if (bad) {
+        bad_mask |= 1u << k;
+        continue;
+      }
       for (int c = 0; c < 3; ++c) {
         hashes[3 * k + c] = stl_detail::VertexWelder::hash(b[3 * c], b[3 * c + 1], b[3 * c + 2]);
         welder.prefetch(hashes[3 * k + c]);
       }
     }
     for (uint64_t k = 0; k < n; ++k) {
+      if ((bad_mask >> k) & 1u) {
+        if (dropped++ == 0) first_dropped = first + k;
+        continue;
+      }
       const uint32_t* b = bits + 9 * k;
-      Tri& tri = mesh.triangles[first + k];
+      Tri& tri = mesh.triangles[kept++];
       for (int c = 0; c < 3; ++c)
         tri[c] = welder.insert_hashed(hashes[3 * k + c], b[3 * c], b[3 * c + 1], b[3 * c + 2]);
     }
+  }
+  if (kept == 0)
+    throw LoadError(ErrorCode::kBadValue, "every triangle of the binary STL has a NaN or infinite coordinate");
+  if (dropped) {
+    mesh.triangles.resize(kept);
+    mesh.notes.push_back(std::to_string(dropped) + " triangle" + (dropped == 1 ? "" : "s") +
+                         " with a NaN or infinite coordinate dropped (the first: triangle " +
+                         std::to_string(first_dropped) + "), as slicers drop them");
   }
   if (mesh.vertices.capacity() > mesh.vertices.size() + mesh.vertices.size() / 4 + 4096)
     mesh.vertices.shrink_to_fit();
