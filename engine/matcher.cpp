@@ -1355,6 +1355,21 @@ Matcher::Matcher(std::vector<Signature> signatures, const MatchSettings& setting
 
 Matcher::~Matcher() = default;
 
+std::vector<double> Matcher::unit_factors_for(double diag_mm) const {
+  std::vector<double> out;
+  if (!(diag_mm > 0) || !std::isfinite(diag_mm)) return out;
+  for (const double u : {25.4, 1 / 25.4, 1000.0, 0.001}) {
+    for (const auto& r : refs_) {
+      const double ratio = diag_mm * u / r->diag;
+      if (ratio >= settings_.min_scale * 0.95 && ratio <= settings_.max_scale * 1.05) {
+        out.push_back(u);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) const {
   MatchOutcome out;
   if (refs_.empty()) return out;

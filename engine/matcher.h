@@ -47,6 +47,11 @@ class Matcher {
   // The same stages for a sample (no geometry hashes: a sample has no exact triangle set).
   MatchOutcome match_sample(const SampledInput& input) const;
   size_t size() const { return refs_.size(); }
+  // Unit factors (25.4, 1/25.4, 1000, 1/1000) by which a file whose bounding box has diagonal
+  // `diag_mm` would come to the size of some reference (within the accepted scale range): a part
+  // exported in inches or metres, which slicers offer to convert on import. Usually empty.
+  // (Centimetres, x10, are left out: ordinary parts a tenth of a reference's size are common.)
+  std::vector<double> unit_factors_for(double diag_mm) const;
 
  private:
   MatchSettings settings_;

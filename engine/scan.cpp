@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <exception>
 
 #include "engine/input.h"
@@ -70,6 +72,43 @@ ScanResult unscreened_result(const std::string& path, Verdict v, const std::stri
   return r;
 }
 
+// A mesh that matched nothing at its own size is tried once more at each unit factor that brings it
+// to some reference's size (a part exported in inches or metres, or a millimetre part read as one:
+// slicers offer to convert such a file on import, so its size alone must not hide it). A match found
+// that way is `review` at most -- the file as it stands prints at another size -- with a note naming
+// the factor; its scale and transform are those of the file as given.
+static void match_in_other_units(const Mesh& mesh, const Matcher& matcher, MatchOutcome& m,
+                                 std::vector<std::string>& notes) {
+  if (mesh.vertices.empty()) return;
+  Vec3f lo = mesh.vertices[0], hi = lo;
+  for (const Vec3f& v : mesh.vertices)
+    for (int a = 0; a < 3; ++a) {
+      lo[a] = std::min(lo[a], v[a]);
+      hi[a] = std::max(hi[a], v[a]);
+    }
+  const double diag = std::sqrt(double(hi[0] - lo[0]) * (hi[0] - lo[0]) + double(hi[1] - lo[1]) * (hi[1] - lo[1]) +
+                                double(hi[2] - lo[2]) * (hi[2] - lo[2]));
+  for (const double u : matcher.unit_factors_for(diag)) {
+    Mesh scaled = mesh;
+    for (Vec3f& v : scaled.vertices)
+      for (float& c : v) c = static_cast<float>(c * u);
+    MatchOutcome mu = matcher.match(scaled);
+    if (mu.verdict == Verdict::kClean) continue;
+    for (MatchEvidence& e : mu.matches) {
+      e.scale /= u;
+      for (double& t : e.transform) t /= u;  // file = scaled / u, rotation and translation alike
+    }
+    mu.verdict = Verdict::kReview;
+    m = std::move(mu);
+    const char* what = u == 25.4 ? " (inches to millimetres)" : u == 1000.0 ? " (metres to millimetres)" : "";
+    char factor[32];
+    std::snprintf(factor, sizeof factor, "%.4g", u);
+    notes.push_back(std::string("matches only with its units converted, coordinates x") + factor + what +
+                    ", as slicers offer to convert such a file on import: review");
+    return;
+  }
+}
+
 // The matcher's view of a reconstructed print.
 static SampledInput sampled_input(const gcode::PrintSample& p) {
   SampledInput s;
@@ -122,6 +161,7 @@ static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_poi
                        [](const MatchEvidence& a, const MatchEvidence& b) { return a.score > b.score; });
     } else {
       MatchOutcome m = matcher.match(*in.mesh, r.sha256);
+      if (m.verdict == Verdict::kClean) match_in_other_units(*in.mesh, matcher, m, r.notes);
       r.verdict = m.verdict;
       r.score = m.best_score;
       r.bodies = m.bodies;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/scan.h"
+#include "geometry/load.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/test_helpers.h"
 
@@ -53,6 +54,31 @@ TEST(DemoDatabase, EvidenceNamesThePartAndItsPose) {
   EXPECT_EQ(p.matches[0].label, "demo-gear-hub");
   EXPECT_EQ(p.bodies, 3u);
   ASSERT_EQ(p.matches[0].bodies.size(), 1u);  // the hub alone, not the pipe and knob beside it
+}
+
+// A part exported in inches (or metres) matches nothing at its own size; slicers offer to convert it,
+// so it is tried at those unit factors: review, with a note and the file's own scale.
+TEST(DemoDatabase, APartInOtherUnitsIsReviewWithANote) {
+  const Mesh part = load_model(test::read_bytes(example("bracket_reposed.stl")), {}).mesh;
+  for (const double factor : {1 / 25.4, 25.4, 0.001}) {
+    Mesh m = part;
+    for (Vec3f& v : m.vertices)
+      for (float& c : v) c = static_cast<float>(c * factor);
+    const ScanResult r = demo_engine().scan_mesh(m, "bracket_in_other_units.stl");
+    EXPECT_EQ(r.verdict, Verdict::kReview) << factor;
+    ASSERT_FALSE(r.matches.empty()) << factor;
+    EXPECT_EQ(r.matches[0].label, "demo-bracket");
+    EXPECT_NEAR(r.matches[0].scale / factor, 1.04, 0.03) << factor;
+    ASSERT_EQ(r.notes.size(), 1u) << factor;
+    EXPECT_NE(r.notes[0].find("units converted"), std::string::npos) << r.notes[0];
+  }
+  // Ten times (centimetres) is not tried: ordinary parts a tenth of a reference's size are common.
+  Mesh ten = part;
+  for (Vec3f& v : ten.vertices)
+    for (float& c : v) c *= 10.0f;
+  const ScanResult r = demo_engine().scan_mesh(ten, "bracket_x10.stl");
+  EXPECT_EQ(r.verdict, Verdict::kClean);
+  EXPECT_TRUE(r.notes.empty());
 }
 
 TEST(ScanCli, JsonLinesFollowTheContractAndExitCodes) {
