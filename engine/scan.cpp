@@ -57,7 +57,8 @@ std::string extension_3d(const std::string& path) {
   if (dot == std::string::npos || dot == 0) return {};
   std::string ext = name.substr(dot + 1);
   for (char& c : ext) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  for (const char* known : {"stl", "obj", "ply", "off", "amf", "3mf", "gcode", "gco", "g", "bgcode"})
+  // (Not ".g": RepRapFirmware macros use it, but so do grammar files and much else on a seized drive.)
+  for (const char* known : {"stl", "obj", "ply", "off", "amf", "3mf", "gcode", "gco", "bgcode"})
     if (ext == known) return ext;
   return {};
 }
