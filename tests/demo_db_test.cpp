@@ -247,6 +247,35 @@ TEST(ScanCli, IsolatedScanSurvivesAFileThatCrashesTheParser) {
   EXPECT_EQ(verdicts(test::run_cli({"scan", "-r", "--json", "--db", S3D_DEMO_DB, dir})), expected);
 }
 
+// Sanitizer builds set no memory cap (their shadow memory would count against it).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kCapsMemory = false;
+#else
+constexpr bool kCapsMemory = true;
+#endif
+
+// A file whose screening allocates far more than the worker's data cap (the hook allocates 1 GiB,
+// untouched) is an error result naming the cap; the other files are screened; without a cap the
+// same allocation succeeds and the file is screened as usual.
+TEST(ScanCli, IsolatedWorkersCapTheirMemory) {
+  if (!kCapsMemory) GTEST_SKIP() << "no memory cap in sanitizer builds";
+  const std::string dir = examples_folder();
+  const auto plain = verdicts(test::run_cli({"scan", "-r", "--json", "--db", S3D_DEMO_DB, dir}));
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "alloc:pipe.stl");
+  const auto capped = test::run_cli({"scan", "-r", "--json", "--isolate", "--worker-memory", "512", "--db", S3D_DEMO_DB, dir});
+  EXPECT_EQ(capped.exit_code, 1) << capped.err;
+  const auto got = verdicts(capped);
+  ASSERT_EQ(got.size(), plain.size()) << capped.out;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].first, plain[i].first);
+    EXPECT_EQ(got[i].second, got[i].first.ends_with("pipe.stl") ? "error 0.0" : plain[i].second) << got[i].first;
+  }
+  EXPECT_NE(capped.err.find("pipe.stl: not screened: it needs more memory than the worker's cap of 512 MiB"),
+            std::string::npos) << capped.err;
+  const auto uncapped = test::run_cli({"scan", "-r", "--json", "--isolate", "--worker-memory", "0", "--db", S3D_DEMO_DB, dir});
+  EXPECT_EQ(verdicts(uncapped), plain) << uncapped.err;
+}
+
 // A file on which the parser never returns: --stall-timeout stops the worker, the file is reported,
 // the others are screened.
 TEST(ScanCli, IsolatedScanStopsAFileThatHangsTheParser) {

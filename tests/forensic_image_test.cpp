@@ -612,6 +612,32 @@ TEST(ImageCli, AFileThatCrashesItsWorkerCostsThatFileOnly) {
   EXPECT_EQ(rep["errors"][0]["path"], prefix + "jobs/gear.stl");
 }
 
+// A file whose screening allocates past the worker's data cap is an error naming the cap; the walk
+// and the other files go on in the same worker. (No cap in sanitizer builds.)
+TEST(ImageCli, AFileOverTheWorkerMemoryCapIsAnError) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "no memory cap in sanitizer builds";
+#endif
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string db = part_db(f);
+  ASSERT_FALSE(db.empty());
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "alloc:gear.stl");
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--worker-memory", "512", f.image});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto lines = json_lines(r);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  const std::string prefix = f.image + "!/";
+  EXPECT_EQ(lines[1]["path"], prefix + "jobs/gear.stl");
+  EXPECT_EQ(lines[1]["verdict"], "error");
+  EXPECT_NE(lines[1]["error"].get<std::string>().find("cap of 512 MiB"), std::string::npos) << lines[1];
+  for (size_t i : {0u, 2u, 3u}) EXPECT_EQ(lines[i]["verdict"], "restricted") << lines[i];
+  const auto uncapped = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--worker-memory", "0", f.image});
+  const auto all = json_lines(uncapped);
+  ASSERT_EQ(all.size(), 4u) << uncapped.out;
+  EXPECT_EQ(all[1]["verdict"], "clean") << all[1];
+}
+
 // A walker that never ends (an endless loop on a hostile image) is stopped by --image-timeout.
 TEST(ImageCli, AHungWalkerIsStoppedByTheImageTimeout) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";

@@ -20,6 +20,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <new>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -44,6 +45,7 @@ struct ScanOptions {
   int threads = 0;
   bool isolate = false;
   double stall_timeout = 0;  // --isolate: seconds without a finished file before a worker is stopped
+  uint64_t worker_memory = default_worker_memory_mib();  // --isolate: each worker's data cap, MiB (0: none)
   std::vector<std::string> paths;
   ScanSettings settings;
   // Worker mode (set by an --isolate parent, hidden): files [from, from + count) of the NUL-separated
@@ -73,8 +75,8 @@ void expand(const std::string& path, bool recursive, std::vector<std::string>& o
 
 std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path, bool worker) {
   std::vector<ScanResult> out;
-  if (worker) worker_fault_point(path);
   try {
+    if (worker) worker_fault_point(path);
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
       out.push_back(unscreened_result(path, Verdict::kError, "is a directory (use --recursive)"));
@@ -84,6 +86,9 @@ std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path,
     }
   } catch (const LoadError& e) {
     out.push_back(unscreened_result(path, Verdict::kError, e.what()));
+  } catch (const std::bad_alloc&) {
+    out.clear();
+    out.push_back(unscreened_result(path, Verdict::kError, out_of_memory_reason()));
   } catch (const std::exception& e) {
     out.push_back(unscreened_result(path, Verdict::kError, std::string("internal error: ") + e.what()));
   }
@@ -143,6 +148,7 @@ int exit_status(bool any_match, bool any_error) {
 // Worker mode: "ready" once the database is loaded, "<index> <match> <error>" after each file's
 // results are written, "end" at the end.
 int run_scan_worker(const ScanOptions& o) {
+  cap_worker_memory(o.worker_memory);
   std::FILE* state = std::fopen(o.worker_state.c_str(), "wb");
   if (!state) {
     diagnose(o.worker_state, "cannot write the worker's state");
@@ -208,6 +214,7 @@ int run_scan_isolated(const ScanOptions& o, const std::vector<std::string>& file
     if (!o.db.empty()) args.insert(args.end(), {"--db", o.db});
     if (o.json) args.push_back("--json");
     if (threads > 0) args.insert(args.end(), {"--threads", std::to_string(threads)});
+    args.insert(args.end(), {"--worker-memory", std::to_string(o.worker_memory)});
     for (std::string& a : screening_args(o.settings)) args.push_back(std::move(a));
     args.push_back("(worker)");  // PATH is required; a worker takes its files from the list
     Outcome out;
@@ -292,6 +299,10 @@ void register_scan(CLI::App& app, Context& ctx) {
   sub->add_option("--stall-timeout", o->stall_timeout, "With --isolate: seconds without a finished file before the "
                                                        "worker is stopped and its file reported (default: no limit)")
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("--worker-memory", o->worker_memory, "With --isolate: each worker process's data memory cap in MiB; "
+                                                       "a file that needs more is an error result (default: three "
+                                                       "quarters of the physical memory; 0: no cap)")
+      ->capture_default_str();
   sub->add_option("--worker-list", o->worker_list)->group("");  // set by an --isolate parent
   sub->add_option("--worker-state", o->worker_state)->group("");
   sub->add_option("--worker-from", o->worker_from)->group("");

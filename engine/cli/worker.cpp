@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,6 +106,53 @@ void worker_fault_point(const std::string& item) {
   if (spec.kind == "crash") std::abort();
   if (spec.kind == "hang")
     for (;;) pause();
+  if (spec.kind == "alloc") {
+    static char* volatile sink = nullptr;  // volatile: the allocation may not be elided
+    sink = new char[size_t{1} << 30];
+    sink[0] = 1;
+    delete[] sink;
+  }
+}
+
+namespace {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(__SANITIZE_MEMORY__)
+constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+constexpr bool kSanitizerBuild = true;
+#else
+constexpr bool kSanitizerBuild = false;
+#endif
+#else
+constexpr bool kSanitizerBuild = false;
+#endif
+uint64_t g_cap_mib = 0;
+}  // namespace
+
+uint64_t cap_worker_memory(uint64_t mib) {
+  if (mib == 0 || kSanitizerBuild) return 0;
+  const rlim_t bytes = static_cast<rlim_t>(mib) << 20;
+  struct rlimit lim {};
+  if (getrlimit(RLIMIT_DATA, &lim) != 0) return 0;
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < bytes) return 0;  // a lower hard limit already holds
+  lim.rlim_cur = bytes;
+  if (setrlimit(RLIMIT_DATA, &lim) != 0) return 0;
+  g_cap_mib = mib;
+  return mib;
+}
+
+uint64_t worker_memory_cap() { return g_cap_mib; }
+
+std::string out_of_memory_reason() {
+  if (g_cap_mib == 0) return "not screened: out of memory";
+  return "not screened: it needs more memory than the worker's cap of " + std::to_string(g_cap_mib) +
+         " MiB (--worker-memory)";
+}
+
+uint64_t default_worker_memory_mib() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<uint64_t>(pages) / 4 * 3 * static_cast<uint64_t>(page) >> 20;
 }
 
 std::string exact_number(double v) {

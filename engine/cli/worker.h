@@ -4,6 +4,7 @@
 // part only. Linux: the program is re-run through /proc/self/exe. The worker writes its results to
 // the inherited stdout/stderr itself and its progress, one line per step, to a state file the
 // parent reads once it has ended.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,10 +27,24 @@ WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, con
 // An empty, private file in the temporary directory for a worker's state ("" if none can be made).
 std::string make_worker_file(const char* stem);
 
-// Test hook for the workers: when $SCREEN3D_TEST_FAULT is "crash:NAME" or "hang:NAME" and `item`
-// ends with NAME, aborts the process or stops it forever -- what a parser crash or endless loop on
-// hostile input does. The tests use it to check the supervising parent; it does nothing otherwise.
+// Test hook for the workers: when $SCREEN3D_TEST_FAULT is "crash:NAME", "hang:NAME" or "alloc:NAME"
+// and `item` ends with NAME, aborts the process, stops it forever, or allocates 1 GiB (untouched)
+// -- what a parser crash, an endless loop or a runaway allocation on hostile input does. The tests
+// use it to check the supervising parent and the memory cap; it does nothing otherwise.
 void worker_fault_point(const std::string& item);
+
+// Caps this process's data memory at `mib` MiB (RLIMIT_DATA: heap and private writable mappings,
+// which is what a runaway parser allocates; the memory-mapped input does not count), so that an
+// allocation past it fails with std::bad_alloc -- an error result for that file -- instead of
+// driving the machine into swap or the OOM killer. 0: no cap. Workers call it first. Sets nothing
+// in sanitizer builds (their shadow memory would count); returns the cap in force (0: none).
+uint64_t cap_worker_memory(uint64_t mib);
+// The cap set by cap_worker_memory (0: none), for messages.
+uint64_t worker_memory_cap();
+// The default cap of a worker: three quarters of the physical memory, in MiB (0 when unknown).
+uint64_t default_worker_memory_mib();
+// The reason given for a file whose screening ran out of memory (names the cap when one is set).
+std::string out_of_memory_reason();
 
 // printf("%.17g"): a double that reads back to the same value, for passing options to a worker.
 std::string exact_number(double v);

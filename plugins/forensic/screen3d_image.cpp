@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,7 @@ struct Options {
   int threads = 0;
   bool in_process = false;
   double image_timeout = 0;  // seconds a worker may take for one image; 0: no limit
+  uint64_t worker_memory = cli::default_worker_memory_mib();  // each worker's data cap, MiB (0: none)
   std::vector<std::string> images;
   ScanSettings settings;
   // Worker mode (set by the parent, hidden from --help): screen images[worker_image] only and
@@ -455,13 +457,17 @@ class ImageScanner {
       Job& j = jobs[i];
       if (!j.results.empty()) return;
       const std::string& path = j.path;
-      if (worker_) worker_fault_point(path);
       if (j.bytes.empty()) {
+        if (worker_) worker_fault_point(path);
         j.results.push_back(unscreened_result(path, Verdict::kSkipped, "empty file"));
         return;
       }
       try {
+        if (worker_) worker_fault_point(path);
         scan_expanding_archives(engine_, j.bytes, path, j.results);
+      } catch (const std::bad_alloc&) {
+        j.results.clear();
+        j.results.push_back(unscreened_result(path, Verdict::kError, cli::out_of_memory_reason()));
       } catch (const std::exception& e) {
         j.results.push_back(unscreened_result(path, Verdict::kError, std::string("internal error: ") + e.what()));
       }
@@ -588,6 +594,7 @@ std::unique_ptr<Engine> load_engine(const Options& o, std::string* db) {
 
 // Worker mode: one image, its report records streamed to the state file.
 int run_worker_mode(const Options& o) {
+  cli::cap_worker_memory(o.worker_memory);
   if (o.worker_image < 0 || static_cast<size_t>(o.worker_image) >= o.images.size()) {
     diagnose("screen3d-image", "--worker-image is out of range");
     return cli::kExitError;
@@ -740,6 +747,10 @@ int main(int argc, char** argv) {
   app.add_option("--image-timeout", o.image_timeout, "Seconds a worker may spend on one image before it is stopped "
                                                      "and the image reported as not screened whole (default: no limit)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--worker-memory", o.worker_memory, "Each worker process's data memory cap in MiB; a file that "
+                                                    "needs more is an error result (default: three quarters of the "
+                                                    "physical memory; 0: no cap)")
+      ->capture_default_str();
   app.add_option("--worker-image", o.worker_image)->group("");  // set by the parent for its workers
   app.add_option("--worker-state", o.worker_state)->group("");
   app.add_option("--worker-skip", o.worker_skip)->group("");
