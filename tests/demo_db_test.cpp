@@ -247,18 +247,11 @@ TEST(ScanCli, IsolatedScanSurvivesAFileThatCrashesTheParser) {
   EXPECT_EQ(verdicts(test::run_cli({"scan", "-r", "--json", "--db", S3D_DEMO_DB, dir})), expected);
 }
 
-// Sanitizer builds set no memory cap (their shadow memory would count against it).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kCapsMemory = false;
-#else
-constexpr bool kCapsMemory = true;
-#endif
-
 // A file whose screening allocates far more than the worker's data cap (the hook allocates 1 GiB,
 // untouched) is an error result naming the cap; the other files are screened; without a cap the
 // same allocation succeeds and the file is screened as usual.
 TEST(ScanCli, IsolatedWorkersCapTheirMemory) {
-  if (!kCapsMemory) GTEST_SKIP() << "no memory cap in sanitizer builds";
+  if (test::kSanitizerBuild) GTEST_SKIP() << "no memory cap in sanitizer builds";
   const std::string dir = examples_folder();
   const auto plain = verdicts(test::run_cli({"scan", "-r", "--json", "--db", S3D_DEMO_DB, dir}));
   const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "alloc:pipe.stl");

@@ -615,9 +615,7 @@ TEST(ImageCli, AFileThatCrashesItsWorkerCostsThatFileOnly) {
 // A file whose screening allocates past the worker's data cap is an error naming the cap; the walk
 // and the other files go on in the same worker. (No cap in sanitizer builds.)
 TEST(ImageCli, AFileOverTheWorkerMemoryCapIsAnError) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "no memory cap in sanitizer builds";
-#endif
+  if (test::kSanitizerBuild) GTEST_SKIP() << "no memory cap in sanitizer builds";
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
   const Fixture f = make_fixture();
   const std::string db = part_db(f);

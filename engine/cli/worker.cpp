@@ -126,22 +126,18 @@ constexpr bool kSanitizerBuild = false;
 #else
 constexpr bool kSanitizerBuild = false;
 #endif
-uint64_t g_cap_mib = 0;
+uint64_t g_cap_mib = 0;  // the cap in force, for out_of_memory_reason (0: none)
 }  // namespace
 
-uint64_t cap_worker_memory(uint64_t mib) {
-  if (mib == 0 || kSanitizerBuild) return 0;
+void cap_worker_memory(uint64_t mib) {
+  if (mib == 0 || kSanitizerBuild) return;
   const rlim_t bytes = static_cast<rlim_t>(mib) << 20;
   struct rlimit lim {};
-  if (getrlimit(RLIMIT_DATA, &lim) != 0) return 0;
-  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < bytes) return 0;  // a lower hard limit already holds
+  if (getrlimit(RLIMIT_DATA, &lim) != 0) return;
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < bytes) return;  // a lower hard limit already holds
   lim.rlim_cur = bytes;
-  if (setrlimit(RLIMIT_DATA, &lim) != 0) return 0;
-  g_cap_mib = mib;
-  return mib;
+  if (setrlimit(RLIMIT_DATA, &lim) == 0) g_cap_mib = mib;
 }
-
-uint64_t worker_memory_cap() { return g_cap_mib; }
 
 std::string out_of_memory_reason() {
   if (g_cap_mib == 0) return "not screened: out of memory";

@@ -37,10 +37,8 @@ void worker_fault_point(const std::string& item);
 // which is what a runaway parser allocates; the memory-mapped input does not count), so that an
 // allocation past it fails with std::bad_alloc -- an error result for that file -- instead of
 // driving the machine into swap or the OOM killer. 0: no cap. Workers call it first. Sets nothing
-// in sanitizer builds (their shadow memory would count); returns the cap in force (0: none).
-uint64_t cap_worker_memory(uint64_t mib);
-// The cap set by cap_worker_memory (0: none), for messages.
-uint64_t worker_memory_cap();
+// in sanitizer builds (their shadow memory would count).
+void cap_worker_memory(uint64_t mib);
 // The default cap of a worker: three quarters of the physical memory, in MiB (0 when unknown).
 uint64_t default_worker_memory_mib();
 // The reason given for a file whose screening ran out of memory (names the cap when one is set).

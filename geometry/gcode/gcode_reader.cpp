@@ -32,6 +32,7 @@ constexpr double kMaxCommentWidth = 50.0;  // a ;WIDTH: beyond this is ignored a
 constexpr double kPi = 3.14159265358979323846;
 constexpr int kMaxArcTurns = 1000;         // G2/G3 P<turns>
 constexpr size_t kMaxPolygonPoints = 100'000;
+constexpr char kAxes[3] = {'X', 'Y', 'Z'};  // the parameter letter of each axis
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 inline char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
@@ -135,7 +136,7 @@ struct Reader::State {
   bool cmd_labels = false;   // the file labels objects with commands; comments are then ignored
 
   Params params;
-  std::vector<std::array<double, 3>> bezier_pts_;  // scratch of bezier_move (at most max_chords_per_arc + 1)
+  std::vector<std::array<double, 3>> bezier_pts;  // scratch of bezier_move (at most max_chords_per_arc + 1)
 
   State(ToolpathSink& s, ReaderOptions o) : sink(s), opt(o) {
     if (!(opt.arc_chord_mm >= 0.01f)) opt.arc_chord_mm = 0.01f;
@@ -537,7 +538,6 @@ struct Reader::State {
 
   // Target of a move from the X/Y/Z words, in physical millimetres.
   void target(double out[3]) const {
-    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
     static constexpr const char* kNames[3] = {"X", "Y", "Z"};
     for (int a = 0; a < 3; ++a) {
       out[a] = pos[a];
@@ -692,10 +692,10 @@ struct Reader::State {
     // The plastic is shared out by chord length, not by parameter step as Marlin steps E: where the
     // curve slows (control points on its ends) Marlin piles plastic up, but the path, which is what
     // the reconstruction needs, is the same, and a per-chord width from E would balloon there.
-    bezier_pts_.resize(n + 1);
+    bezier_pts.resize(n + 1);
     double total = 0;
     for (uint32_t k = 0; k <= n; ++k) {
-      std::array<double, 3>& q = bezier_pts_[k];
+      std::array<double, 3>& q = bezier_pts[k];
       if (k == n) {
         q = {x3, y3, z3};
       } else {
@@ -703,11 +703,11 @@ struct Reader::State {
         const double b0 = u * u * u, b1 = 3 * u * u * t, b2 = 3 * u * t * t, b3 = t * t * t;
         q = {b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3, b0 * y0 + b1 * y1 + b2 * y2 + b3 * y3, z0 + (z3 - z0) * t};
       }
-      if (k > 0) total += std::hypot(q[0] - bezier_pts_[k - 1][0], q[1] - bezier_pts_[k - 1][1]);
+      if (k > 0) total += std::hypot(q[0] - bezier_pts[k - 1][0], q[1] - bezier_pts[k - 1][1]);
     }
     for (uint32_t k = 1; k <= n; ++k) {
-      const std::array<double, 3>& a = bezier_pts_[k - 1];
-      const std::array<double, 3>& b = bezier_pts_[k];
+      const std::array<double, 3>& a = bezier_pts[k - 1];
+      const std::array<double, 3>& b = bezier_pts[k];
       const double share = total > 0 ? std::hypot(b[0] - a[0], b[1] - a[1]) / total : 1.0 / n;
       segment(a.data(), b.data(), de * share);
     }
@@ -722,7 +722,6 @@ struct Reader::State {
 
   void home() {
     const bool any = params.seen('X') || params.seen('Y') || params.seen('Z');
-    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
     for (int a = 0; a < 3; ++a) {
       if (any && !params.seen(kAxes[a])) continue;
       pos[a] = 0;
@@ -737,7 +736,6 @@ struct Reader::State {
     const double l = params.get('L'), pn = params.get('P');
     if ((l != 2 && l != 20) || !(pn >= 1 && pn <= 9) || pn != std::floor(pn)) return;
     const int n = static_cast<int>(pn) - 1;
-    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
     for (int a = 0; a < 3; ++a) {
       if (!params.has(kAxes[a])) continue;
       const double v = checked_axis(params.get(kAxes[a]) * unit, "G10 offset");
@@ -749,7 +747,6 @@ struct Reader::State {
   // of the offset by d moves every later point by -d. M428 (true): the offset that makes the current
   // point the origin.
   void set_home_offset(bool from_position) {
-    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
     for (int a = 0; a < 3; ++a) {
       double v;
       if (from_position) {
@@ -765,7 +762,6 @@ struct Reader::State {
   }
 
   void set_position() {
-    static constexpr char kAxes[3] = {'X', 'Y', 'Z'};
     // G92 alone sets every axis to 0; "G92 E" (no number) sets E to 0.
     const bool any = params.seen('X') || params.seen('Y') || params.seen('Z') || params.seen('E');
     for (int a = 0; a < 3; ++a) {
@@ -1025,9 +1021,8 @@ struct Reader::State {
       double v = 0;
       if (!parse_number_view(trim(value), v)) return;
       for (int a = 0; a < 3; ++a) {
-        const char axis = "XYZ"[a];
-        if (key.size() == 1 && to_upper(key[0]) == axis) next[a] = v;
-        if (key.size() == 8 && to_upper(key[0]) == axis && iequals_prefix(key.data() + 1, key.data() + 8, "_ADJUST"))
+        if (key.size() == 1 && to_upper(key[0]) == kAxes[a]) next[a] = v;
+        if (key.size() == 8 && to_upper(key[0]) == kAxes[a] && iequals_prefix(key.data() + 1, key.data() + 8, "_ADJUST"))
           next[a] = klipper_off[a] + v;
       }
       if (key.size() == 4 && iequals_prefix(key.data(), key.data() + 4, "MOVE")) move = v != 0;
