@@ -1,5 +1,6 @@
 // gcode::Reader: modes, arcs, units, labels, dialects, chunking, limits, and real PrusaSlicer output.
 #include "geometry/gcode/gcode_reader.h"
+#include "geometry/gcode/fast_decimal.h"
 
 #include <gtest/gtest.h>
 
@@ -418,6 +419,12 @@ TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
       // Klipper: physical = G-code position + SET_GCODE_OFFSET (absolute, or _ADJUST on top).
       "M83\nG1 Z0.2\n" + square + "SET_GCODE_OFFSET X=30 Y=-7\nG1 Z0.4\n" + shifted(-30, 7) +
           "SET_GCODE_OFFSET X_ADJUST=-30 Y_ADJUST=7 ; back\nG1 Z0.6\n" + square,
+      // Klipper: RESTORE_GCODE_STATE drops the G92 shift and the G91 mode set after the save (names
+      // in any case; no NAME is "default").
+      "M83\nG1 Z0.2\n" + square + "SAVE_GCODE_STATE NAME=s\nG92 X-30 Y7\nG1 Z0.4\n" + shifted(-30, 7) +
+          "RESTORE_GCODE_STATE NAME=S\nG1 Z0.6\n" + square,
+      "M83\nG1 Z0.2\n" + square + "SAVE_GCODE_STATE\nG91\nG1 Z0.2\nG1 X10 E1\nG1 Y10 E1\nG1 X-10 E1\nG1 Y-10 E1\n"
+          "RESTORE_GCODE_STATE NAME=default\nG1 Z0.6\n" + square,
       // G53 moves in machine coordinates whatever offset is active; G53 chains are not followed.
       "M83\nG10 L2 P1 X99 Y99\nG53 G1 Z0.2\nG53 G1 X0 Y0\nG53 G1 X10 Y0 E1\nG53 G1 X10 Y10 E1\nG53 G1 X0 Y10 E1\n"
       "G53 G1 X0 Y0 E1\nG53 G1 Z0.4\n" + shifted(-99, -99) + "G53 G1 Z0.6\n" + shifted(-99, -99) + "G53 G53 G1 X5 Y5 E1\n",
@@ -437,6 +444,18 @@ TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
       }
     }
   }
+  // RESTORE_GCODE_STATE MOVE=1 travels back to the saved point; without it the head stays; an
+  // unknown name changes nothing.
+  const auto first_start = [](const std::string& restore) {
+    const Parsed p = parse("M83\nG1 Z0.2\nG1 X5 Y5\nSAVE_GCODE_STATE NAME=a\nG92 X0\nG1 X20 Y20\n" + restore +
+                           "\nG1 X25 Y6 E1\n");
+    if (p.layers.empty()) return std::array<float, 3>{-1, -1, -1};
+    const ExtrusionMove& m = p.layers[0].moves[0];
+    return std::array<float, 3>{m.x0, m.y0, m.x1};
+  };
+  EXPECT_EQ(first_start("RESTORE_GCODE_STATE NAME=a MOVE=1"), (std::array<float, 3>{5, 5, 25}));
+  EXPECT_EQ(first_start("RESTORE_GCODE_STATE NAME=a"), (std::array<float, 3>{25, 20, 25}));  // the G92 undone
+  EXPECT_EQ(first_start("RESTORE_GCODE_STATE NAME=b MOVE=1"), (std::array<float, 3>{25, 20, 30}));
   // Thousands of G53 words on one line are one level of recursion, not thousands.
   std::string chain = "M83\nG1 Z0.2\n";
   for (int i = 0; i < 15000; ++i) chain += "G53 ";
@@ -642,6 +661,56 @@ TEST(GcodeReader, NumbersMatchFromChars) {
     EXPECT_EQ(k, moves.size());
     EXPECT_GT(checked, 19000u);
   }
+}
+
+TEST(GcodeReader, FastDecimalEqualsFromCharsBitForBit) {
+  // The reader's number parser against std::from_chars on the same bytes, value bit for bit and end
+  // pointer: every sign, 0..17 digits before and after the dot, each terminator the reader meets, and
+  // every amount of readable bytes after the number, so the 16-byte, 8-byte and byte-wise paths all
+  // run. A nullptr (the reader then asks from_chars) is allowed only for the lengths a path declines.
+  std::mt19937 rng(5);
+  const std::string terminators = " \t;*(XYeg.-+";
+  int taken = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string n;
+    const int sign = static_cast<int>(rng() % 3);
+    if (sign == 1) n += '-';
+    if (sign == 2) n += '+';
+    const int int_digits = static_cast<int>(rng() % 18);
+    const bool dot = rng() % 4 != 0;
+    const int frac_digits = dot ? static_cast<int>(rng() % 18) : 0;
+    const bool zeros = rng() % 8 == 0;  // leading zeros, trailing zeros
+    for (int k = 0; k < int_digits; ++k) n += static_cast<char>(zeros && k < 3 ? '0' : '0' + rng() % 10);
+    if (dot) n += '.';
+    for (int k = 0; k < frac_digits; ++k) n += static_cast<char>(zeros && k > frac_digits - 3 ? '0' : '0' + rng() % 10);
+    const size_t num_len = n.size();
+    if (rng() % 4 != 0) n += terminators[rng() % terminators.size()];  // else the line ends here
+    for (int k = static_cast<int>(rng() % 3); k > 0; --k) n += 'Z';
+    const size_t line_len = n.size();  // e: where the reader puts the line's end, a '\n', '\r' or NUL
+    n += "\n\r"[rng() % 3];
+    const size_t readable = line_len + 1 + rng() % 20;  // bytes the parser may load past e
+    while (n.size() < readable) n += static_cast<char>('0' + rng() % 10);  // digits beyond e must not count
+    std::vector<char> buf(n.begin(), n.end());  // exact size: ASan catches any load past `readable`
+    const char* b = buf.data();
+    double fast = 0;
+    const char* r = detail::fast_decimal(b, b + line_len, b + buf.size(), fast);
+    const char* q = (b[0] == '+') ? b + 1 : b;
+    double ref = 0;
+    const auto fc = std::from_chars(q, b + line_len, ref, std::chars_format::fixed);
+    const bool ref_ok = fc.ec == std::errc() && !(b[0] == '+' && q[0] == '-');
+    const std::string shown = n.substr(0, num_len + 1);
+    if (r == nullptr) {
+      // Declined by design: 8+ digits on one side of the dot (8-byte path), 16+ bytes (16-byte path).
+      const bool too_long = int_digits >= 8 || frac_digits >= 8 || int_digits + frac_digits + dot >= 16;
+      EXPECT_TRUE(!ref_ok || too_long) << "declined \"" << shown << "\"";
+      continue;
+    }
+    ++taken;
+    ASSERT_TRUE(ref_ok) << "took \"" << shown << "\"";
+    EXPECT_EQ(r, fc.ptr) << "end of \"" << shown << "\"";
+    EXPECT_EQ(std::bit_cast<uint64_t>(fast), std::bit_cast<uint64_t>(ref)) << "value of \"" << shown << "\"";
+  }
+  EXPECT_GT(taken, 40000);  // a parser that declines everything fails here
 }
 
 // ---- stripped comments and chunking --------------------------------------------------------------

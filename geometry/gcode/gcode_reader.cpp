@@ -32,6 +32,7 @@ constexpr double kMaxCommentWidth = 50.0;  // a ;WIDTH: beyond this is ignored a
 constexpr double kPi = 3.14159265358979323846;
 constexpr int kMaxArcTurns = 1000;         // G2/G3 P<turns>
 constexpr size_t kMaxPolygonPoints = 100'000;
+constexpr size_t kMaxSavedStates = 10'000;  // SAVE_GCODE_STATE names (a slicer's macros use a handful)
 constexpr char kAxes[3] = {'X', 'Y', 'Z'};  // the parameter letter of each axis
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -105,6 +106,16 @@ struct Reader::State {
   int cur_work = 0;
   double home_off[3] = {0, 0, 0};  // M206 values, kept to apply the change of the next M206
   double klipper_off[3] = {0, 0, 0};  // SET_GCODE_OFFSET values (Klipper: physical = G-code + offset)
+  // Klipper's SAVE_GCODE_STATE NAME=..: what its RESTORE_GCODE_STATE puts back. A file that shifts
+  // with G92 or switches to G91 between a save and a restore would otherwise keep the shift or the
+  // mode in the reconstruction while the printer drops it.
+  struct SavedState {
+    bool xyz_relative;
+    int e_mode;
+    double off[3], klipper_off[3], pos[3];
+    double flow;
+  };
+  std::unordered_map<std::string, SavedState> saved_states;
   bool machine_coords = false;     // G53 on this line: the move is in machine coordinates
   uint16_t tool = 0;
   bool volumetric = false;    // E in mm^3 (M200 D>0, Cura UltiGCode flavour)
@@ -961,6 +972,8 @@ struct Reader::State {
     const std::string_view name(p, static_cast<size_t>(name_end - p));
     check_text(name_end, e);
     if (name.size() == 16 && iequals_prefix(p, name_end, "SET_GCODE_OFFSET")) return set_gcode_offset(name_end, e);
+    if (name.size() == 16 && iequals_prefix(p, name_end, "SAVE_GCODE_STATE")) return gcode_state(true, name_end, e);
+    if (name.size() == 19 && iequals_prefix(p, name_end, "RESTORE_GCODE_STATE")) return gcode_state(false, name_end, e);
     if (name.size() < 14 || !iequals_prefix(p, name_end, "EXCLUDE_OBJECT")) {
       ++stats.unknown_commands;
       return;
@@ -1033,6 +1046,49 @@ struct Reader::State {
       if (move) pos[a] = checked_axis(pos[a] + delta, "SET_GCODE_OFFSET");
       klipper_off[a] = next[a];
     }
+  }
+
+  // Klipper's SAVE_GCODE_STATE / RESTORE_GCODE_STATE [NAME=<name>] [MOVE=1]: saves and restores the
+  // coordinate modes, the G92 and SET_GCODE_OFFSET offsets and the M221 flow (Klipper's gcode_move.py;
+  // the logical E goes on from where it is). MOVE=1 travels back to the saved point. Restoring a name
+  // never saved is an error in Klipper that stops the print; here it changes nothing.
+  void gcode_state(bool save, const char* p, const char* e) {
+    const char* stop = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
+    const std::string_view args(p, static_cast<size_t>((stop ? stop : e) - p));
+    std::string_view state_name = "default";
+    bool move = false;
+    for_each_kv(args, [&](std::string_view key, std::string_view value) {
+      if (key.size() == 4 && iequals_prefix(key.data(), key.data() + 4, "NAME")) state_name = value;
+      double v = 0;
+      if (key.size() == 4 && iequals_prefix(key.data(), key.data() + 4, "MOVE") && parse_number_view(trim(value), v))
+        move = v != 0;
+    });
+    std::string key(state_name);
+    for (char& c : key) c = to_upper(c);  // Klipper lower-cases names: the same name in any case
+    if (save) {
+      if (saved_states.size() >= kMaxSavedStates && saved_states.find(key) == saved_states.end())
+        fail(ErrorCode::kLimitExceeded, "more than " + std::to_string(kMaxSavedStates) + " SAVE_GCODE_STATE names");
+      SavedState& sv = saved_states[key];
+      sv.xyz_relative = xyz_relative;
+      sv.e_mode = e_mode;
+      sv.flow = flow;
+      std::copy(off, off + 3, sv.off);
+      std::copy(klipper_off, klipper_off + 3, sv.klipper_off);
+      std::copy(pos, pos + 3, sv.pos);
+      return;
+    }
+    const auto it = saved_states.find(key);
+    if (it == saved_states.end()) {
+      ++stats.unknown_commands;
+      return;
+    }
+    const SavedState& sv = it->second;
+    xyz_relative = sv.xyz_relative;
+    e_mode = sv.e_mode;
+    flow = sv.flow;
+    std::copy(sv.off, sv.off + 3, off);
+    std::copy(sv.klipper_off, sv.klipper_off + 3, klipper_off);
+    if (move) std::copy(sv.pos, sv.pos + 3, pos);
   }
 
   // KEY=VALUE words separated by spaces; VALUE may be quoted with " or '.
