@@ -44,6 +44,17 @@ void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptio
   out.format = detect_format(data);
   if (read_gcode && is_gcode(out.format)) {
     out.prints = gcode::read_prints(data, out.format, opt.limits);
+    for (const gcode::Print& pr : out.prints) {
+      const std::string where = pr.part.empty() ? "" : " in " + pr.part;
+      if (pr.stats.transforms)
+        out.notes.push_back("the G-code" + where +
+                            " rotates or scales its coordinates on the printer (G68 / M579): screened as printed");
+      if (pr.stats.sets_axis_steps)
+        out.notes.push_back("the G-code" + where +
+                            " sets axis steps per mm (M92 X/Y/Z): followed relative to the first values it sets, X and "
+                            "Y taken as equal; the printer's own values are unknown, so the part may print stretched "
+                            "along an axis");
+    }
     return;
   }
   LoadedModel model = load_model(data, opt);

@@ -27,7 +27,8 @@ struct LoadedInput {
   std::vector<gcode::Print> prints;     // G-code read with read_gcode: the reconstructed print(s)
   std::optional<ErrorCode> error_code;  // set for LoadError failures; unset for ok and internal errors
   std::string error;                    // one-line reason; empty when the mesh was read
-  std::vector<std::string> notes;       // the reader's notes on a file it could read (Mesh::notes)
+  std::vector<std::string> notes;       // the reader's notes on a file it could read (Mesh::notes; for G-code,
+                                        // the firmware transforms it followed)
 
   bool ok() const { return error.empty(); }
 };

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -461,6 +462,78 @@ TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
   for (int i = 0; i < 15000; ++i) chain += "G53 ";
   chain += "G1 X5 Y5 E1\n";
   EXPECT_NO_THROW(parse(chain));
+}
+
+// RepRapFirmware's G68 rotation and M579 scale factors, and Marlin's M92 steps per mm, change where
+// the printer puts a G-code coordinate. A file whose middle layer is written pre-distorted and undone
+// by one of them prints the part undistorted, and must read that way.
+TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
+  const std::vector<std::array<double, 2>> corners = {{0, 0}, {10, 0}, {10, 10}, {0, 10}, {0, 0}};
+  // The square with each corner written as f(corner): a travel to the first, then extrusions.
+  const auto written = [&](const std::function<std::array<double, 2>(double, double)>& f) {
+    std::string out;
+    char buf[120];
+    for (size_t i = 0; i < corners.size(); ++i) {
+      const auto w = f(corners[i][0], corners[i][1]);
+      std::snprintf(buf, sizeof buf, "G1 X%.9f Y%.9f%s\n", w[0], w[1], i ? " E1" : "");
+      out += buf;
+    }
+    return out;
+  };
+  const auto same = [](double x, double y) { return std::array<double, 2>{x, y}; };
+  // RepRapFirmware rotates (x, y) about the centre by -R degrees; the file writes the square turned by +R.
+  const auto turned = [](double deg, double cx, double cy) {
+    return [=](double x, double y) {
+      const double a = deg * kPi / 180, dx = x - cx, dy = y - cy;
+      return std::array<double, 2>{cx + dx * std::cos(a) - dy * std::sin(a), cy + dx * std::sin(a) + dy * std::cos(a)};
+    };
+  };
+  const auto squeezed = [](double fx, double fy) { return [=](double x, double y) { return std::array<double, 2>{x / fx, y / fy}; }; };
+  const std::string square = written(same);
+  const Parsed plain = parse("M83\nG1 Z0.2\n" + square + "G1 Z0.4\n" + square + "G1 Z0.6\n" + square);
+  ASSERT_EQ(plain.layers.size(), 3u);
+  const std::vector<std::string> files = {
+      "M83\nG1 Z0.2\n" + square + "G68 A5 B5 R30\nG1 Z0.4\n" + written(turned(30, 5, 5)) + "G69\nG1 Z0.6\n" + square,
+      // X/Y name the centre too; I1 adds to the angle; G68 R0 ends it like G69.
+      "M83\nG1 Z0.2\n" + square + "G68 X-3 Y7 R100\nG68 X-3 Y7 R-40 I1\nG1 Z0.4\n" + written(turned(60, -3, 7)) +
+          "G68 X0 Y0 R0\nG1 Z0.6\n" + square,
+      "M83\nG1 Z0.2\n" + square + "M579 X2 Y0.5\nG1 Z0.4\n" + written(squeezed(2, 0.5)) + "M579 X1 Y1\nG1 Z0.6\n" + square,
+      // M92 against the first values the file set; E steps change nothing here.
+      "M83\nM92 X80 Y80 Z400 E93\nG1 Z0.2\n" + square + "M92 X160 Y240 E400\nG1 Z0.4\n" + written(squeezed(2, 3)) +
+          "M92 X80 Y80\nG1 Z0.6\n" + square,
+      // X and Y steps set apart from the start: taken as one printer value, so X prints sqrt(2) wider.
+      "M83\nM92 X160 Y80\nG1 Z0.2\n" + written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))) + "G1 Z0.4\n" +
+          written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))) + "G1 Z0.6\n" + written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))),
+  };
+  for (size_t i = 0; i < files.size(); ++i) {
+    const Parsed p = parse(files[i]);
+    ASSERT_EQ(p.layers.size(), 3u) << i;
+    EXPECT_TRUE(p.stats.transforms || p.stats.sets_axis_steps) << i;
+    for (size_t l = 0; l < 3; ++l) {
+      const auto& a = plain.layers[l].moves;
+      const auto& b = p.layers[l].moves;
+      ASSERT_EQ(a.size(), b.size()) << i << " layer " << l;
+      for (size_t k = 0; k < a.size(); ++k) {
+        EXPECT_NEAR(a[k].x0, b[k].x0, 1e-4) << i << " layer " << l << " move " << k;
+        EXPECT_NEAR(a[k].y0, b[k].y0, 1e-4) << i << " layer " << l << " move " << k;
+        EXPECT_NEAR(a[k].x1, b[k].x1, 1e-4) << i << " layer " << l << " move " << k;
+        EXPECT_NEAR(a[k].y1, b[k].y1, 1e-4) << i << " layer " << l << " move " << k;
+      }
+    }
+  }
+  // A transform changed between moves does not move the head: the next move starts where it is.
+  const Parsed q = parse("M83\nG1 Z0.2\nG1 X10 Y10\nM579 X2\nG1 X10 Y0 E1\nG68 A0 B0 R90\nG1 X10 Y0 E1\n");
+  ASSERT_EQ(q.layers.size(), 1u);
+  ASSERT_EQ(q.layers[0].moves.size(), 2u);
+  const ExtrusionMove& m0 = q.layers[0].moves[0];
+  EXPECT_NEAR(m0.x0, 10, 1e-5); EXPECT_NEAR(m0.y0, 10, 1e-5); EXPECT_NEAR(m0.x1, 20, 1e-5); EXPECT_NEAR(m0.y1, 0, 1e-5);
+  const ExtrusionMove& m1 = q.layers[0].moves[1];  // from (20, 0); (10, 0) turned by -90 degrees is (0, -10), x 2
+  EXPECT_NEAR(m1.x0, 20, 1e-5); EXPECT_NEAR(m1.y0, 0, 1e-5); EXPECT_NEAR(m1.x1, 0, 1e-5); EXPECT_NEAR(m1.y1, -10, 1e-5);
+  // Plain files never switch the transforms on; absurd factors are ignored.
+  const Parsed r = parse("M83\nM579 X0 Y1000\nM92 X0 E93\nG68 R30\nG1 Z0.2\n" + square);
+  EXPECT_FALSE(r.stats.transforms);
+  EXPECT_FALSE(r.stats.sets_axis_steps);
+  EXPECT_FALSE(plain.stats.transforms || plain.stats.sets_axis_steps);
 }
 
 // ---- layers --------------------------------------------------------------------------------------

@@ -122,6 +122,23 @@ struct Reader::State {
   double filament_area = 0;   // mm^2
   double comment_width = 0;   // last ;WIDTH: (0 = none seen)
   double flow = 1.0;          // M221 S<percent>: the firmware scales every E by it
+  // Transforms the firmware applies to the G-code's coordinates before it moves: RepRapFirmware's
+  // G68 rotation about a centre (its RotateCoordinates) and M579 scale factors, and Marlin's M92
+  // steps per mm. A file can pre-distort its coordinates and let one of these undo the distortion on
+  // the printer. The transform maps the move endpoints in segment(); it stays off (and costs one
+  // branch) until a file uses one.
+  bool xform = false;
+  bool rot_on = false;
+  double rot_deg = 0, rot_cos = 1, rot_sin = 0;
+  double rot_centre[2] = {0, 0};    // in the frame physical - off (RepRapFirmware's own), mm
+  double axis_scale[3] = {1, 1, 1};  // M579
+  double steps_first[3] = {0, 0, 0};  // M92: the first value the file set per axis (0: never)
+  double steps_now[3] = {0, 0, 0};
+  double scale[3] = {1, 1, 1};       // M579 x the M92 ratio, per axis
+  // Where the head really is when a transform changed since the last move: the next move starts
+  // there (the firmware does not move the head when the transform changes).
+  double xf_start[3] = {0, 0, 0};
+  bool xf_start_set = false;
 
   // Layer state.
   bool have_layer = false;
@@ -395,6 +412,18 @@ struct Reader::State {
           check_text(p, e);
           plane = code;
           return;
+        case 68:  // RepRapFirmware: G68 R<deg> A|X<centre> B|Y<centre> [I1: add to the angle]
+          parse_params(p, e);
+          return set_rotation();
+        case 69:
+          check_text(p, e);
+          if (rot_on) {
+            transform_changing();
+            rot_on = false;
+            rot_deg = 0;
+            update_transform();
+          }
+          return;
         case 20:
           check_text(p, e);
           unit = 25.4;
@@ -448,6 +477,10 @@ struct Reader::State {
         return;
       case 486:
         return m486(p, e);
+      case 579:  // RepRapFirmware: scale factors per axis
+      case 92:   // Marlin: steps per mm per axis
+        parse_params(p, e);
+        return set_axis_scale(code == 92);
       case 221:  // flow (extrude factor) in percent: Marlin, Klipper, RepRapFirmware
         parse_params(p, e);
         if (params.has('S') && params.get('S') > 0 && params.get('S') <= 1e5) flow = params.get('S') / 100.0;
@@ -732,6 +765,7 @@ struct Reader::State {
   }
 
   void home() {
+    xf_start_set = false;  // the head goes to a known place
     const bool any = params.seen('X') || params.seen('Y') || params.seen('Z');
     for (int a = 0; a < 3; ++a) {
       if (any && !params.seen(kAxes[a])) continue;
@@ -788,9 +822,100 @@ struct Reader::State {
     }
   }
 
+  // ---- firmware transforms --------------------------------------------------------------------
+
+  // Called before a transform changes: the head stays where the old transform put it.
+  void transform_changing() {
+    if (xf_start_set) return;
+    map_point(pos, xf_start);
+    xf_start_set = true;
+  }
+
+  void update_transform() {
+    for (int a = 0; a < 3; ++a) {
+      double ratio = 1;
+      if (steps_first[a] > 0) {
+        // Relative to the first value the file set: the printer's own is unknown. X and Y steps are
+        // taken as equal on the printer (same motors and pulleys on the printers we know), so a file
+        // that sets them apart stretches one against the other: the first X and Y share one base.
+        double base = steps_first[a];
+        if (a < 2 && steps_first[0] > 0 && steps_first[1] > 0) base = std::sqrt(steps_first[0] * steps_first[1]);
+        ratio = steps_now[a] / base;
+      }
+      scale[a] = axis_scale[a] * ratio;
+    }
+    xform = rot_on || scale[0] != 1 || scale[1] != 1 || scale[2] != 1;
+  }
+
+  void map_point(const double in[3], double out[3]) const {
+    double x = in[0], y = in[1];
+    if (rot_on) {  // RepRapFirmware's RotateCoordinates, about the centre in our frame
+      const double cx = rot_centre[0] + off[0], cy = rot_centre[1] + off[1];
+      const double dx = x - cx, dy = y - cy;
+      x = cx + dx * rot_cos + dy * rot_sin;
+      y = cy - dx * rot_sin + dy * rot_cos;
+    }
+    out[0] = checked_axis(x * scale[0], "transformed X");
+    out[1] = checked_axis(y * scale[1], "transformed Y");
+    out[2] = checked_axis(in[2] * scale[2], "transformed Z");
+  }
+
+  void set_rotation() {
+    // RepRapFirmware needs R, A or X, B or Y, and the XY plane; without them the command fails.
+    const bool has_a = params.has('A') || params.has('X'), has_b = params.has('B') || params.has('Y');
+    if (!params.has('R') || !has_a || !has_b || plane != 17) return;
+    const double angle = params.get('R');
+    if (!std::isfinite(angle) || std::fabs(angle) > 1e6) fail(ErrorCode::kBadValue, "G68 angle out of range");
+    const double ca = (params.has('A') ? params.get('A') : params.get('X')) * unit;
+    const double cb = (params.has('B') ? params.get('B') : params.get('Y')) * unit;
+    transform_changing();
+    rot_centre[0] = checked_axis(ca + work[cur_work][0], "G68 centre");
+    rot_centre[1] = checked_axis(cb + work[cur_work][1], "G68 centre");
+    rot_deg = std::fmod(params.has('I') && params.get('I') != 0 ? rot_deg + angle : angle, 360.0);
+    rot_on = rot_deg != 0;
+    rot_cos = std::cos(rot_deg * kPi / 180);
+    rot_sin = std::sin(rot_deg * kPi / 180);
+    stats.transforms = true;
+    update_transform();
+  }
+
+  // M579 X Y Z (factors) or M92 X Y Z (steps per mm). Values outside 1/100..100 of the usual are
+  // not a printer's and are ignored.
+  void set_axis_scale(bool steps) {
+    bool any = false;
+    for (int a = 0; a < 3; ++a) {
+      if (!params.has(kAxes[a])) continue;
+      const double v = params.get(kAxes[a]);
+      if (steps ? !(v >= 1 && v <= 1e5) : !(v >= 0.01 && v <= 100)) continue;
+      if (!any) transform_changing();
+      any = true;
+      if (!steps) {
+        axis_scale[a] = v;
+      } else {
+        if (steps_first[a] == 0) steps_first[a] = v;
+        steps_now[a] = v;
+      }
+    }
+    if (!any) return;
+    if (steps) stats.sets_axis_steps = true;
+    else stats.transforms = true;
+    update_transform();
+  }
+
   // ---- layers and moves -----------------------------------------------------------------------
 
-  void segment(const double a[3], const double b[3], double de) {
+  void segment(const double* a, const double* b, double de) {
+    double ma[3], mb[3];
+    if (xform || xf_start_set) [[unlikely]] {
+      if (xf_start_set && a[0] == pos[0] && a[1] == pos[1] && a[2] == pos[2])
+        std::copy(xf_start, xf_start + 3, ma);
+      else
+        map_point(a, ma);
+      map_point(b, mb);
+      xf_start_set = false;
+      a = ma;
+      b = mb;
+    }
     if (!(de > kEEps)) return;
     const double dx = b[0] - a[0], dy = b[1] - a[1];
     const double len2 = dx * dx + dy * dy;
@@ -1044,6 +1169,7 @@ struct Reader::State {
       const double delta = checked_axis(next[a], "SET_GCODE_OFFSET") - klipper_off[a];
       off[a] = checked_axis(off[a] + delta, "SET_GCODE_OFFSET");
       if (move) pos[a] = checked_axis(pos[a] + delta, "SET_GCODE_OFFSET");
+      if (move) xf_start_set = false;
       klipper_off[a] = next[a];
     }
   }
@@ -1088,7 +1214,10 @@ struct Reader::State {
     flow = sv.flow;
     std::copy(sv.off, sv.off + 3, off);
     std::copy(sv.klipper_off, sv.klipper_off + 3, klipper_off);
-    if (move) std::copy(sv.pos, sv.pos + 3, pos);
+    if (move) {
+      std::copy(sv.pos, sv.pos + 3, pos);
+      xf_start_set = false;
+    }
   }
 
   // KEY=VALUE words separated by spaces; VALUE may be quoted with " or '.
