@@ -6,10 +6,6 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <cstdio>
-#include <random>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/eval/gcode_evasion.h"
 #include "engine/sha256.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/test_helpers.h"
@@ -292,95 +289,10 @@ TEST_F(GateCli, RealPrusaSlicerGcodeAndPostProcessHook) {
 }
 
 // What a skilled user with a RepRapFirmware or Klipper printer can do to sliced G-code without
-// touching the shape: every layer's coordinates pre-distorted (turned about a random centre, squeezed
-// along X and Y, or shifted) and undone on the printer by the firmware (G68 rotation, M579 scale
-// factors, SAVE_GCODE_STATE + G92 ... RESTORE_GCODE_STATE). Read naively, each layer lands turned,
-// squeezed or shifted differently. `kind`: 0 rotation, 1 scale, 2 saved-state shift.
-std::string firmware_evasion(const std::string& text, int kind, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  constexpr double kPi = 3.14159265358979323846;
-  double angle = 0, cx = 0, cy = 0, sx = 1, sy = 1, dx = 0, dy = 0;  // the current layer's distortion
-  double true_x = 0, true_y = 0;                                        // where the head really is
-  std::string out;
-  char buf[160];
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    const bool move = line.size() > 3 && line[0] == 'G' && line[1] >= '0' && line[1] <= '3' && line[2] == ' ';
-    if (!move) {
-      out += line + "\n";
-      continue;
-    }
-    double x = true_x, y = true_y, i = 0, j = 0;
-    bool has_xy = false, has_ij = false, has_z = false;
-    std::string rest;  // the words other than X, Y, I, J
-    for (size_t k = 2; k < line.size();) {
-      const size_t word_end = std::min(line.find(' ', k + 1), line.size());
-      const std::string word = line.substr(k + 1, word_end - k - 1);
-      k = word_end;
-      if (word.empty()) continue;
-      double v = 0;
-      const bool number = std::from_chars(word.data() + 1, word.data() + word.size(), v).ec == std::errc();
-      const char l = word[0];
-      if (number && (l == 'X' || l == 'Y')) {
-        (l == 'X' ? x : y) = v;
-        has_xy = true;
-      } else if (number && (l == 'I' || l == 'J')) {
-        (l == 'I' ? i : j) = v;
-        has_ij = true;
-      } else {
-        has_z |= l == 'Z';
-        rest += " " + word;
-      }
-    }
-    // The written point: the true one turned by +angle about the centre (RepRapFirmware turns it back
-    // by -angle), divided by the scale, shifted by -(dx, dy).
-    const double a = angle * kPi / 180, ca = std::cos(a), sa = std::sin(a);
-    const double wx = (cx + (x - cx) * ca - (y - cy) * sa) / sx - dx;
-    const double wy = (cy + (x - cx) * sa + (y - cy) * ca) / sy - dy;
-    const double wi = (i * ca - j * sa) / sx, wj = (i * sa + j * ca) / sy;
-    std::string w = line.substr(0, 2);
-    if (has_xy) {
-      std::snprintf(buf, sizeof buf, " X%.4f Y%.4f", wx, wy);
-      w += buf;
-    }
-    if (has_ij) {
-      std::snprintf(buf, sizeof buf, " I%.4f J%.4f", wi, wj);
-      w += buf;
-    }
-    out += w + rest + "\n";
-    true_x = x;
-    true_y = y;
-    if (!has_z) continue;
-    // A new layer (or a Z hop): a new distortion, or (kind 2) every other time none.
-    if (kind == 0) {
-      angle = 20 + 320 * unit(rng);
-      cx = 200 * unit(rng);
-      cy = 200 * unit(rng);
-      std::snprintf(buf, sizeof buf, "G68 A%.3f B%.3f R%.3f\n", cx, cy, angle);
-    } else if (kind == 1) {
-      sx = 0.6 + unit(rng);
-      sy = 0.6 + unit(rng);
-      std::snprintf(buf, sizeof buf, "M579 X%.4f Y%.4f\n", sx, sy);
-    } else if (dx != 0 || dy != 0) {
-      // Only the restore puts the coordinates back: a reader that ignores it keeps the shift.
-      dx = dy = 0;
-      std::snprintf(buf, sizeof buf, "RESTORE_GCODE_STATE NAME=l\n");
-    } else {
-      dx = 80 * unit(rng) - 40;
-      dy = 80 * unit(rng) - 40;
-      // G92 at the true point: from here on the file writes true - (dx, dy).
-      std::snprintf(buf, sizeof buf, "SAVE_GCODE_STATE NAME=l\nG92 X%.4f Y%.4f\n", true_x - dx, true_y - dy);
-    }
-    out += buf;
-  }
-  return out;
-}
-
+// touching the shape (bench/eval/gcode_evasion.h, the evaluation's gcode-firmware class): every
+// layer's coordinates pre-distorted and undone on the printer by the firmware (G68 rotation and
+// M579 scale factors; SAVE_GCODE_STATE + G92 ... RESTORE_GCODE_STATE). Read naively, the layers
+// land turned, squeezed or shifted differently (clean before the reader followed them).
 TEST_F(GateCli, RealSlicerGcodeUndistortedByTheFirmwareStaysRestricted) {
   if (!fs::exists(kPrusaSlicer)) GTEST_SKIP() << kPrusaSlicer << " is not installed";
   const std::string dir = fresh_dir("firmware_evasion");
@@ -393,11 +305,12 @@ TEST_F(GateCli, RealSlicerGcodeUndistortedByTheFirmwareStaysRestricted) {
   const auto plain = run_cli({"scan", "--json", "--db", S3D_DEMO_DB, sliced});
   ASSERT_EQ(plain.out_lines().size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(plain.out_lines()[0])["verdict"], "restricted") << plain.out;
-  const char* names[3] = {"g68", "m579", "saved_state"};
-  const char* note_words[3] = {"G68", "M579", nullptr};
+  const char* names[3] = {"marlin", "reprap", "klipper"};
+  const char* note_words[3] = {nullptr, "G68", nullptr};
   for (int kind = 0; kind < 3; ++kind) {
     const std::string path = dir + "/" + names[kind] + ".gcode";
-    const std::string evasive = firmware_evasion(text, kind, 7u + static_cast<uint32_t>(kind));
+    const std::string evasive = kind == 0 ? eval::evade_gcode_marlin(text, 7)
+                                          : eval::evade_gcode_firmware(text, kind == 1 ? eval::Firmware::kRepRap : eval::Firmware::kKlipper, 7);
     ASSERT_NE(evasive, text);
     write_file(path, evasive);
     const auto r = run_cli({"scan", "--json", "--db", S3D_DEMO_DB, path});

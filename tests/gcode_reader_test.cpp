@@ -521,8 +521,10 @@ TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
       }
     }
   }
-  // A transform changed between moves does not move the head: the next move starts where it is.
-  const Parsed q = parse("M83\nG1 Z0.2\nG1 X10 Y10\nM579 X2\nG1 X10 Y0 E1\nG68 A0 B0 R90\nG1 X10 Y0 E1\n");
+  // A transform changed between moves does not move the head, nor does a move naming only Z or E
+  // after it: the next XY move starts where the head is.
+  const Parsed q = parse("M83\nG1 Z0.2\nG1 X10 Y10\nM579 X2\nG1 Z0.4\nG1 Z0.2\nG1 E0.5\nG1 X10 Y0 E1\nG68 A0 B0 R90\n"
+                         "G1 E-0.5\nG1 E0.5\nG1 X10 Y0 E1\n");
   ASSERT_EQ(q.layers.size(), 1u);
   ASSERT_EQ(q.layers[0].moves.size(), 2u);
   const ExtrusionMove& m0 = q.layers[0].moves[0];

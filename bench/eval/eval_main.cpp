@@ -309,7 +309,7 @@ int run(const Options& opt) {
   bool gcode_classes = false;
   for (const VariantClassInfo* c : selected)
     gcode_classes |= (c->cls == VariantClass::kGcode || c->cls == VariantClass::kGcodeStripped ||
-                      c->cls == VariantClass::kGcodeEvasive) &&
+                      c->cls == VariantClass::kGcodeEvasive || c->cls == VariantClass::kGcodeFirmware) &&
                      c->not_run == nullptr;
   if (gcode_classes) {
     std::vector<size_t> pool;

@@ -45,6 +45,7 @@ enum class VariantClass : uint8_t {
   kGcodeStripped,
   kSmooth,  // after the others: class numbers feed variant seeds
   kGcodeEvasive,
+  kGcodeFirmware,
 };
 
 struct VariantClassInfo {

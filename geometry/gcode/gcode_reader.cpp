@@ -135,10 +135,12 @@ struct Reader::State {
   double steps_first[3] = {0, 0, 0};  // M92: the first value the file set per axis (0: never)
   double steps_now[3] = {0, 0, 0};
   double scale[3] = {1, 1, 1};       // M579 x the M92 ratio, per axis
-  // Where the head really is when a transform changed since the last move: the next move starts
-  // there (the firmware does not move the head when the transform changes).
+  // Where the head really is when a transform changed since the last XY move: the next XY move
+  // starts there (the firmware does not move the head when the transform changes, nor in XY for a
+  // move that names only Z or E).
   double xf_start[3] = {0, 0, 0};
   bool xf_start_set = false;
+  bool xy_named = true;  // false while segment() maps a G0/G1 that names neither X nor Y
 
   // Layer state.
   bool have_layer = false;
@@ -614,7 +616,9 @@ struct Reader::State {
     double to[3];
     target(to);
     const double de = extrusion();
+    xy_named = params.has('X') || params.has('Y');
     segment(pos, to, de);
+    xy_named = true;
     pos[0] = to[0];
     pos[1] = to[1];
     pos[2] = to[2];
@@ -911,8 +915,17 @@ struct Reader::State {
         std::copy(xf_start, xf_start + 3, ma);
       else
         map_point(a, ma);
-      map_point(b, mb);
-      xf_start_set = false;
+      if (!xy_named) {
+        // No X or Y in the move (Z or E alone): the firmware moves only the axes a move names, so
+        // the head keeps its XY, also when the transform changed since it got there.
+        map_point(b, mb);
+        mb[0] = ma[0];
+        mb[1] = ma[1];
+        if (xf_start_set) xf_start[2] = mb[2];
+      } else {
+        map_point(b, mb);
+        xf_start_set = false;
+      }
       a = ma;
       b = mb;
     }
