@@ -395,8 +395,25 @@ TEST(GcodeReader, FlowPercentScalesExtrusion) {
   EXPECT_NEAR(m[1].width, 2 * m[0].width, 1e-4);
 }
 
+// Every layer of `b` has `a`'s moves at the same XY (within 0.1 um); `file` names the case.
+void expect_same_xy(const Parsed& a, const Parsed& b, size_t file) {
+  ASSERT_EQ(a.layers.size(), b.layers.size()) << file;
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const auto& ma = a.layers[l].moves;
+    const auto& mb = b.layers[l].moves;
+    ASSERT_EQ(ma.size(), mb.size()) << file << " layer " << l;
+    for (size_t k = 0; k < ma.size(); ++k) {
+      EXPECT_NEAR(ma[k].x0, mb[k].x0, 1e-4) << file << " layer " << l << " move " << k;
+      EXPECT_NEAR(ma[k].y0, mb[k].y0, 1e-4) << file << " layer " << l << " move " << k;
+      EXPECT_NEAR(ma[k].x1, mb[k].x1, 1e-4) << file << " layer " << l << " move " << k;
+      EXPECT_NEAR(ma[k].y1, mb[k].y1, 1e-4) << file << " layer " << l << " move " << k;
+    }
+  }
+}
+
 // Offsets that move where plastic lands: Marlin's M206 / M428, workplace systems set with G10 L2 /
-// L20 and picked with G54..G59.3, G53 (machine coordinates for one move), Klipper's SET_GCODE_OFFSET. A file that shifts its
+// L20 and picked with G54..G59.3, G53 (machine coordinates for one move), Klipper's SET_GCODE_OFFSET
+// and SAVE/RESTORE_GCODE_STATE. A file that shifts its
 // layers by changing them between layers prints the part unshifted, and must read that way.
 TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
   const std::string square = "G1 X0 Y0\nG1 X10 Y0 E1\nG1 X10 Y10 E1\nG1 X0 Y10 E1\nG1 X0 Y0 E1\n";
@@ -433,17 +450,7 @@ TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
   for (size_t i = 0; i < files.size(); ++i) {
     const Parsed p = parse(files[i]);
     ASSERT_EQ(p.layers.size(), 3u) << i;
-    for (size_t l = 0; l < 3; ++l) {
-      const auto& a = plain.layers[l].moves;
-      const auto& b = p.layers[l].moves;
-      ASSERT_EQ(a.size(), b.size()) << i << " layer " << l;
-      for (size_t k = 0; k < a.size(); ++k) {
-        EXPECT_NEAR(a[k].x0, b[k].x0, 1e-4) << i << " layer " << l << " move " << k;
-        EXPECT_NEAR(a[k].y0, b[k].y0, 1e-4) << i << " layer " << l << " move " << k;
-        EXPECT_NEAR(a[k].x1, b[k].x1, 1e-4) << i << " layer " << l << " move " << k;
-        EXPECT_NEAR(a[k].y1, b[k].y1, 1e-4) << i << " layer " << l << " move " << k;
-      }
-    }
+    expect_same_xy(plain, p, i);
   }
   // RESTORE_GCODE_STATE MOVE=1 travels back to the saved point; without it the head stays; an
   // unknown name changes nothing.
@@ -509,17 +516,7 @@ TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
     const Parsed p = parse(files[i]);
     ASSERT_EQ(p.layers.size(), 3u) << i;
     EXPECT_TRUE(p.stats.transforms || p.stats.sets_axis_steps) << i;
-    for (size_t l = 0; l < 3; ++l) {
-      const auto& a = plain.layers[l].moves;
-      const auto& b = p.layers[l].moves;
-      ASSERT_EQ(a.size(), b.size()) << i << " layer " << l;
-      for (size_t k = 0; k < a.size(); ++k) {
-        EXPECT_NEAR(a[k].x0, b[k].x0, 1e-4) << i << " layer " << l << " move " << k;
-        EXPECT_NEAR(a[k].y0, b[k].y0, 1e-4) << i << " layer " << l << " move " << k;
-        EXPECT_NEAR(a[k].x1, b[k].x1, 1e-4) << i << " layer " << l << " move " << k;
-        EXPECT_NEAR(a[k].y1, b[k].y1, 1e-4) << i << " layer " << l << " move " << k;
-      }
-    }
+    expect_same_xy(plain, p, i);
   }
   // A transform changed between moves does not move the head, nor does a move naming only Z or E
   // after it: the next XY move starts where the head is.
