@@ -51,8 +51,8 @@ void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptio
                             " rotates or scales its coordinates on the printer (G68 / M579): screened as printed");
       if (pr.stats.sets_axis_steps)
         out.notes.push_back("the G-code" + where +
-                            " sets axis steps per mm (M92 X/Y/Z): followed relative to the first values it sets, X and "
-                            "Y taken as equal; the printer's own values are unknown, so the part may print stretched "
+                            " sets axis steps per mm (M92 X/Y/Z): followed relative to the values when printing began, X "
+                            "and Y taken as equal; the printer's own values are unknown, so the part may print stretched "
                             "along an axis");
     }
     return;

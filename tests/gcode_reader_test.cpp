@@ -505,8 +505,8 @@ TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
       "M83\nG1 Z0.2\n" + square + "G68 X-3 Y7 R100\nG68 X-3 Y7 R-40 I1\nG1 Z0.4\n" + written(turned(60, -3, 7)) +
           "G68 X0 Y0 R0\nG1 Z0.6\n" + square,
       "M83\nG1 Z0.2\n" + square + "M579 X2 Y0.5\nG1 Z0.4\n" + written(squeezed(2, 0.5)) + "M579 X1 Y1\nG1 Z0.6\n" + square,
-      // M92 against the first values the file set; E steps change nothing here.
-      "M83\nM92 X80 Y80 Z400 E93\nG1 Z0.2\n" + square + "M92 X160 Y240 E400\nG1 Z0.4\n" + written(squeezed(2, 3)) +
+      // M92 against the values when printing began (not the first ones set); E steps change nothing.
+      "M83\nM92 X1 Y1\nM92 X80 Y80 Z400 E93\nG1 Z0.2\n" + square + "M92 X160 Y240 E400\nG1 Z0.4\n" + written(squeezed(2, 3)) +
           "M92 X80 Y80\nG1 Z0.6\n" + square,
       // X and Y steps set apart from the start: taken as one printer value, so X prints sqrt(2) wider.
       "M83\nM92 X160 Y80\nG1 Z0.2\n" + written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))) + "G1 Z0.4\n" +

@@ -132,8 +132,13 @@ struct Reader::State {
   double rot_deg = 0, rot_cos = 1, rot_sin = 0;
   double rot_centre[2] = {0, 0};    // in the frame physical - off (RepRapFirmware's own), mm
   double axis_scale[3] = {1, 1, 1};  // M579
-  double steps_first[3] = {0, 0, 0};  // M92: the first value the file set per axis (0: never)
-  double steps_now[3] = {0, 0, 0};
+  // M92: the value per axis when the first plastic went down (or, for an axis first set later,
+  // that first value): the base the later values scale against. Values set before any extrusion
+  // are not compared with each other: nothing printed in between, so an early bogus value cannot
+  // stretch the part. 0: none yet.
+  double steps_base[3] = {0, 0, 0};
+  double steps_now[3] = {0, 0, 0};  // 0: never set
+  bool extruded = false;            // any extrusion move so far
   double scale[3] = {1, 1, 1};       // M579 x the M92 ratio, per axis
   // Where the head really is when a transform changed since the last XY move: the next XY move
   // starts there (the firmware does not move the head when the transform changes, nor in XY for a
@@ -835,15 +840,30 @@ struct Reader::State {
     xf_start_set = true;
   }
 
+  // The first plastic goes down: M92 values set so far become the bases.
+  void begin_printing() {
+    extruded = true;
+    bool changed = false;
+    for (int a = 0; a < 3; ++a) {
+      if (steps_now[a] > 0 && steps_base[a] == 0) {
+        steps_base[a] = steps_now[a];
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    transform_changing();
+    update_transform();
+  }
+
   void update_transform() {
     for (int a = 0; a < 3; ++a) {
       double ratio = 1;
-      if (steps_first[a] > 0) {
-        // Relative to the first value the file set: the printer's own is unknown. X and Y steps are
-        // taken as equal on the printer (same motors and pulleys on the printers we know), so a file
-        // that sets them apart stretches one against the other: the first X and Y share one base.
-        double base = steps_first[a];
-        if (a < 2 && steps_first[0] > 0 && steps_first[1] > 0) base = std::sqrt(steps_first[0] * steps_first[1]);
+      if (steps_base[a] > 0) {
+        // Relative to the base (see steps_base): the printer's own value is unknown. X and Y steps
+        // are taken as equal on the printer (same motors and pulleys on the printers we know), so a
+        // file that sets them apart stretches one against the other: X and Y share one base.
+        double base = steps_base[a];
+        if (a < 2 && steps_base[0] > 0 && steps_base[1] > 0) base = std::sqrt(steps_base[0] * steps_base[1]);
         ratio = steps_now[a] / base;
       }
       scale[a] = axis_scale[a] * ratio;
@@ -896,7 +916,7 @@ struct Reader::State {
       if (!steps) {
         axis_scale[a] = v;
       } else {
-        if (steps_first[a] == 0) steps_first[a] = v;
+        if (steps_base[a] == 0 && extruded) steps_base[a] = v;
         steps_now[a] = v;
       }
     }
@@ -909,6 +929,8 @@ struct Reader::State {
   // ---- layers and moves -----------------------------------------------------------------------
 
   void segment(const double* a, const double* b, double de) {
+    if (!extruded && de > kEEps) [[unlikely]]
+      begin_printing();
     double ma[3], mb[3];
     if (xform || xf_start_set) [[unlikely]] {
       if (xf_start_set && a[0] == pos[0] && a[1] == pos[1] && a[2] == pos[2])
