@@ -443,6 +443,9 @@ TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
           "RESTORE_GCODE_STATE NAME=S\nG1 Z0.6\n" + square,
       "M83\nG1 Z0.2\n" + square + "SAVE_GCODE_STATE\nG91\nG1 Z0.2\nG1 X10 E1\nG1 Y10 E1\nG1 X-10 E1\nG1 Y-10 E1\n"
           "RESTORE_GCODE_STATE NAME=default\nG1 Z0.6\n" + square,
+      // Klipper: SET_KINEMATIC_POSITION re-declares the toolhead's point (no move); a restore keeps it.
+      "M83\nG1 Z0.2\n" + square + "SET_KINEMATIC_POSITION X=-30 Y=7\nG1 Z0.4\n" + shifted(-30, 7) +
+          "SAVE_GCODE_STATE\nSET_KINEMATIC_POSITION X=0 Y=0\nRESTORE_GCODE_STATE\nG1 Z0.6\n" + square,
       // G53 moves in machine coordinates whatever offset is active; G53 chains are not followed.
       "M83\nG10 L2 P1 X99 Y99\nG53 G1 Z0.2\nG53 G1 X0 Y0\nG53 G1 X10 Y0 E1\nG53 G1 X10 Y10 E1\nG53 G1 X0 Y10 E1\n"
       "G53 G1 X0 Y0 E1\nG53 G1 Z0.4\n" + shifted(-99, -99) + "G53 G1 Z0.6\n" + shifted(-99, -99) + "G53 G53 G1 X5 Y5 E1\n",

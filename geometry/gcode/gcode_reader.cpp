@@ -112,9 +112,13 @@ struct Reader::State {
   struct SavedState {
     bool xyz_relative;
     int e_mode;
-    double off[3], klipper_off[3], pos[3];
+    double off[3], klipper_off[3], pos[3], kin_shift[3];
     double flow;
   };
+  // Klipper's SET_KINEMATIC_POSITION X=.. re-declares where the toolhead is without moving it: the
+  // shift between the physical frame and the toolhead's since then (part of `off`, kept apart so
+  // that RESTORE_GCODE_STATE, which does not touch it, keeps it).
+  double kin_shift[3] = {0, 0, 0};
   std::unordered_map<std::string, SavedState> saved_states;
   bool machine_coords = false;     // G53 on this line: the move is in machine coordinates
   uint16_t tool = 0;
@@ -1133,6 +1137,7 @@ struct Reader::State {
     check_text(name_end, e);
     if (name.size() == 16 && iequals_prefix(p, name_end, "SET_GCODE_OFFSET")) return set_gcode_offset(name_end, e);
     if (name.size() == 16 && iequals_prefix(p, name_end, "SAVE_GCODE_STATE")) return gcode_state(true, name_end, e);
+    if (name.size() == 22 && iequals_prefix(p, name_end, "SET_KINEMATIC_POSITION")) return set_kinematic_position(name_end, e);
     if (name.size() == 19 && iequals_prefix(p, name_end, "RESTORE_GCODE_STATE")) return gcode_state(false, name_end, e);
     if (name.size() < 14 || !iequals_prefix(p, name_end, "EXCLUDE_OBJECT")) {
       ++stats.unknown_commands;
@@ -1236,6 +1241,7 @@ struct Reader::State {
       std::copy(off, off + 3, sv.off);
       std::copy(klipper_off, klipper_off + 3, sv.klipper_off);
       std::copy(pos, pos + 3, sv.pos);
+      std::copy(kin_shift, kin_shift + 3, sv.kin_shift);
       return;
     }
     const auto it = saved_states.find(key);
@@ -1247,12 +1253,30 @@ struct Reader::State {
     xyz_relative = sv.xyz_relative;
     e_mode = sv.e_mode;
     flow = sv.flow;
-    std::copy(sv.off, sv.off + 3, off);
+    for (int a = 0; a < 3; ++a) off[a] = sv.off[a] - sv.kin_shift[a] + kin_shift[a];
     std::copy(sv.klipper_off, sv.klipper_off + 3, klipper_off);
     if (move) {
       std::copy(sv.pos, sv.pos + 3, pos);
       xf_start_set = false;
     }
+  }
+
+  // Klipper's SET_KINEMATIC_POSITION [X=] [Y=] [Z=]: the toolhead is now at these coordinates, the
+  // head does not move. Its coordinate now is pos - kin_shift; the difference to the new one joins
+  // both shifts, so later targets land where Klipper puts them.
+  void set_kinematic_position(const char* p, const char* e) {
+    const char* stop = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
+    const std::string_view args(p, static_cast<size_t>((stop ? stop : e) - p));
+    for_each_kv(args, [&](std::string_view key, std::string_view value) {
+      double v = 0;
+      if (key.size() != 1 || !parse_number_view(trim(value), v)) return;
+      for (int a = 0; a < 3; ++a) {
+        if (to_upper(key[0]) != kAxes[a]) continue;
+        const double delta = (pos[a] - kin_shift[a]) - checked_axis(v, "SET_KINEMATIC_POSITION");
+        kin_shift[a] = checked_axis(kin_shift[a] + delta, "SET_KINEMATIC_POSITION");
+        off[a] = checked_axis(off[a] + delta, "SET_KINEMATIC_POSITION");
+      }
+    });
   }
 
   // KEY=VALUE words separated by spaces; VALUE may be quoted with " or '.
