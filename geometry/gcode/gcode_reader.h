@@ -1,13 +1,15 @@
 #pragma once
 // Streaming G-code reader: text in arbitrary chunks, extrusion moves grouped into layers out (see
-// toolpath.h). It understands what changes where plastic goes -- G0/G1, arcs G2/G3 (I/J and R forms,
-// split into short chords), Marlin's cubic Bezier G5 (I/J/P/Q, chords too), coordinate offsets
-// (M206/M428, G10 L2/L20 with G54..G59.3, G53, Klipper SET_GCODE_OFFSET, SET_KINEMATIC_POSITION and SAVE/RESTORE_GCODE_STATE),
-// RepRapFirmware's G68 rotation and M579 scaling, Marlin's M92 steps per mm (relative to the values
+// toolpath.h). It understands what changes where plastic goes -- G0/G1, arcs G2/G3 (I/J and R
+// forms, split into short chords), Marlin's cubic Bezier G5 (I/J/P/Q, chords too), coordinate
+// offsets (M206/M428, G10 L2/L20 with G54..G59.3, G53, Klipper's SET_GCODE_OFFSET,
+// SET_KINEMATIC_POSITION and SAVE/RESTORE_GCODE_STATE), the firmware's own transforms
+// (RepRapFirmware's G68 rotation and M579 scaling, Marlin's M92 steps per mm relative to the values
 // when printing began, X and Y taken as equal), G90/G91, M82/M83, G92, G20/G21, G28, firmware
-// retraction G10/G11, tool changes T<n>, volumetric M200 -- and the object labels slicers write (Klipper EXCLUDE_OBJECT_*,
-// M486, PrusaSlicer / Bambu "; printing object" comments, Cura ";MESH:"). Everything else (heater,
-// fan, Klipper macros, unknown commands) is tolerated and counted. Marlin, RepRapFirmware, Klipper
+// retraction G10/G11, tool changes T<n>, volumetric M200, M221 flow -- and the object labels
+// slicers write (Klipper EXCLUDE_OBJECT_*, M486, PrusaSlicer / Bambu "; printing object" comments,
+// Cura ";MESH:"). Everything else (heater, fan, Klipper macros, unknown commands) is tolerated and
+// counted. Marlin, RepRapFirmware, Klipper
 // and Prusa dialects are accepted: line numbers N123, *checksums, ';' and '(...)' comments,
 // lowercase letters and words without spaces between them ("G1X10Y20E.5", as MeatPack leaves them).
 //
