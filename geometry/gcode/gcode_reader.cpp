@@ -150,6 +150,10 @@ struct Reader::State {
   double xf_start[3] = {0, 0, 0};
   bool xf_start_set = false;
   bool xy_named = true;  // false while segment() maps a G0/G1 that names neither X nor Y
+  // segment() takes the slow way (special_ends): a transform is on, the head's point is pending,
+  // or nothing has extruded yet. Set whenever one of them may have become true; special_ends
+  // clears it when none is.
+  bool special = true;
 
   // Layer state.
   bool have_layer = false;
@@ -259,7 +263,7 @@ struct Reader::State {
     const char u = to_upper(c);
     if (u == 'G' && p + 2 < e && (p[1] == '1' || p[1] == '0') && !is_digit(p[2]) && p[2] != '.') {
       ++stats.commands;  // G0/G1, most lines of any file
-      parse_params(p + 2, e);
+      parse_params_inline(p + 2, e);
       return linear_move();
     }
     if ((u == 'G' || u == 'M' || u == 'T') && p + 1 < e && (is_digit(p[1]) || (u == 'T' && p[1] == '-'))) {
@@ -512,7 +516,12 @@ struct Reader::State {
   // ("X10Y20"); a letter without a number is recorded as seen (G28 X); other printable junk is
   // skipped to the next space; control bytes are an error. The loop is the reader's hot path: plain
   // decimals take fast_decimal, everything else goes to the out-of-line helpers below.
-  void parse_params(const char* p, const char* e) {
+  // The G0/G1 fast path in line() inlines it; every other command calls the out-of-line copy (with
+  // more callers gcc stopped inlining it there, 4 % of the Reader's throughput in
+  // bench/gcode_parse_bench).
+  [[gnu::noinline]] void parse_params(const char* p, const char* e) { parse_params_inline(p, e); }
+
+  [[gnu::always_inline]] inline void parse_params_inline(const char* p, const char* e) {
     Params& P = params;
     P.present = 0;
     P.valued = 0;
@@ -839,9 +848,36 @@ struct Reader::State {
 
   // Called before a transform changes: the head stays where the old transform put it.
   void transform_changing() {
+    special = true;
     if (xf_start_set) return;
     map_point(pos, xf_start);
     xf_start_set = true;
+  }
+
+  // segment()'s ends through the firmware transforms, and the first extrusion's bookkeeping. Out of
+  // line and behind one flag (`special`), so that plain files pay one branch per move for it.
+  [[gnu::noinline]] void special_ends(const double* a, const double* b, double de, double ma[3], double mb[3]) {
+    if (!extruded && de > kEEps) begin_printing();
+    if (xform || xf_start_set) {
+      if (xf_start_set && a[0] == pos[0] && a[1] == pos[1] && a[2] == pos[2])
+        std::copy(xf_start, xf_start + 3, ma);
+      else
+        map_point(a, ma);
+      map_point(b, mb);
+      if (!xy_named) {
+        // No X or Y in the move (Z or E alone): the firmware moves only the axes a move names, so
+        // the head keeps its XY, also when the transform changed since it got there.
+        mb[0] = ma[0];
+        mb[1] = ma[1];
+        if (xf_start_set) xf_start[2] = mb[2];
+      } else {
+        xf_start_set = false;
+      }
+    } else {
+      std::copy(a, a + 3, ma);
+      std::copy(b, b + 3, mb);
+    }
+    special = xform || xf_start_set || !extruded;
   }
 
   // The first plastic goes down: M92 values set so far become the bases.
@@ -873,6 +909,7 @@ struct Reader::State {
       scale[a] = axis_scale[a] * ratio;
     }
     xform = rot_on || scale[0] != 1 || scale[1] != 1 || scale[2] != 1;
+    special = true;
   }
 
   void map_point(const double in[3], double out[3]) const {
@@ -933,25 +970,9 @@ struct Reader::State {
   // ---- layers and moves -----------------------------------------------------------------------
 
   void segment(const double* a, const double* b, double de) {
-    if (!extruded && de > kEEps) [[unlikely]]
-      begin_printing();
     double ma[3], mb[3];
-    if (xform || xf_start_set) [[unlikely]] {
-      if (xf_start_set && a[0] == pos[0] && a[1] == pos[1] && a[2] == pos[2])
-        std::copy(xf_start, xf_start + 3, ma);
-      else
-        map_point(a, ma);
-      if (!xy_named) {
-        // No X or Y in the move (Z or E alone): the firmware moves only the axes a move names, so
-        // the head keeps its XY, also when the transform changed since it got there.
-        map_point(b, mb);
-        mb[0] = ma[0];
-        mb[1] = ma[1];
-        if (xf_start_set) xf_start[2] = mb[2];
-      } else {
-        map_point(b, mb);
-        xf_start_set = false;
-      }
+    if (special) [[unlikely]] {
+      special_ends(a, b, de, ma, mb);
       a = ma;
       b = mb;
     }
