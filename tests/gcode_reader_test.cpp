@@ -499,6 +499,13 @@ TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
     };
   };
   const auto squeezed = [](double fx, double fy) { return [=](double x, double y) { return std::array<double, 2>{x / fx, y / fy}; }; };
+  // RepRapFirmware's AxisTransform with tangents XY 0.3, YZ 0.1, XZ 0.5, undone for height z.
+  const auto unskewed = [](double z, bool x_by_y) {
+    return [=](double x, double y) {
+      return x_by_y ? std::array<double, 2>{x - 0.3 * (y - 0.1 * z) - 0.5 * z, y - 0.1 * z}
+                    : std::array<double, 2>{x - 0.5 * z, y - 0.3 * x - 0.1 * z};
+    };
+  };
   const std::string square = written(same);
   const Parsed plain = parse("M83\nG1 Z0.2\n" + square + "G1 Z0.4\n" + square + "G1 Z0.6\n" + square);
   ASSERT_EQ(plain.layers.size(), 3u);
@@ -511,6 +518,11 @@ TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
       // M92 against the values when printing began (not the first ones set); E steps change nothing.
       "M83\nM92 X1 Y1\nM92 X80 Y80 Z400 E93\nG1 Z0.2\n" + square + "M92 X160 Y240 E400\nG1 Z0.4\n" + written(squeezed(2, 3)) +
           "M92 X80 Y80\nG1 Z0.6\n" + square,
+      // M556 skew (X by Y and Z, Y by Z; with P1 Y by X): each layer written skewed back, by its height.
+      "M83\nM556 S10 X3 Y1 Z5\nG1 Z0.2\n" + written(unskewed(0.2, true)) + "G1 Z0.4\n" + written(unskewed(0.4, true)) +
+          "G1 Z0.6\n" + written(unskewed(0.6, true)),
+      "M83\nM556 S10 X3 Y1 Z5 P1\nG1 Z0.2\n" + written(unskewed(0.2, false)) + "G1 Z0.4\n" + written(unskewed(0.4, false)) +
+          "G1 Z0.6\n" + written(unskewed(0.6, false)),
       // X and Y steps set apart from the start: taken as one printer value, so X prints sqrt(2) wider.
       "M83\nM92 X160 Y80\nG1 Z0.2\n" + written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))) + "G1 Z0.4\n" +
           written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))) + "G1 Z0.6\n" + written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))),

@@ -144,6 +144,10 @@ struct Reader::State {
   double steps_now[3] = {0, 0, 0};  // 0: never set
   bool extruded = false;            // any extrusion move so far
   double scale[3] = {1, 1, 1};       // M579 x the M92 ratio, per axis
+  // RepRapFirmware's M556 S<len> X Y Z [P] skew compensation, applied after the scaling (its
+  // Move::AxisTransform): X deviation / S over Y (or, with P1, Y over X), Z over Y and over X.
+  double tan_xy = 0, tan_yz = 0, tan_xz = 0;
+  bool skew_x_by_y = true;
   // Where the head really is when a transform changed since the last XY move: the next XY move
   // starts there (the firmware does not move the head when the transform changes, nor in XY for a
   // move that names only Z or E).
@@ -492,6 +496,9 @@ struct Reader::State {
         return;
       case 486:
         return m486(p, e);
+      case 556:  // RepRapFirmware: skew compensation
+        parse_params(p, e);
+        return set_skew();
       case 579:  // RepRapFirmware: scale factors per axis
       case 92:   // Marlin: steps per mm per axis
         parse_params(p, e);
@@ -908,7 +915,7 @@ struct Reader::State {
       }
       scale[a] = axis_scale[a] * ratio;
     }
-    xform = rot_on || scale[0] != 1 || scale[1] != 1 || scale[2] != 1;
+    xform = rot_on || scale[0] != 1 || scale[1] != 1 || scale[2] != 1 || tan_xy != 0 || tan_yz != 0 || tan_xz != 0;
     special = true;
   }
 
@@ -920,9 +927,14 @@ struct Reader::State {
       x = cx + dx * rot_cos + dy * rot_sin;
       y = cy - dx * rot_sin + dy * rot_cos;
     }
-    out[0] = checked_axis(x * scale[0], "transformed X");
-    out[1] = checked_axis(y * scale[1], "transformed Y");
-    out[2] = checked_axis(in[2] * scale[2], "transformed Z");
+    x *= scale[0];
+    y *= scale[1];
+    const double z = in[2] * scale[2];
+    x += (skew_x_by_y ? tan_xy * y : 0) + tan_xz * z;
+    y += (skew_x_by_y ? 0 : tan_xy * x) + tan_yz * z;
+    out[0] = checked_axis(x, "transformed X");
+    out[1] = checked_axis(y, "transformed Y");
+    out[2] = checked_axis(z, "transformed Z");
   }
 
   void set_rotation() {
@@ -940,6 +952,32 @@ struct Reader::State {
     rot_on = rot_deg != 0;
     rot_cos = std::cos(rot_deg * kPi / 180);
     rot_sin = std::sin(rot_deg * kPi / 180);
+    stats.transforms = true;
+    update_transform();
+  }
+
+  // M556 S<len> X<dev> Y<dev> Z<dev> [P<n>]: tangents dev / len (len > 0; RepRapFirmware sets no
+  // bound, nor does this beyond |tangent| <= 100: the coordinates' own range check stays).
+  void set_skew() {
+    bool any = false;
+    if (params.has('S') && params.get('S') > 0) {
+      const double len = params.get('S');
+      double* tans[3] = {&tan_xy, &tan_yz, &tan_xz};
+      for (int a = 0; a < 3; ++a) {
+        if (!params.has(kAxes[a])) continue;
+        const double t = params.get(kAxes[a]) / len;
+        if (!(std::fabs(t) <= 100)) continue;
+        if (!any) transform_changing();
+        any = true;
+        *tans[a] = t;
+      }
+    }
+    if (params.has('P')) {
+      if (!any) transform_changing();
+      any = true;
+      skew_x_by_y = params.get('P') <= 0;
+    }
+    if (!any) return;
     stats.transforms = true;
     update_transform();
   }
