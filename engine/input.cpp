@@ -48,7 +48,8 @@ void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptio
       const std::string where = pr.part.empty() ? "" : " in " + pr.part;
       if (pr.stats.transforms)
         out.notes.push_back("the G-code" + where +
-                            " rotates, scales or skews its coordinates on the printer (G68 / M579 / M556): screened as printed");
+                            " rotates, scales or skews its coordinates on the printer (G68 / M579 / M556 / M852 / SET_SKEW): "
+                            "screened as printed");
       if (pr.stats.sets_axis_steps)
         out.notes.push_back("the G-code" + where +
                             " sets axis steps per mm (M92 X/Y/Z): followed relative to the values when printing began, X "

@@ -506,6 +506,21 @@ TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
                     : std::array<double, 2>{x - 0.5 * z, y - 0.3 * x - 0.1 * z};
     };
   };
+  // Marlin and Klipper skew: x -= y*xy + z*(xz - xy*yz), y -= z*yz; undone for height z.
+  const auto unskewed_marlin = [](double z) {
+    return [=](double x, double y) {
+      const double yw = y + 0.1 * z;
+      return std::array<double, 2>{x + 0.3 * yw + (0.5 - 0.3 * 0.1) * z, yw};
+    };
+  };
+  const double corner = 80 * kPi / 180, side = 100;  // AD = AB = 100 mm
+  const double ac = std::sqrt(2 * side * side + 2 * side * side * std::cos(corner));
+  const double bd = std::sqrt(2 * side * side - 2 * side * side * std::cos(corner));
+  char klipper_buf[120];
+  std::snprintf(klipper_buf, sizeof klipper_buf, "SET_SKEW XY=%.9f,%.9f,%.9f", ac, bd, side);
+  const std::string klipper_skew = klipper_buf;
+  const double klipper_factor = std::tan(10 * kPi / 180);
+  const auto unskewed_klipper = [=](double x, double y) { return std::array<double, 2>{x + y * klipper_factor, y}; };
   const std::string square = written(same);
   const Parsed plain = parse("M83\nG1 Z0.2\n" + square + "G1 Z0.4\n" + square + "G1 Z0.6\n" + square);
   ASSERT_EQ(plain.layers.size(), 3u);
@@ -523,6 +538,12 @@ TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
           "G1 Z0.6\n" + written(unskewed(0.6, true)),
       "M83\nM556 S10 X3 Y1 Z5 P1\nG1 Z0.2\n" + written(unskewed(0.2, false)) + "G1 Z0.4\n" + written(unskewed(0.4, false)) +
           "G1 Z0.6\n" + written(unskewed(0.6, false)),
+      // Marlin's M852 skew factors (xy 0.3, xz 0.5, yz 0.1), and Klipper's SET_SKEW from the lengths
+      // measured on a calibration square whose XY corner came out at 80 degrees (factor tan 10).
+      "M83\nM852 I0.3 J0.5 K0.1\nG1 Z0.2\n" + written(unskewed_marlin(0.2)) + "G1 Z0.4\n" + written(unskewed_marlin(0.4)) +
+          "G1 Z0.6\n" + written(unskewed_marlin(0.6)) + "M852 I0 J0 K0\n",
+      "M83\n" + klipper_skew + "\nG1 Z0.2\n" + written(unskewed_klipper) + "G1 Z0.4\n" + written(unskewed_klipper) +
+          "SET_SKEW CLEAR=1 XY=1,2,3\nG1 Z0.6\n" + square,
       // X and Y steps set apart from the start: taken as one printer value, so X prints sqrt(2) wider.
       "M83\nM92 X160 Y80\nG1 Z0.2\n" + written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))) + "G1 Z0.4\n" +
           written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))) + "G1 Z0.6\n" + written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))),

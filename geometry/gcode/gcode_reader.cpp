@@ -146,8 +146,12 @@ struct Reader::State {
   double scale[3] = {1, 1, 1};       // M579 x the M92 ratio, per axis
   // RepRapFirmware's M556 S<len> X Y Z [P] skew compensation, applied after the scaling (its
   // Move::AxisTransform): X deviation / S over Y (or, with P1, Y over X), Z over Y and over X.
+  // Marlin's M852 I J K (SKEW_CORRECTION builds) and Klipper's SET_SKEW XY= XZ= YZ= set skew
+  // factors that both firmwares apply as x -= y*xy + z*(xz - xy*yz), y -= z*yz: the same form with
+  // tan_xy = -xy, tan_xz = -(xz - xy*yz), tan_yz = -yz (kept as factors, as the files set them).
   double tan_xy = 0, tan_yz = 0, tan_xz = 0;
   bool skew_x_by_y = true;
+  double skew_factor[3] = {0, 0, 0};  // Marlin / Klipper xy, xz, yz
   // Where the head really is when a transform changed since the last XY move: the next XY move
   // starts there (the firmware does not move the head when the transform changes, nor in XY for a
   // move that names only Z or E).
@@ -499,6 +503,9 @@ struct Reader::State {
       case 556:  // RepRapFirmware: skew compensation
         parse_params(p, e);
         return set_skew();
+      case 852:  // Marlin: skew correction factors
+        parse_params(p, e);
+        return marlin_skew();
       case 579:  // RepRapFirmware: scale factors per axis
       case 92:   // Marlin: steps per mm per axis
         parse_params(p, e);
@@ -982,6 +989,77 @@ struct Reader::State {
     update_transform();
   }
 
+  // Marlin M852 I<xy> J<xz> K<yz> (S for I too), each in [-1, 1] as Marlin accepts; Klipper SET_SKEW
+  // (see set_klipper_skew) after it computed the factors.
+  void set_skew_factors(const double* xy, const double* xz, const double* yz) {
+    transform_changing();
+    if (xy) skew_factor[0] = *xy;
+    if (xz) skew_factor[1] = *xz;
+    if (yz) skew_factor[2] = *yz;
+    tan_xy = -skew_factor[0];
+    tan_xz = -(skew_factor[1] - skew_factor[0] * skew_factor[2]);
+    tan_yz = -skew_factor[2];
+    skew_x_by_y = true;
+    stats.transforms = true;
+    update_transform();
+  }
+
+  void marlin_skew() {
+    double v[3];
+    const double* given[3] = {nullptr, nullptr, nullptr};
+    const char letters[3] = {'I', 'J', 'K'};
+    for (int k = 0; k < 3; ++k) {
+      const char l = (k == 0 && !params.has('I')) ? 'S' : letters[k];
+      if (!params.has(l)) continue;
+      v[k] = params.get(l);
+      if (v[k] >= -1 && v[k] <= 1) given[k] = &v[k];
+    }
+    if (given[0] || given[1] || given[2]) set_skew_factors(given[0], given[1], given[2]);
+  }
+
+  // Klipper SET_SKEW [XY=ac,bd,ad] [XZ=..] [YZ=..] [CLEAR=1]: each plane's factor from the three
+  // lengths measured on a calibration print, as its skew_correction.calc_skew_factor computes it.
+  void set_klipper_skew(const char* p, const char* e) {
+    const char* stop = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
+    const std::string_view args(p, static_cast<size_t>((stop ? stop : e) - p));
+    double v[3];
+    const double* given[3] = {nullptr, nullptr, nullptr};
+    bool clear = false;
+    for_each_kv(args, [&](std::string_view key, std::string_view value) {
+      double num = 0;
+      if (key.size() == 5 && iequals_prefix(key.data(), key.data() + 5, "CLEAR") && parse_number_view(trim(value), num))
+        clear = num != 0;
+      if (key.size() != 2) return;
+      const char a = to_upper(key[0]), b = to_upper(key[1]);
+      const int k = a == 'X' && b == 'Y' ? 0 : a == 'X' && b == 'Z' ? 1 : a == 'Y' && b == 'Z' ? 2 : -1;
+      if (k < 0) return;
+      double len[3];
+      size_t n = 0;
+      while (n < 3 && !value.empty()) {
+        const size_t comma = value.find(',');
+        if (!parse_number_view(trim(value.substr(0, comma)), len[n]) || !(len[n] > 0)) return;
+        ++n;
+        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+      }
+      if (n != 3) return;
+      const double ac = len[0], bd = len[1], ad = len[2];
+      const double side2 = 2 * ac * ac + 2 * bd * bd - 4 * ad * ad;
+      if (!(side2 > 0)) return;
+      const double side = std::sqrt(side2) / 2;
+      const double c = (ac * ac - side * side - ad * ad) / (2 * side * ad);
+      if (!(c > -1 && c < 1)) return;
+      const double f = std::tan(kPi / 2 - std::acos(c));
+      if (!(std::fabs(f) <= 100)) return;
+      v[k] = f;
+      given[k] = &v[k];
+    });
+    if (clear) {  // Klipper clears and ignores the rest
+      const double zero = 0;
+      return set_skew_factors(&zero, &zero, &zero);
+    }
+    if (given[0] || given[1] || given[2]) set_skew_factors(given[0], given[1], given[2]);
+  }
+
   // M579 X Y Z (factors) or M92 X Y Z (steps per mm). Values outside 1/100..100 of the usual are
   // not a printer's and are ignored.
   void set_axis_scale(bool steps) {
@@ -1197,6 +1275,7 @@ struct Reader::State {
     if (name.size() == 16 && iequals_prefix(p, name_end, "SET_GCODE_OFFSET")) return set_gcode_offset(name_end, e);
     if (name.size() == 16 && iequals_prefix(p, name_end, "SAVE_GCODE_STATE")) return gcode_state(true, name_end, e);
     if (name.size() == 22 && iequals_prefix(p, name_end, "SET_KINEMATIC_POSITION")) return set_kinematic_position(name_end, e);
+    if (name.size() == 8 && iequals_prefix(p, name_end, "SET_SKEW")) return set_klipper_skew(name_end, e);
     if (name.size() == 19 && iequals_prefix(p, name_end, "RESTORE_GCODE_STATE")) return gcode_state(false, name_end, e);
     if (name.size() < 14 || !iequals_prefix(p, name_end, "EXCLUDE_OBJECT")) {
       ++stats.unknown_commands;

@@ -4,12 +4,12 @@
 // forms, split into short chords), Marlin's cubic Bezier G5 (I/J/P/Q, chords too), coordinate
 // offsets (M206/M428, G10 L2/L20 with G54..G59.3, G53, Klipper's SET_GCODE_OFFSET,
 // SET_KINEMATIC_POSITION and SAVE/RESTORE_GCODE_STATE), the firmware's own transforms
-// (RepRapFirmware's G68 rotation, M579 scaling and M556 skew, Marlin's M92 steps per mm relative to the values
-// when printing began, X and Y taken as equal), G90/G91, M82/M83, G92, G20/G21, G28, firmware
-// retraction G10/G11, tool changes T<n>, volumetric M200, M221 flow -- and the object labels
-// slicers write (Klipper EXCLUDE_OBJECT_*, M486, PrusaSlicer / Bambu "; printing object" comments,
-// Cura ";MESH:"). Everything else (heater, fan, Klipper macros, unknown commands) is tolerated and
-// counted. Marlin, RepRapFirmware, Klipper
+// (RepRapFirmware's G68 rotation, M579 scaling and M556 skew, Marlin's M852 and Klipper's SET_SKEW
+// skew, Marlin's M92 steps per mm relative to the values when printing began, X and Y taken as
+// equal), G90/G91, M82/M83, G92, G20/G21, G28, firmware retraction G10/G11, tool changes T<n>,
+// volumetric M200, M221 flow -- and the object labels slicers write (Klipper EXCLUDE_OBJECT_*,
+// M486, PrusaSlicer / Bambu "; printing object" comments, Cura ";MESH:"). Everything else (heater,
+// fan, Klipper macros, unknown commands) is tolerated and counted. Marlin, RepRapFirmware, Klipper
 // and Prusa dialects are accepted: line numbers N123, *checksums, ';' and '(...)' comments,
 // lowercase letters and words without spaces between them ("G1X10Y20E.5", as MeatPack leaves them).
 //
@@ -67,7 +67,7 @@ class Reader {
                                     // SET_* and other extended commands, stray text)
     uint64_t arcs = 0;              // G2/G3 arcs and G5 curves
     bool saw_comments = false;      // any ';' or '(...)' comment
-    bool transforms = false;        // RepRapFirmware G68 rotation, M579 scaling or M556 skew was applied
+    bool transforms = false;        // a rotation (G68), scaling (M579) or skew (M556, M852, SET_SKEW) was applied
     bool sets_axis_steps = false;   // M92 set X/Y/Z steps per mm: the printer's own are unknown, so the
                                     //   part may print scaled per axis by a factor the file does not show
   };
