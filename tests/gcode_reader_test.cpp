@@ -1088,6 +1088,16 @@ TEST(GcodeReader, LimitsOnMovesLayersAndObjects) {
   opt.max_objects = 2;
   EXPECT_EQ(error_of("M486 S0\nM486 S1\nM486 S2\n", opt, &message), ErrorCode::kLimitExceeded);
   EXPECT_NE(message.find("max_objects"), std::string::npos);
+
+  // Saved G-code states: 10,000 names, 1 MiB of them (a name may be a whole 64 KiB line).
+  std::string many, long_names;
+  for (int i = 0; i <= 10000; ++i) many += "SAVE_GCODE_STATE NAME=s" + std::to_string(i) + "\n";
+  EXPECT_EQ(error_of(many, {}, &message), ErrorCode::kLimitExceeded);
+  EXPECT_NE(message.find("SAVE_GCODE_STATE"), std::string::npos) << message;
+  for (int i = 0; i < 20; ++i) long_names += "SAVE_GCODE_STATE NAME=" + std::string(60000, static_cast<char>('a' + i)) + "\n";
+  EXPECT_EQ(error_of(long_names, {}, &message), ErrorCode::kLimitExceeded);
+  EXPECT_NO_THROW(parse("SAVE_GCODE_STATE NAME=a\nSAVE_GCODE_STATE NAME=A\nRESTORE_GCODE_STATE NAME=a\n" +
+                        std::string("SAVE_GCODE_STATE NAME=") + std::string(60000, 'b') + "\n"));
 }
 
 TEST(GcodeReader, FeedAfterFinishIsAProgrammingError) {

@@ -33,6 +33,7 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr int kMaxArcTurns = 1000;         // G2/G3 P<turns>
 constexpr size_t kMaxPolygonPoints = 100'000;
 constexpr size_t kMaxSavedStates = 10'000;  // SAVE_GCODE_STATE names (a slicer's macros use a handful)
+constexpr size_t kMaxSavedStateNameBytes = 1 << 20;  // and their bytes together (a name can be a whole line)
 constexpr char kAxes[3] = {'X', 'Y', 'Z'};  // the parameter letter of each axis
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -120,6 +121,7 @@ struct Reader::State {
   // that RESTORE_GCODE_STATE, which does not touch it, keeps it).
   double kin_shift[3] = {0, 0, 0};
   std::unordered_map<std::string, SavedState> saved_states;
+  size_t saved_name_bytes = 0;
   bool machine_coords = false;     // G53 on this line: the move is in machine coordinates
   uint16_t tool = 0;
   bool volumetric = false;    // E in mm^3 (M200 D>0, Cura UltiGCode flavour)
@@ -948,8 +950,7 @@ struct Reader::State {
     // RepRapFirmware needs R, A or X, B or Y, and the XY plane; without them the command fails.
     const bool has_a = params.has('A') || params.has('X'), has_b = params.has('B') || params.has('Y');
     if (!params.has('R') || !has_a || !has_b || plane != 17) return;
-    const double angle = params.get('R');
-    if (!std::isfinite(angle) || std::fabs(angle) > 1e6) fail(ErrorCode::kBadValue, "G68 angle out of range");
+    const double angle = std::fmod(params.get('R'), 360.0);  // finite: the number parser saw to that
     const double ca = (params.has('A') ? params.get('A') : params.get('X')) * unit;
     const double cb = (params.has('B') ? params.get('B') : params.get('Y')) * unit;
     transform_changing();
@@ -1370,8 +1371,12 @@ struct Reader::State {
     std::string key(state_name);
     for (char& c : key) c = to_upper(c);  // Klipper lower-cases names: the same name in any case
     if (save) {
-      if (saved_states.size() >= kMaxSavedStates && saved_states.find(key) == saved_states.end())
-        fail(ErrorCode::kLimitExceeded, "more than " + std::to_string(kMaxSavedStates) + " SAVE_GCODE_STATE names");
+      if (saved_states.find(key) == saved_states.end()) {
+        saved_name_bytes += key.size();
+        if (saved_states.size() >= kMaxSavedStates || saved_name_bytes > kMaxSavedStateNameBytes)
+          fail(ErrorCode::kLimitExceeded, "more than " + std::to_string(kMaxSavedStates) + " SAVE_GCODE_STATE names or " +
+                                              std::to_string(kMaxSavedStateNameBytes) + " bytes of them");
+      }
       SavedState& sv = saved_states[key];
       sv.xyz_relative = xyz_relative;
       sv.e_mode = e_mode;
