@@ -478,7 +478,8 @@ TEST(GcodeReader, CoordinateOffsetsBetweenLayersAreApplied) {
 // the printer puts a G-code coordinate. A file whose middle layer is written pre-distorted and undone
 // by one of them prints the part undistorted, and must read that way.
 TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
-  const std::vector<std::array<double, 2>> corners = {{0, 0}, {10, 0}, {10, 10}, {0, 10}, {0, 0}};
+  // Away from the origin, so that a transform that moves a point is seen at the first corner too.
+  const std::vector<std::array<double, 2>> corners = {{20, 30}, {30, 30}, {30, 40}, {20, 40}, {20, 30}};
   // The square with each corner written as f(corner): a travel to the first, then extrusions.
   const auto written = [&](const std::function<std::array<double, 2>(double, double)>& f) {
     std::string out;

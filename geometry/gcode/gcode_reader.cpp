@@ -896,7 +896,8 @@ struct Reader::State {
     special = xform || xf_start_set || !extruded;
   }
 
-  // The first plastic goes down: M92 values set so far become the bases.
+  // The first plastic goes down: M92 values set so far become the bases. Not a change on the
+  // printer (its steps were these all along), so the head's point is mapped anew, not kept.
   void begin_printing() {
     extruded = true;
     bool changed = false;
@@ -906,9 +907,7 @@ struct Reader::State {
         changed = true;
       }
     }
-    if (!changed) return;
-    transform_changing();
-    update_transform();
+    if (changed) update_transform();
   }
 
   void update_transform() {
