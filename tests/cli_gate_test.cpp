@@ -291,8 +291,9 @@ TEST_F(GateCli, RealPrusaSlicerGcodeAndPostProcessHook) {
 // What a skilled user with a RepRapFirmware or Klipper printer can do to sliced G-code without
 // touching the shape (bench/eval/gcode_evasion.h, the evaluation's gcode-firmware class): every
 // layer's coordinates pre-distorted and undone on the printer by the firmware (G68 rotation and
-// M579 scale factors; SAVE_GCODE_STATE + G92 ... RESTORE_GCODE_STATE). Read naively, the layers
-// land turned, squeezed or shifted differently (clean before the reader followed them).
+// M579 scale factors; SAVE_GCODE_STATE + G92 ... RESTORE_GCODE_STATE; Marlin's M852 and Klipper's
+// SET_SKEW skew). Read naively, the layers land turned, squeezed, shifted or sheared (clean before
+// the reader followed them); the Marlin file (M206 shifts, G5) is the gcode-evasive class's.
 TEST_F(GateCli, RealSlicerGcodeUndistortedByTheFirmwareStaysRestricted) {
   if (!fs::exists(kPrusaSlicer)) GTEST_SKIP() << kPrusaSlicer << " is not installed";
   const std::string dir = fresh_dir("firmware_evasion");
@@ -305,12 +306,13 @@ TEST_F(GateCli, RealSlicerGcodeUndistortedByTheFirmwareStaysRestricted) {
   const auto plain = run_cli({"scan", "--json", "--db", S3D_DEMO_DB, sliced});
   ASSERT_EQ(plain.out_lines().size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(plain.out_lines()[0])["verdict"], "restricted") << plain.out;
-  const char* names[3] = {"marlin", "reprap", "klipper"};
-  const char* note_words[3] = {nullptr, "G68", nullptr};
-  for (int kind = 0; kind < 3; ++kind) {
+  const char* names[5] = {"marlin", "reprap", "klipper", "marlin_skew", "klipper_skew"};
+  const char* note_words[5] = {nullptr, "G68", nullptr, "M852", "SET_SKEW"};
+  const eval::Firmware firmwares[5] = {eval::Firmware::kRepRap, eval::Firmware::kRepRap, eval::Firmware::kKlipper,
+                                       eval::Firmware::kMarlinSkew, eval::Firmware::kKlipperSkew};
+  for (int kind = 0; kind < 5; ++kind) {
     const std::string path = dir + "/" + names[kind] + ".gcode";
-    const std::string evasive = kind == 0 ? eval::evade_gcode_marlin(text, 7)
-                                          : eval::evade_gcode_firmware(text, kind == 1 ? eval::Firmware::kRepRap : eval::Firmware::kKlipper, 7);
+    const std::string evasive = kind == 0 ? eval::evade_gcode_marlin(text, 7) : eval::evade_gcode_firmware(text, firmwares[kind], 7);
     ASSERT_NE(evasive, text);
     write_file(path, evasive);
     const auto r = run_cli({"scan", "--json", "--db", S3D_DEMO_DB, path});

@@ -126,8 +126,36 @@ std::string evade_gcode_firmware(const std::string& text, Firmware fw, uint64_t 
   // (its RotateCoordinates), then multiplies by (sx, sy) (M579); Klipper adds (dx, dy) back after
   // the G92. The file writes each true point through the inverse.
   double angle = 0, cx = 0, cy = 0, sx = 1, sy = 1, dx = 0, dy = 0;
-  double true_x = 0, true_y = 0;  // where the head really is (the slicer writes absolute XY)
-  char buf[160];
+  double true_x = 0, true_y = 0, true_z = 0;  // where the head really is (the slicer writes absolute XYZ)
+  // Marlin and Klipper skew the point (x, y) at height z to x - y*xy - z*(xz - xy*yz), y - z*yz.
+  double xy = 0, xz = 0, yz = 0;
+  char buf[256];
+  if (fw == Firmware::kMarlinSkew) {
+    xy = 1.2 * rng.uniform() - 0.6;
+    xz = 1.2 * rng.uniform() - 0.6;
+    yz = 1.2 * rng.uniform() - 0.6;
+    std::snprintf(buf, sizeof buf, "M852 I%.6f J%.6f K%.6f\n", xy, xz, yz);
+    std::sscanf(buf, "M852 I%lf J%lf K%lf", &xy, &xz, &yz);
+    out += buf;
+  } else if (fw == Firmware::kKlipperSkew) {
+    // Klipper's factor for a plane is tan(90 degrees - the corner angle) of the calibration square
+    // whose diagonals AC, BD and side AD are given (sides 100 mm).
+    double f[3];
+    std::string cmd = "SET_SKEW";
+    const char* planes[3] = {"XY", "XZ", "YZ"};
+    for (int k = 0; k < 3; ++k) {
+      const double corner = (60 + 60 * rng.uniform()) * kPi / 180, side = 100;
+      const double ac = std::sqrt(2 * side * side * (1 + std::cos(corner)));
+      const double bd = std::sqrt(2 * side * side * (1 - std::cos(corner)));
+      f[k] = std::tan(kPi / 2 - corner);
+      std::snprintf(buf, sizeof buf, " %s=%.9f,%.9f,%.9f", planes[k], ac, bd, side);
+      cmd += buf;
+    }
+    xy = f[0];
+    xz = f[1];
+    yz = f[2];
+    out += cmd + "\n";
+  }
   for_each_line(text, [&](const std::string& line) {
     if (!is_move(line)) {
       out += line;
@@ -145,26 +173,35 @@ std::string evade_gcode_firmware(const std::string& text, Firmware fw, uint64_t 
         (w.letter == 'I' ? i : j) = w.value;
         has_ij = true;
       } else {
-        has_z |= w.letter == 'Z';
+        if (w.letter == 'Z') {
+          has_z = true;
+          if (w.number) true_z = w.value;
+        }
         rest += ' ';
         rest += w.text;
       }
     }
+    double px = x, py = y;  // the point before the rotation and scaling: skewed back for its height
+    if (fw == Firmware::kMarlinSkew || fw == Firmware::kKlipperSkew) {
+      py = y + true_z * yz;
+      px = x + py * xy + true_z * (xz - xy * yz);
+    }
     const double a = angle * kPi / 180, ca = std::cos(a), sa = std::sin(a);
-    const double ux = x / sx - cx, uy = y / sy - cy;  // unscaled, about the centre
+    const double ux = px / sx - cx, uy = py / sy - cy;  // unscaled, about the centre
     std::string rewritten = line.substr(0, 2);
     if (has_xy) {
       std::snprintf(buf, sizeof buf, " X%.4f Y%.4f", cx + ux * ca - uy * sa - dx, cy + ux * sa + uy * ca - dy);
       rewritten += buf;
     }
-    if (has_ij) {  // a vector: turned and unscaled, not shifted
-      std::snprintf(buf, sizeof buf, " I%.4f J%.4f", (i / sx) * ca - (j / sy) * sa, (i / sx) * sa + (j / sy) * ca);
+    if (has_ij) {  // a vector: skewed back, turned and unscaled, not shifted
+      const double vi = i + j * xy, vj = j;
+      std::snprintf(buf, sizeof buf, " I%.4f J%.4f", (vi / sx) * ca - (vj / sy) * sa, (vi / sx) * sa + (vj / sy) * ca);
       rewritten += buf;
     }
     out += rewritten + rest + "\n";
     true_x = x;
     true_y = y;
-    if (!has_z) return;
+    if (!has_z || fw == Firmware::kMarlinSkew || fw == Firmware::kKlipperSkew) return;
     if (fw == Firmware::kRepRap) {
       angle = 20 + 320 * rng.uniform();
       cx = 100 + 200 * rng.uniform();

@@ -25,7 +25,11 @@ std::string evade_gcode_marlin(const std::string& text, uint64_t seed);
 //  kKlipper: every other layer shifted by a random XY (up to 40 mm each way) with
 //    "SAVE_GCODE_STATE" + "G92 X.. Y.." at the head's true point, undone only by
 //    "RESTORE_GCODE_STATE" at the next Z move.
-enum class Firmware { kRepRap, kKlipper };
+//  kMarlinSkew, kKlipperSkew: one skew for the whole file, set at its start ("M852 I.. J.. K..",
+//    factors in [-0.6, 0.6]; "SET_SKEW XY=ac,bd,ad XZ=.. YZ=.." measured on a calibration square
+//    whose corners came out at 60-120 degrees), every X/Y written skewed back for its height: read
+//    naively, the part is sheared and leans.
+enum class Firmware { kRepRap, kKlipper, kMarlinSkew, kKlipperSkew };
 std::string evade_gcode_firmware(const std::string& text, Firmware fw, uint64_t seed);
 
 }  // namespace s3d::eval

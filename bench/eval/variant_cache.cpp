@@ -45,7 +45,7 @@ constexpr VariantClassInfo kClasses[] = {
     {VariantClass::kGcode, "gcode", 1, nullptr},
     {VariantClass::kGcodeStripped, "gcode-stripped", 1, nullptr},
     {VariantClass::kGcodeEvasive, "gcode-evasive", 1, nullptr},
-    {VariantClass::kGcodeFirmware, "gcode-firmware", 2, nullptr},
+    {VariantClass::kGcodeFirmware, "gcode-firmware", 4, nullptr},
 };
 
 const VariantClassInfo& info(VariantClass c) {
@@ -55,18 +55,25 @@ const VariantClassInfo& info(VariantClass c) {
 }
 
 // Which file format a variant is written in.
-enum class Writer { kStlBinary, kStlAscii, kObj, k3mf, kGcode, kGcodeStripped, kGcodeEvasive, kGcodeRepRap, kGcodeKlipper };
+enum class Writer {
+  kStlBinary, kStlAscii, kObj, k3mf, kGcode, kGcodeStripped, kGcodeEvasive,
+  kGcodeRepRap, kGcodeKlipper, kGcodeMarlinSkew, kGcodeKlipperSkew,  // gcode-firmware, k = 0..3
+};
 
 bool is_gcode_writer(Writer w) {
   return w == Writer::kGcode || w == Writer::kGcodeStripped || w == Writer::kGcodeEvasive || w == Writer::kGcodeRepRap ||
-         w == Writer::kGcodeKlipper;
+         w == Writer::kGcodeKlipper || w == Writer::kGcodeMarlinSkew || w == Writer::kGcodeKlipperSkew;
 }
 
 Writer writer_of(VariantClass cls, int k) {
   if (cls == VariantClass::kGcode) return Writer::kGcode;
   if (cls == VariantClass::kGcodeStripped) return Writer::kGcodeStripped;
   if (cls == VariantClass::kGcodeEvasive) return Writer::kGcodeEvasive;
-  if (cls == VariantClass::kGcodeFirmware) return k == 0 ? Writer::kGcodeRepRap : Writer::kGcodeKlipper;
+  if (cls == VariantClass::kGcodeFirmware) {
+    constexpr Writer kFirmwareWriters[] = {Writer::kGcodeRepRap, Writer::kGcodeKlipper, Writer::kGcodeMarlinSkew,
+                                           Writer::kGcodeKlipperSkew};
+    return kFirmwareWriters[k & 3];
+  }
   if (cls != VariantClass::kFormat) return Writer::kStlBinary;
   return k == 0 ? Writer::kStlAscii : k == 1 ? Writer::kObj : Writer::k3mf;
 }
@@ -80,7 +87,9 @@ const char* extension(Writer w) {
     case Writer::kGcodeStripped:
     case Writer::kGcodeEvasive:
     case Writer::kGcodeRepRap:
-    case Writer::kGcodeKlipper: return ".gcode";
+    case Writer::kGcodeKlipper:
+    case Writer::kGcodeMarlinSkew:
+    case Writer::kGcodeKlipperSkew: return ".gcode";
     default: return ".stl";
   }
 }
@@ -158,11 +167,13 @@ int run_quiet(const std::vector<std::string>& args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-enum class GcodeStyle { kAsSliced, kStripped, kEvasive, kRepRap, kKlipper };
+enum class GcodeStyle { kAsSliced, kStripped, kEvasive, kFirmware };
 
 // Slices `m` with PrusaSlicer (fixed settings: 0.2 mm layers, 400 mm bed, object labels on, the part
-// turned `rotate_deg` about Z and centred) into G-code at `path`, post-processed in `style`.
-void slice_to_gcode(const Mesh& m, double rotate_deg, GcodeStyle style, uint64_t seed, const std::string& path) {
+// turned `rotate_deg` about Z and centred) into G-code at `path`, post-processed in `style` (kFirmware: as
+// `firmware` would undo it).
+void slice_to_gcode(const Mesh& m, double rotate_deg, GcodeStyle style, Firmware firmware, uint64_t seed,
+                    const std::string& path) {
   const std::string stl = temp_name(path) + ".stl", raw = temp_name(path) + ".gcode";
   struct Cleanup {
     std::vector<std::string> files;
@@ -186,8 +197,7 @@ void slice_to_gcode(const Mesh& m, double rotate_deg, GcodeStyle style, uint64_t
   if (!read_text(raw, &text) || text.empty()) throw std::runtime_error("prusa-slicer wrote no G-code");
   std::string processed = postprocess_gcode(text, style != GcodeStyle::kAsSliced);
   if (style == GcodeStyle::kEvasive) processed = evade_gcode_marlin(processed, seed);
-  if (style == GcodeStyle::kRepRap) processed = evade_gcode_firmware(processed, Firmware::kRepRap, seed);
-  if (style == GcodeStyle::kKlipper) processed = evade_gcode_firmware(processed, Firmware::kKlipper, seed);
+  if (style == GcodeStyle::kFirmware) processed = evade_gcode_firmware(processed, firmware, seed);
   write_text(path, processed);
 }
 
@@ -203,7 +213,9 @@ void write_mesh_file(const Mesh& m, Writer w, const std::string& path) {
       case Writer::kGcodeStripped:
       case Writer::kGcodeEvasive:
       case Writer::kGcodeRepRap:
-      case Writer::kGcodeKlipper: throw std::logic_error("G-code is written by slice_to_gcode");
+      case Writer::kGcodeKlipper:
+      case Writer::kGcodeMarlinSkew:
+      case Writer::kGcodeKlipperSkew: throw std::logic_error("G-code is written by slice_to_gcode");
     }
   } catch (...) {
     std::error_code ec;
@@ -340,7 +352,11 @@ std::string variant_name(VariantClass cls, int k) {
     case VariantClass::kFormat: return k == 0 ? "format/stl-ascii" : k == 1 ? "format/obj" : "format/3mf";
     case VariantClass::kSplit: return k == 0 ? "split/1-plane" : "split/2-planes";
     case VariantClass::kEdit: return k == 0 ? "edit/through-hole" : "edit/boss-3mm";
-    case VariantClass::kGcodeFirmware: return k == 0 ? "gcode-firmware/reprap" : "gcode-firmware/klipper";
+    case VariantClass::kGcodeFirmware: {
+      constexpr const char* kNames[] = {"gcode-firmware/reprap", "gcode-firmware/klipper", "gcode-firmware/marlin-skew",
+                                        "gcode-firmware/klipper-skew"};
+      return kNames[k & 3];
+    }
     default: break;
   }
   const VariantClassInfo& i = info(cls);
@@ -439,10 +455,13 @@ VariantOutcome VariantCache::get(const VariantRequest& req) const {
       const GcodeStyle style = w == Writer::kGcode           ? GcodeStyle::kAsSliced
                                : w == Writer::kGcodeStripped ? GcodeStyle::kStripped
                                : w == Writer::kGcodeEvasive  ? GcodeStyle::kEvasive
-                               : w == Writer::kGcodeRepRap   ? GcodeStyle::kRepRap
-                                                             : GcodeStyle::kKlipper;
+                                                             : GcodeStyle::kFirmware;
+      const Firmware firmware = w == Writer::kGcodeKlipper       ? Firmware::kKlipper
+                                : w == Writer::kGcodeMarlinSkew  ? Firmware::kMarlinSkew
+                                : w == Writer::kGcodeKlipperSkew ? Firmware::kKlipperSkew
+                                                                 : Firmware::kRepRap;
       try {
-        slice_to_gcode(m, rng.uniform() * 360.0, style, variants::derive_seed(seed, kTagRigid), path);
+        slice_to_gcode(m, rng.uniform() * 360.0, style, firmware, variants::derive_seed(seed, kTagRigid), path);
       } catch (const std::runtime_error& e) {
         // A part the slicer refuses is a property of the part: cached like a transform failure,
         // except a missing slicer, which is not.
