@@ -44,18 +44,7 @@ void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptio
   out.format = detect_format(data);
   if (read_gcode && is_gcode(out.format)) {
     out.prints = gcode::read_prints(data, out.format, opt.limits);
-    for (const gcode::Print& pr : out.prints) {
-      const std::string where = pr.part.empty() ? "" : " in " + pr.part;
-      if (pr.stats.transforms)
-        out.notes.push_back("the G-code" + where +
-                            " rotates, scales or skews its coordinates on the printer (G68 / M579 / M556 / M852 / SET_SKEW): "
-                            "screened as printed");
-      if (pr.stats.sets_axis_steps)
-        out.notes.push_back("the G-code" + where +
-                            " sets axis steps per mm (M92 X/Y/Z): followed relative to the values when printing began, X "
-                            "and Y taken as equal; the printer's own values are unknown, so the part may print stretched "
-                            "along an axis");
-    }
+    out.notes = gcode_notes(out.prints);
     return;
   }
   LoadedModel model = load_model(data, opt);
@@ -65,6 +54,22 @@ void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptio
 }
 
 }  // namespace
+
+std::vector<std::string> gcode_notes(const std::vector<gcode::Print>& prints) {
+  std::vector<std::string> notes;
+  for (const gcode::Print& pr : prints) {
+    const std::string where = pr.part.empty() ? "" : " in " + pr.part;
+    if (pr.stats.transforms)
+      notes.push_back("the G-code" + where +
+                      " rotates, scales or skews its coordinates on the printer (G68 / M579 / M556 / M852 / SET_SKEW): "
+                      "screened as printed");
+    if (pr.stats.sets_axis_steps)
+      notes.push_back("the G-code" + where +
+                      " sets axis steps per mm (M92 X/Y/Z): followed relative to the values when printing began, X and Y "
+                      "taken as equal; the printer's own values are unknown, so the part may print stretched along an axis");
+  }
+  return notes;
+}
 
 std::string one_line(std::string_view text) {
   std::string s(text);

@@ -49,4 +49,8 @@ LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, co
 // Error text for a caught exception: the message, made one line (control characters -> spaces).
 std::string one_line(std::string_view text);
 
+// The notes a scan result carries for G-code prints that used the firmware's own transforms (G68,
+// M579, M556, M852, SET_SKEW) or set axis steps per mm (M92): what the reader followed and assumed.
+std::vector<std::string> gcode_notes(const std::vector<gcode::Print>& prints);
+
 }  // namespace s3d

@@ -208,6 +208,7 @@ ScanResult Engine::scan_prints(std::vector<gcode::Print> prints, const std::stri
   in.format = format;
   in.sha256 = sha256;
   in.prints = std::move(prints);
+  in.notes = gcode_notes(in.prints);
   if (!error.empty()) {
     in.prints.clear();
     in.error = error;

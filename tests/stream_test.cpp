@@ -75,6 +75,19 @@ TEST(Stream, ChunkedGcodeGivesTheWholeFileResult) {
   }
 }
 
+// A file that has the firmware undo its distortion (here RepRapFirmware's M579 and M556) carries
+// the same note streamed as scanned whole; a plain file carries none.
+TEST(Stream, FirmwareTransformNotesComeWithTheStreamedResult) {
+  const std::vector<uint8_t> g = bytes_of("M579 X1.5 Y0.8\nM556 S100 X5\n" + tube_gcode(20));
+  const ScanResult whole = demo_engine().scan_bytes(g, "whole");
+  ASSERT_TRUE(whole.error.empty()) << whole.error;
+  ASSERT_EQ(whole.notes.size(), 1u);
+  EXPECT_NE(whole.notes[0].find("M579"), std::string::npos) << whole.notes[0];
+  const ScanResult s = stream_scan(g, 4096);
+  EXPECT_EQ(s.notes, whole.notes);
+  EXPECT_TRUE(stream_scan(bytes_of(tube_gcode(20)), 4096).notes.empty());
+}
+
 TEST(Stream, BgcodeStreamsLikeText) {
   const std::string text = tube_gcode(40);
   const ScanResult plain = stream_scan(bytes_of(text), 4096);
