@@ -54,26 +54,25 @@ const VariantClassInfo& info(VariantClass c) {
   return kClasses[0];
 }
 
+// gcode-firmware's variants, by k.
+constexpr Firmware kFirmwareOf[] = {Firmware::kRepRap, Firmware::kKlipper, Firmware::kMarlinSkew, Firmware::kKlipperSkew};
+constexpr const char* kFirmwareNames[] = {"reprap", "klipper", "marlin-skew", "klipper-skew"};
+
 // Which file format a variant is written in.
 enum class Writer {
   kStlBinary, kStlAscii, kObj, k3mf, kGcode, kGcodeStripped, kGcodeEvasive,
-  kGcodeRepRap, kGcodeKlipper, kGcodeMarlinSkew, kGcodeKlipperSkew,  // gcode-firmware, k = 0..3
+  kGcodeFirmware,  // which firmware: kFirmwareOf[k]
 };
 
 bool is_gcode_writer(Writer w) {
-  return w == Writer::kGcode || w == Writer::kGcodeStripped || w == Writer::kGcodeEvasive || w == Writer::kGcodeRepRap ||
-         w == Writer::kGcodeKlipper || w == Writer::kGcodeMarlinSkew || w == Writer::kGcodeKlipperSkew;
+  return w == Writer::kGcode || w == Writer::kGcodeStripped || w == Writer::kGcodeEvasive || w == Writer::kGcodeFirmware;
 }
 
 Writer writer_of(VariantClass cls, int k) {
   if (cls == VariantClass::kGcode) return Writer::kGcode;
   if (cls == VariantClass::kGcodeStripped) return Writer::kGcodeStripped;
   if (cls == VariantClass::kGcodeEvasive) return Writer::kGcodeEvasive;
-  if (cls == VariantClass::kGcodeFirmware) {
-    constexpr Writer kFirmwareWriters[] = {Writer::kGcodeRepRap, Writer::kGcodeKlipper, Writer::kGcodeMarlinSkew,
-                                           Writer::kGcodeKlipperSkew};
-    return kFirmwareWriters[k & 3];
-  }
+  if (cls == VariantClass::kGcodeFirmware) return Writer::kGcodeFirmware;
   if (cls != VariantClass::kFormat) return Writer::kStlBinary;
   return k == 0 ? Writer::kStlAscii : k == 1 ? Writer::kObj : Writer::k3mf;
 }
@@ -86,10 +85,7 @@ const char* extension(Writer w) {
     case Writer::kGcode:
     case Writer::kGcodeStripped:
     case Writer::kGcodeEvasive:
-    case Writer::kGcodeRepRap:
-    case Writer::kGcodeKlipper:
-    case Writer::kGcodeMarlinSkew:
-    case Writer::kGcodeKlipperSkew: return ".gcode";
+    case Writer::kGcodeFirmware: return ".gcode";
     default: return ".stl";
   }
 }
@@ -212,10 +208,7 @@ void write_mesh_file(const Mesh& m, Writer w, const std::string& path) {
       case Writer::kGcode:
       case Writer::kGcodeStripped:
       case Writer::kGcodeEvasive:
-      case Writer::kGcodeRepRap:
-      case Writer::kGcodeKlipper:
-      case Writer::kGcodeMarlinSkew:
-      case Writer::kGcodeKlipperSkew: throw std::logic_error("G-code is written by slice_to_gcode");
+      case Writer::kGcodeFirmware: throw std::logic_error("G-code is written by slice_to_gcode");
     }
   } catch (...) {
     std::error_code ec;
@@ -352,11 +345,7 @@ std::string variant_name(VariantClass cls, int k) {
     case VariantClass::kFormat: return k == 0 ? "format/stl-ascii" : k == 1 ? "format/obj" : "format/3mf";
     case VariantClass::kSplit: return k == 0 ? "split/1-plane" : "split/2-planes";
     case VariantClass::kEdit: return k == 0 ? "edit/through-hole" : "edit/boss-3mm";
-    case VariantClass::kGcodeFirmware: {
-      constexpr const char* kNames[] = {"gcode-firmware/reprap", "gcode-firmware/klipper", "gcode-firmware/marlin-skew",
-                                        "gcode-firmware/klipper-skew"};
-      return kNames[k & 3];
-    }
+    case VariantClass::kGcodeFirmware: return std::string("gcode-firmware/") + kFirmwareNames[k & 3];
     default: break;
   }
   const VariantClassInfo& i = info(cls);
@@ -456,10 +445,7 @@ VariantOutcome VariantCache::get(const VariantRequest& req) const {
                                : w == Writer::kGcodeStripped ? GcodeStyle::kStripped
                                : w == Writer::kGcodeEvasive  ? GcodeStyle::kEvasive
                                                              : GcodeStyle::kFirmware;
-      const Firmware firmware = w == Writer::kGcodeKlipper       ? Firmware::kKlipper
-                                : w == Writer::kGcodeMarlinSkew  ? Firmware::kMarlinSkew
-                                : w == Writer::kGcodeKlipperSkew ? Firmware::kKlipperSkew
-                                                                 : Firmware::kRepRap;
+      const Firmware firmware = kFirmwareOf[req.k & 3];
       try {
         slice_to_gcode(m, rng.uniform() * 360.0, style, firmware, variants::derive_seed(seed, kTagRigid), path);
       } catch (const std::runtime_error& e) {

@@ -61,6 +61,16 @@ bool iequals_prefix(const char* p, const char* e, std::string_view word) {
   return true;
 }
 
+bool iequals(std::string_view s, std::string_view word) {
+  return s.size() == word.size() && iequals_prefix(s.data(), s.data() + s.size(), word);
+}
+
+// The arguments of an extended command (KEY=VALUE words): up to a ';' comment.
+std::string_view args_before_comment(const char* p, const char* e) {
+  const char* stop = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
+  return std::string_view(p, static_cast<size_t>((stop ? stop : e) - p));
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (is_space(s.front()) || s.front() == '\r')) s.remove_prefix(1);
   while (!s.empty() && (is_space(s.back()) || s.back() == '\r')) s.remove_suffix(1);
@@ -1020,14 +1030,13 @@ struct Reader::State {
   // Klipper SET_SKEW [XY=ac,bd,ad] [XZ=..] [YZ=..] [CLEAR=1]: each plane's factor from the three
   // lengths measured on a calibration print, as its skew_correction.calc_skew_factor computes it.
   void set_klipper_skew(const char* p, const char* e) {
-    const char* stop = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
-    const std::string_view args(p, static_cast<size_t>((stop ? stop : e) - p));
+    const std::string_view args = args_before_comment(p, e);
     double v[3];
     const double* given[3] = {nullptr, nullptr, nullptr};
     bool clear = false;
     for_each_kv(args, [&](std::string_view key, std::string_view value) {
       double num = 0;
-      if (key.size() == 5 && iequals_prefix(key.data(), key.data() + 5, "CLEAR") && parse_number_view(trim(value), num))
+      if (iequals(key, "CLEAR") && parse_number_view(trim(value), num))
         clear = num != 0;
       if (key.size() != 2) return;
       const char a = to_upper(key[0]), b = to_upper(key[1]);
@@ -1272,11 +1281,11 @@ struct Reader::State {
     while (name_end < e && (is_alpha(*name_end) || is_digit(*name_end) || *name_end == '_')) ++name_end;
     const std::string_view name(p, static_cast<size_t>(name_end - p));
     check_text(name_end, e);
-    if (name.size() == 16 && iequals_prefix(p, name_end, "SET_GCODE_OFFSET")) return set_gcode_offset(name_end, e);
-    if (name.size() == 16 && iequals_prefix(p, name_end, "SAVE_GCODE_STATE")) return gcode_state(true, name_end, e);
-    if (name.size() == 22 && iequals_prefix(p, name_end, "SET_KINEMATIC_POSITION")) return set_kinematic_position(name_end, e);
-    if (name.size() == 8 && iequals_prefix(p, name_end, "SET_SKEW")) return set_klipper_skew(name_end, e);
-    if (name.size() == 19 && iequals_prefix(p, name_end, "RESTORE_GCODE_STATE")) return gcode_state(false, name_end, e);
+    if (iequals(name, "SET_GCODE_OFFSET")) return set_gcode_offset(name_end, e);
+    if (iequals(name, "SAVE_GCODE_STATE")) return gcode_state(true, name_end, e);
+    if (iequals(name, "SET_KINEMATIC_POSITION")) return set_kinematic_position(name_end, e);
+    if (iequals(name, "SET_SKEW")) return set_klipper_skew(name_end, e);
+    if (iequals(name, "RESTORE_GCODE_STATE")) return gcode_state(false, name_end, e);
     if (name.size() < 14 || !iequals_prefix(p, name_end, "EXCLUDE_OBJECT")) {
       ++stats.unknown_commands;
       return;
@@ -1298,27 +1307,27 @@ struct Reader::State {
     std::string_view obj_name, polygon;
     bool has_name = false, has_polygon = false;
     for_each_kv(args, [&](std::string_view key, std::string_view value) {
-      if (key.size() == 4 && iequals_prefix(key.data(), key.data() + 4, "NAME")) {
+      if (iequals(key, "NAME")) {
         obj_name = value;
         has_name = true;
-      } else if (key.size() == 7 && iequals_prefix(key.data(), key.data() + 7, "POLYGON")) {
+      } else if (iequals(key, "POLYGON")) {
         polygon = value;
         has_polygon = true;
       }
     });
     const std::string_view verb = name.substr(14);
-    if (verb.size() == 7 && iequals_prefix(verb.data(), verb.data() + 7, "_DEFINE")) {
+    if (iequals(verb, "_DEFINE")) {
       if (!has_name || obj_name.empty()) return;
       cmd_labels = true;
       const int32_t idx = object_named('K', obj_name, true);
       Obj& o = objs[static_cast<size_t>(idx)];
       o.declared = true;
       if (has_polygon && !o.emitted) parse_polygon(polygon, o.label.polygon);
-    } else if (verb.size() == 6 && iequals_prefix(verb.data(), verb.data() + 6, "_START")) {
+    } else if (iequals(verb, "_START")) {
       if (!has_name || obj_name.empty()) return;
       cmd_labels = true;
       cmd_obj = object_named('K', obj_name, true);
-    } else if (verb.size() == 4 && iequals_prefix(verb.data(), verb.data() + 4, "_END")) {
+    } else if (iequals(verb, "_END")) {
       cmd_labels = true;
       cmd_obj = -1;
     } else {
@@ -1329,8 +1338,7 @@ struct Reader::State {
   // Klipper's SET_GCODE_OFFSET [X=<pos>|X_ADJUST=<adj>] [Y..] [Z..] [MOVE=1]: physical = G-code
   // position + offset, the change effective at once (and with MOVE=1 the head moves by it).
   void set_gcode_offset(const char* p, const char* e) {
-    const char* stop = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
-    const std::string_view args(p, static_cast<size_t>((stop ? stop : e) - p));
+    const std::string_view args = args_before_comment(p, e);
     double next[3] = {klipper_off[0], klipper_off[1], klipper_off[2]};
     bool move = false;
     for_each_kv(args, [&](std::string_view key, std::string_view value) {
@@ -1341,7 +1349,7 @@ struct Reader::State {
         if (key.size() == 8 && to_upper(key[0]) == kAxes[a] && iequals_prefix(key.data() + 1, key.data() + 8, "_ADJUST"))
           next[a] = klipper_off[a] + v;
       }
-      if (key.size() == 4 && iequals_prefix(key.data(), key.data() + 4, "MOVE")) move = v != 0;
+      if (iequals(key, "MOVE")) move = v != 0;
     });
     for (int a = 0; a < 3; ++a) {
       const double delta = checked_axis(next[a], "SET_GCODE_OFFSET") - klipper_off[a];
@@ -1357,14 +1365,13 @@ struct Reader::State {
   // the logical E goes on from where it is). MOVE=1 travels back to the saved point. Restoring a name
   // never saved is an error in Klipper that stops the print; here it changes nothing.
   void gcode_state(bool save, const char* p, const char* e) {
-    const char* stop = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
-    const std::string_view args(p, static_cast<size_t>((stop ? stop : e) - p));
+    const std::string_view args = args_before_comment(p, e);
     std::string_view state_name = "default";
     bool move = false;
     for_each_kv(args, [&](std::string_view key, std::string_view value) {
-      if (key.size() == 4 && iequals_prefix(key.data(), key.data() + 4, "NAME")) state_name = value;
+      if (iequals(key, "NAME")) state_name = value;
       double v = 0;
-      if (key.size() == 4 && iequals_prefix(key.data(), key.data() + 4, "MOVE") && parse_number_view(trim(value), v))
+      if (iequals(key, "MOVE") && parse_number_view(trim(value), v))
         move = v != 0;
     });
     std::string key(state_name);
@@ -1407,8 +1414,7 @@ struct Reader::State {
   // head does not move. Its coordinate now is pos - kin_shift; the difference to the new one joins
   // both shifts, so later targets land where Klipper puts them.
   void set_kinematic_position(const char* p, const char* e) {
-    const char* stop = static_cast<const char*>(std::memchr(p, ';', static_cast<size_t>(e - p)));
-    const std::string_view args(p, static_cast<size_t>((stop ? stop : e) - p));
+    const std::string_view args = args_before_comment(p, e);
     for_each_kv(args, [&](std::string_view key, std::string_view value) {
       double v = 0;
       if (key.size() != 1 || !parse_number_view(trim(value), v)) return;
