@@ -494,6 +494,24 @@ TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
     return out;
   };
   const auto same = [](double x, double y) { return std::array<double, 2>{x, y}; };
+  // The first n lines of `text` as G53 moves, the first line replaced by the plain travel to the
+  // first corner (in machine coordinates the head goes there unrotated).
+  const auto in_machine_coordinates = [&](const std::string& text, int n) {
+    std::string out;
+    size_t at = 0;
+    for (int i = 0; at < text.size(); ++i) {
+      const size_t nl = text.find('\n', at);
+      std::string line = text.substr(at, nl - at + 1);
+      if (i == 0) {
+        char buf[120];
+        std::snprintf(buf, sizeof buf, "G1 X%.9f Y%.9f\n", corners[0][0], corners[0][1]);
+        line = buf;
+      }
+      out += (i < n ? "G53 " : "") + line;
+      at = nl + 1;
+    }
+    return out;
+  };
   // RepRapFirmware rotates (x, y) about the centre by -R degrees; the file writes the square turned by +R.
   const auto turned = [](double deg, double cx, double cy) {
     return [=](double x, double y) {
@@ -547,6 +565,12 @@ TEST(GcodeReader, FirmwareTransformsBetweenLayersAreUndone) {
           "G1 Z0.6\n" + written(unskewed_marlin(0.6)) + "M852 I0 J0 K0\n",
       "M83\n" + klipper_skew + "\nG1 Z0.2\n" + written(unskewed_klipper) + "G1 Z0.4\n" + written(unskewed_klipper) +
           "SET_SKEW CLEAR=1 XY=1,2,3\nG1 Z0.6\n" + square,
+      // G53 moves are not rotated (RepRapFirmware's GCodeBuffer::DoingCoordinateRotation): the square in machine coordinates under a G68;
+      // then only the travel to its first corner so, the rest written turned as usual.
+      "M83\nG1 Z0.2\n" + square + "G68 A5 B5 R30\nG1 Z0.4\n" + in_machine_coordinates(square, 5) + "G1 Z0.6\n" +
+          in_machine_coordinates(written(turned(30, 5, 5)), 1) + "G69\n",
+      // Nor are moves while another plane than XY is selected (G18); G17 brings the rotation back.
+      "M83\nG1 Z0.2\n" + square + "G68 A5 B5 R30\nG18\nG1 Z0.4\n" + square + "G17\nG1 Z0.6\n" + written(turned(30, 5, 5)) + "G69\n",
       // X and Y steps set apart from the start: taken as one printer value, so X prints sqrt(2) wider.
       "M83\nM92 X160 Y80\nG1 Z0.2\n" + written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))) + "G1 Z0.4\n" +
           written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))) + "G1 Z0.6\n" + written(squeezed(std::sqrt(2.0), 1 / std::sqrt(2.0))),

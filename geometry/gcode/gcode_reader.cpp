@@ -889,13 +889,20 @@ struct Reader::State {
         std::copy(xf_start, xf_start + 3, ma);
       else
         map_point(a, ma);
-      map_point(b, mb);
+      // RepRapFirmware rotates a move only outside G53 and in the XY plane (its
+      // GCodeBuffer::DoingCoordinateRotation); scaling and skew still apply. The head then stands
+      // where no rotated reading of its point puts it, so the next move starts from there (xf_start).
+      const bool unrotated = rot_on && (machine_coords || plane != 17);
+      map_point(b, mb, !unrotated);
       if (!xy_named) {
         // No X or Y in the move (Z or E alone): the firmware moves only the axes a move names, so
         // the head keeps its XY, also when the transform changed since it got there.
         mb[0] = ma[0];
         mb[1] = ma[1];
         if (xf_start_set) xf_start[2] = mb[2];
+      } else if (unrotated) {
+        std::copy(mb, mb + 3, xf_start);
+        xf_start_set = true;
       } else {
         xf_start_set = false;
       }
@@ -937,9 +944,9 @@ struct Reader::State {
     special = true;
   }
 
-  void map_point(const double in[3], double out[3]) const {
+  void map_point(const double in[3], double out[3], bool rotate = true) const {
     double x = in[0], y = in[1];
-    if (rot_on) {  // RepRapFirmware's RotateCoordinates, about the centre in our frame
+    if (rot_on && rotate) {  // RepRapFirmware's RotateCoordinates, about the centre in our frame
       const double cx = rot_centre[0] + off[0], cy = rot_centre[1] + off[1];
       const double dx = x - cx, dy = y - cy;
       x = cx + dx * rot_cos + dy * rot_sin;
