@@ -1245,8 +1245,8 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
                     [&](size_t ji) { results[ji] = verify(*refs[jobs[ji].ref], q, q.units[jobs[ji].unit], settings); });
   // Local features (below) cost about as much as the rest of verification, so for references that
   // are not near-cubic they are tried only for the two candidates of the file whose frame alignment
-  // covered most of their reference, and for each unit's best-ranked reference when the descriptor
-  // puts it close (kCloseDescriptor).
+  // covered most of their reference, and for the two units whose best-ranked reference the
+  // descriptor puts closest, when that is close (kCloseDescriptor).
   auto wants_features = [&](size_t ji) {
     const Verified& v = results[ji];
     if (v.scored.score >= settings.restricted_threshold) return false;
@@ -1265,15 +1265,20 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
   };
   std::vector<uint8_t> try_features(jobs.size(), 0);
   {
-    std::vector<size_t> list;
+    std::vector<size_t> list, close;
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
       if (!wants_features(ji)) continue;
-      if (refs[jobs[ji].ref]->near_cubic || (jobs[ji].rank == 0 && jobs[ji].desc < kCloseDescriptor)) try_features[ji] = 1;
+      if (refs[jobs[ji].ref]->near_cubic) try_features[ji] = 1;
+      else if (jobs[ji].rank == 0 && jobs[ji].desc < kCloseDescriptor) close.push_back(ji);
       else list.push_back(ji);
     }
     std::stable_sort(list.begin(), list.end(),
                      [&](size_t a, size_t b) { return results[a].scored.coverage > results[b].scored.coverage; });
     for (size_t k = 0; k < list.size() && k < 2; ++k) try_features[list[k]] = 1;
+    // The close-descriptor units too, the two closest: on a plate of many like bodies (62 gears
+    // sliced to G-code) every body's unit qualifies, and trying them all took 1.14x the time.
+    std::stable_sort(close.begin(), close.end(), [&](size_t a, size_t b) { return jobs[a].desc < jobs[b].desc; });
+    for (size_t k = 0; k < close.size() && k < 2; ++k) try_features[close[k]] = 1;
   }
   tbb::parallel_for(size_t{0}, jobs.size(), [&](size_t ji) {
     const Job& j = jobs[ji];
