@@ -1193,10 +1193,14 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
     float desc = std::numeric_limits<float>::infinity();  // descriptor distance, no size penalty
   };
   std::vector<Job> jobs;
-  std::vector<float> raw_desc(refs.size());
   for (size_t ui = 0; ui < q.units.size(); ++ui) {
     const Unit& u = q.units[ui];
-    std::vector<std::pair<float, size_t>> ranked;
+    struct Ranked {
+      float d;    // descriptor distance plus the size penalty: the ranking
+      size_t ri;
+      float raw;  // without the penalty
+    };
+    std::vector<Ranked> ranked;
     for (size_t ri = 0; ri < refs.size(); ++ri) {
       const double ratio = u.diag / refs[ri]->diag;
       const bool same_size = ratio >= settings.min_scale * 0.9 && ratio <= settings.max_scale * 1.1;
@@ -1207,14 +1211,14 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
       // A whole part at its own size is the strongest hypothesis; a rescaled copy (review at most)
       // and a part inside extra material are weaker.
       const float d = same_size ? raw : raw + (rescaled ? 0.3f : 0.5f);
-      ranked.emplace_back(d, ri);
-      raw_desc[ri] = raw;
+      ranked.push_back({d, ri, raw});
     }
-    std::sort(ranked.begin(), ranked.end());
+    std::sort(ranked.begin(), ranked.end(),
+              [](const Ranked& a, const Ranked& b) { return a.d != b.d ? a.d < b.d : a.ri < b.ri; });
     const size_t k = std::min<size_t>(u.shells ? std::min<uint32_t>(kShellCandidates, settings.candidates_per_unit)
                                                : settings.candidates_per_unit,
                                       ranked.size());
-    for (size_t i = 0; i < k; ++i) jobs.push_back({ui, ranked[i].second, i, raw_desc[ranked[i].second]});
+    for (size_t i = 0; i < k; ++i) jobs.push_back({ui, ranked[i].ri, i, ranked[i].raw});
     // Pieces of a split part keep the part's volume (cut faces close each piece): for a unit of
     // several bodies, the references of nearly the same volume are candidates too, whatever the
     // descriptor says (the gaps between moved pieces change every global descriptor).
@@ -1247,6 +1251,7 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
   // are not near-cubic they are tried only for the two candidates of the file whose frame alignment
   // covered most of their reference, and for the two units whose best-ranked reference the
   // descriptor puts closest, when that is close (kCloseDescriptor).
+  auto close_descriptor = [&](size_t ji) { return jobs[ji].rank == 0 && jobs[ji].desc < kCloseDescriptor; };
   auto wants_features = [&](size_t ji) {
     const Verified& v = results[ji];
     if (v.scored.score >= settings.restricted_threshold) return false;
@@ -1260,7 +1265,7 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
     const auto& uv = q.units[jobs[ji].unit].frame.variances;
     const bool unit_cubic = std::min({uv[0], uv[1], uv[2]}) > 0.5 * std::max({uv[0], uv[1], uv[2]});
     if (r.near_cubic && unit_cubic && ratio > 0.45 && ratio < 2.2) return true;
-    if (jobs[ji].rank == 0 && jobs[ji].desc < kCloseDescriptor && ratio > 0.45 && ratio < 3.5) return true;
+    if (close_descriptor(ji) && ratio > 0.45 && ratio < 3.5) return true;
     return v.scored.coverage >= 0.3 && ratio < 3.5;
   };
   std::vector<uint8_t> try_features(jobs.size(), 0);
@@ -1269,7 +1274,7 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
     for (size_t ji = 0; ji < jobs.size(); ++ji) {
       if (!wants_features(ji)) continue;
       if (refs[jobs[ji].ref]->near_cubic) try_features[ji] = 1;
-      else if (jobs[ji].rank == 0 && jobs[ji].desc < kCloseDescriptor) close.push_back(ji);
+      else if (close_descriptor(ji)) close.push_back(ji);
       else list.push_back(ji);
     }
     std::stable_sort(list.begin(), list.end(),

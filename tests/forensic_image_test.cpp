@@ -575,22 +575,39 @@ TEST(ImageCli, AWalkerCrashCostsThatImageOnly) {
 // bug) costs that file only: the workers that follow pass over what was reported, screen the files
 // that were in hand one at a time until the culprit is known, report it as an error in walk order,
 // and go on with the rest of the image.
+// screen3d-image on the fixture's image with the screening of jobs/gear.stl faulted
+// (SCREEN3D_TEST_FAULT=<how>:gear.stl): exit status 1 and four results, gear.stl's an error.
+struct GearFaulted {
+  test::CliResult run;
+  std::vector<nlohmann::json> lines;
+};
+GearFaulted screen_with_gear_faulted(const Fixture& f, const std::string& db, const std::string& how,
+                                     std::vector<std::string> args) {
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", how + ":gear.stl");
+  args.insert(args.begin(), {"--db", db, "--json"});
+  args.push_back(f.image);
+  GearFaulted g{test::run_program(S3D_IMAGE_CLI_PATH, args), {}};
+  EXPECT_EQ(g.run.exit_code, 1) << g.run.err;
+  g.lines = json_lines(g.run);
+  EXPECT_EQ(g.lines.size(), 4u) << g.run.out;
+  if (g.lines.size() == 4) {
+    EXPECT_EQ(g.lines[1]["path"], f.image + "!/jobs/gear.stl");
+    EXPECT_EQ(g.lines[1]["verdict"], "error");
+  }
+  return g;
+}
+
 TEST(ImageCli, AFileThatCrashesItsWorkerCostsThatFileOnly) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
   const Fixture f = make_fixture();
   const std::string db = part_db(f), report = test::temp_path("file-crash-report.json");
   ASSERT_FALSE(db.empty());
   std::filesystem::remove(report);
-  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "crash:gear.stl");
-  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--report", report, f.image});
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  const auto lines = json_lines(r);
-  ASSERT_EQ(lines.size(), 4u) << r.out;
+  const auto [r, lines] = screen_with_gear_faulted(f, db, "crash", {"--report", report});
+  ASSERT_EQ(lines.size(), 4u);
   const std::string prefix = f.image + "!/";
   EXPECT_EQ(lines[0]["path"], prefix + "jobs/part.stl");
   EXPECT_EQ(lines[0]["verdict"], "restricted");
-  EXPECT_EQ(lines[1]["path"], prefix + "jobs/gear.stl");
-  EXPECT_EQ(lines[1]["verdict"], "error");
   EXPECT_EQ(lines[1]["image_file"]["file_system"], "fat12");
   EXPECT_EQ(lines[2]["path"], prefix + "jobs/jobs.zip!/queue/turned.stl");
   EXPECT_EQ(lines[2]["verdict"], "restricted");
@@ -620,14 +637,8 @@ TEST(ImageCli, AFileOverTheWorkerMemoryCapIsAnError) {
   const Fixture f = make_fixture();
   const std::string db = part_db(f);
   ASSERT_FALSE(db.empty());
-  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "alloc:gear.stl");
-  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--worker-memory", "512", f.image});
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  const auto lines = json_lines(r);
-  ASSERT_EQ(lines.size(), 4u) << r.out;
-  const std::string prefix = f.image + "!/";
-  EXPECT_EQ(lines[1]["path"], prefix + "jobs/gear.stl");
-  EXPECT_EQ(lines[1]["verdict"], "error");
+  const auto lines = screen_with_gear_faulted(f, db, "alloc", {"--worker-memory", "512"}).lines;
+  ASSERT_EQ(lines.size(), 4u);
   EXPECT_NE(lines[1]["error"].get<std::string>().find("cap of 512 MiB"), std::string::npos) << lines[1];
   for (size_t i : {0u, 2u, 3u}) EXPECT_EQ(lines[i]["verdict"], "restricted") << lines[i];
   const auto uncapped = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--worker-memory", "0", f.image});
