@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages, builds (release preset) and runs the main job on the bundled examples:
 # `screen3d info` and `screen3d scan` with the demo signature database the build produces, the same
-# on G-code that prusa-slicer makes, and `screen3d-image` on a FAT image holding a deleted copy.
+# on G-code that prusa-slicer makes, `screen3d-image` on a FAT image holding a deleted copy, and
+# `screen3d-queue --once` on an inbox of the examples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -42,4 +43,15 @@ set +e
 rc=$?
 set -e
 echo "== disk image exit status: $rc"
+[ "$rc" -eq 1 ]
+echo "== Print queue: the examples dropped into an inbox; screen3d-queue --once moves each on"
+q=build/release/examples/queue
+rm -rf "$q"
+mkdir -p "$q/inbox" "$q/approved"
+cp examples/files/* "$q/inbox/"
+set +e
+./build/release/plugins/screen3d-queue --inbox "$q/inbox" --approved "$q/approved" --held "$q/held" --once
+rc=$?
+set -e
+echo "== queue exit status: $rc; approved: $(ls "$q/approved" | tr '\n' ' ')"
 [ "$rc" -eq 1 ]

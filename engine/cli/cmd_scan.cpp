@@ -26,13 +26,10 @@
 #include <thread>
 #include <vector>
 
-#include "engine/archive.h"
 #include "engine/cli/command.h"
 #include "engine/cli/worker.h"
 #include "engine/report_json.h"
 #include "engine/scan.h"
-#include "geometry/file_bytes.h"
-#include "geometry/load_error.h"
 
 
 namespace s3d::cli {
@@ -73,28 +70,6 @@ void expand(const std::string& path, bool recursive, std::vector<std::string>& o
   out.push_back(path);
 }
 
-std::vector<ScanResult> scan_path(const Engine& engine, const std::string& path, bool worker) {
-  std::vector<ScanResult> out;
-  try {
-    if (worker) worker_fault_point(path);
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
-      out.push_back(unscreened_result(path, Verdict::kError, "is a directory (use --recursive)"));
-    else {
-      FileBytes fb(path, engine.settings().limits);
-      scan_expanding_archives(engine, fb.bytes(), path, out);
-    }
-  } catch (const LoadError& e) {
-    out.push_back(unscreened_result(path, Verdict::kError, e.what()));
-  } catch (const std::bad_alloc&) {
-    out.clear();
-    out.push_back(unscreened_result(path, Verdict::kError, out_of_memory_reason()));
-  } catch (const std::exception& e) {
-    out.push_back(unscreened_result(path, Verdict::kError, std::string("internal error: ") + e.what()));
-  }
-  return out;
-}
-
 std::unique_ptr<Engine> load_engine(const ScanOptions& o) { return open_database("scan", o.db, o.settings); }
 
 // Writes one file's results: a line each on stdout, a diagnostic for each error.
@@ -128,7 +103,7 @@ void screen_files(const Engine& engine, const std::vector<std::string>& files, b
           tbb::make_filter<size_t, std::pair<size_t, Batch>>(tbb::filter_mode::parallel,
                                           [&](size_t i) {
                                             return std::make_pair(i, std::make_shared<std::vector<ScanResult>>(
-                                                                         scan_path(engine, files[i], worker)));
+                                                                         screen_path(engine, files[i], worker)));
                                           }) &
           tbb::make_filter<std::pair<size_t, Batch>, void>(tbb::filter_mode::serial_in_order,
                                                            [&](const std::pair<size_t, Batch>& b) {

@@ -49,4 +49,9 @@ void add_screening_options(CLI::App* sub, ScanSettings& settings);
 // The same options as arguments that give back `settings` exactly (for a worker process).
 std::vector<std::string> screening_args(const ScanSettings& settings);
 
+// Screens one path: a file, or each member of a zip archive ("outer.zip!/inner/a.stl"). A folder, a
+// load error, a memory cap hit or an internal error becomes an error result; never throws.
+// `worker`: the caller is a worker process, so the test fault hook (worker.h) applies.
+std::vector<ScanResult> screen_path(const Engine& engine, const std::string& path, bool worker);
+
 }  // namespace s3d::cli

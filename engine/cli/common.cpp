@@ -2,11 +2,16 @@
 // plugins' programs (plugins/forensic). Built as the s3d_cli library.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <new>
 #include <string>
 #include <string_view>
 
+#include "engine/archive.h"
 #include "engine/cli/command.h"
 #include "engine/cli/worker.h"
+#include "geometry/file_bytes.h"
+#include "geometry/load_error.h"
 
 #ifndef S3D_DEMO_DB_PATH
 #define S3D_DEMO_DB_PATH ""
@@ -87,6 +92,28 @@ std::vector<std::string> screening_args(const ScanSettings& settings) {
           "--max-triangles", std::to_string(l.max_triangles),
           "--max-decompressed", std::to_string(l.max_decompressed_bytes),
           "--max-entries", std::to_string(l.max_archive_entries)};
+}
+
+std::vector<ScanResult> screen_path(const Engine& engine, const std::string& path, bool worker) {
+  std::vector<ScanResult> out;
+  try {
+    if (worker) worker_fault_point(path);
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      out.push_back(unscreened_result(path, Verdict::kError, "is a directory (use --recursive)"));
+    else {
+      FileBytes fb(path, engine.settings().limits);
+      scan_expanding_archives(engine, fb.bytes(), path, out);
+    }
+  } catch (const LoadError& e) {
+    out.push_back(unscreened_result(path, Verdict::kError, e.what()));
+  } catch (const std::bad_alloc&) {
+    out.clear();
+    out.push_back(unscreened_result(path, Verdict::kError, out_of_memory_reason()));
+  } catch (const std::exception& e) {
+    out.push_back(unscreened_result(path, Verdict::kError, std::string("internal error: ") + e.what()));
+  }
+  return out;
 }
 
 }  // namespace s3d::cli

@@ -68,14 +68,16 @@ WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, con
       if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  if (WIFSIGNALED(status)) {
-    end.how = "stopped abnormally (signal " + std::to_string(WTERMSIG(status)) + ", " + strsignal(WTERMSIG(status)) + ")";
-    return end;
-  }
-  end.exited = true;
-  end.exit_code = WEXITSTATUS(status);
-  end.how = "exited with status " + std::to_string(end.exit_code) + " before it finished";
+  end.exited = !WIFSIGNALED(status);
+  end.exit_code = end.exited ? WEXITSTATUS(status) : 0;
+  end.how = describe_worker_end(status);
   return end;
+}
+
+std::string describe_worker_end(int status) {
+  if (WIFSIGNALED(status))
+    return "stopped abnormally (signal " + std::to_string(WTERMSIG(status)) + ", " + strsignal(WTERMSIG(status)) + ")";
+  return "exited with status " + std::to_string(WEXITSTATUS(status)) + " before it finished";
 }
 
 std::string make_worker_file(const char* stem) {

@@ -24,6 +24,10 @@ struct WorkerEnd {
 // (the file grew), else from its start.
 WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, const std::string& progress_file = {});
 
+// What ended a worker, from its waitpid status: "stopped abnormally (signal 11, Segmentation fault)"
+// or "exited with status 2 before it finished".
+std::string describe_worker_end(int status);
+
 // An empty, private file in the temporary directory for a worker's state ("" if none can be made).
 std::string make_worker_file(const char* stem);
 
