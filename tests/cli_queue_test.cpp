@@ -283,7 +283,7 @@ TEST(QueueCli, TheDaemonTakesJobsAsTheyArriveAndStopsOnSigterm) {
   const Folders f("daemon");
   f.put("pipe.stl", "waiting.stl");  // there before the daemon starts
   const std::string out = f.root + "/out.txt", err = f.root + "/err.txt";
-  Daemon d(f.args({"--json"}), out, err);
+  Daemon d(f.args({"--json", "--settle", "0.2"}), out, err);
   ASSERT_TRUE(eventually([&] { return fs::exists(f.approved + "/waiting.stl"); })) << slurp(err);
 
   // A job written in place (the kernel reports it written and closed), and one renamed in from the
@@ -297,9 +297,24 @@ TEST(QueueCli, TheDaemonTakesJobsAsTheyArriveAndStopsOnSigterm) {
   fs::rename(f.inbox + "/.incoming.tmp", f.inbox + "/moved-in.stl");
   ASSERT_TRUE(eventually([&] { return fs::exists(f.approved + "/written.stl") && !held_file(f.held, "moved-in.stl").empty(); }));
 
+  // A job still open for writing is not taken, however long its writer pauses (--settle 0.2 here):
+  // the kernel refuses a read lease on it. Closed, it is taken.
+  {
+    std::ofstream o(f.inbox + "/slow.stl", std::ios::binary);
+    const auto b = test::read_bytes(example("pipe.stl"));
+    o.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size() / 2));
+    o.flush();
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    EXPECT_TRUE(fs::exists(f.inbox + "/slow.stl"));
+    o.write(reinterpret_cast<const char*>(b.data()) + b.size() / 2, static_cast<std::streamsize>(b.size() - b.size() / 2));
+  }
+  ASSERT_TRUE(eventually([&] { return fs::exists(f.approved + "/slow.stl"); })) << slurp(err);
+  EXPECT_EQ(file_hash(f.approved + "/slow.stl"), file_hash(example("pipe.stl")));
+
   EXPECT_EQ(d.stop(), 0);
   const auto jobs = lines_by_job(slurp(out));
-  ASSERT_EQ(jobs.size(), 3u);
+  ASSERT_EQ(jobs.size(), 4u);
+  EXPECT_EQ(jobs.at("slow.stl")["verdict"], "clean");
   EXPECT_EQ(jobs.at("waiting.stl")["verdict"], "clean");
   EXPECT_EQ(jobs.at("written.stl")["verdict"], "clean");
   EXPECT_EQ(jobs.at("moved-in.stl")["verdict"], "restricted");

@@ -311,6 +311,21 @@ std::string held_base(const std::string& name) {
   return base;
 }
 
+// Whether a process on this machine still has the file open for writing: Linux grants a read lease
+// (F_SETLEASE) only on a file nobody has open for writing. A writer that paused for longer than
+// --settle, or closed one of several descriptors, is waited for. Unknown (false) where leases are
+// not available: a file system without them (NFS, SMB clients) or a file of another user without
+// CAP_LEASE; the settle rule alone decides there.
+bool open_for_writing(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) return false;
+  if (::fcntl(fd.get(), F_SETLEASE, F_RDLCK) == 0) {
+    ::fcntl(fd.get(), F_SETLEASE, F_UNLCK);
+    return false;
+  }
+  return errno == EAGAIN;
+}
+
 struct Decision {
   Verdict verdict = Verdict::kClean;  // the job's verdict: the most serious of its results
   bool hold = false;
@@ -378,9 +393,11 @@ class Queue {
       const bool settled = now - mtime >= std::chrono::duration_cast<fs::file_time_type::duration>(std::chrono::duration<double>(o_.settle));
       const auto prev = seen_.find(name);
       const bool unchanged = prev != seen_.end() && prev->second == s;
-      if (take_all || closed.count(name) || (settled && (unchanged || first_look_))) {
+      const bool complete = take_all || closed.count(name) || (settled && (unchanged || first_look_));
+      if (complete && !open_for_writing(it->path().string())) {
         ready.emplace_back(mtime, name);
       } else {
+        if (complete && take_all) diagnose(it->path().string(), "still open for writing; left in the inbox");
         now_seen[name] = s;
       }
     }
