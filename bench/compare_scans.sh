@@ -11,10 +11,14 @@ old=$1 new=$2 db=$3 list=$4 runs=${5:-2}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mapfile -t files <"$list"
+# Both in-process: builds since session 11 isolate a scan of several files by default (a worker
+# process); --no-isolate, where the build knows it, keeps the two builds comparable.
+mode() { if "$1" scan --help 2>/dev/null | grep -q -- --no-isolate; then echo --no-isolate; fi; }
 run() {  # binary, output file; prints the wall time in seconds
   local t0 t1
   t0=$(date +%s.%N)
-  "$1" scan --threads 1 --db "$db" --json "${files[@]}" >"$2" 2>/dev/null || true
+  # shellcheck disable=SC2046
+  "$1" scan --threads 1 $(mode "$1") --db "$db" --json "${files[@]}" >"$2" 2>/dev/null || true
   t1=$(date +%s.%N)
   echo "$t1 - $t0" | bc
 }

@@ -217,20 +217,22 @@ std::vector<std::pair<std::string, std::string>> verdicts(const test::CliResult&
   return out;
 }
 
-// --isolate screens in a worker process: the same results in the same order and the same exit
-// status as a plain scan; a file that crashes its process (the workers' test hook standing in for a
-// parser crash) becomes an error result naming the reason, and every other file is still screened.
+// Several files are screened in a worker process (--isolate, the default for more than one file):
+// the same results in the same order and the same exit status as in-process (--no-isolate); a file
+// that crashes its process (the workers' test hook standing in for a parser crash) becomes an error
+// result naming the reason, and every other file is still screened.
 TEST(ScanCli, IsolatedScanSurvivesAFileThatCrashesTheParser) {
   const std::string dir = examples_folder();
-  const auto plain = test::run_cli({"scan", "-r", "--json", "--db", S3D_DEMO_DB, dir});
+  const auto plain = test::run_cli({"scan", "-r", "--json", "--no-isolate", "--db", S3D_DEMO_DB, dir});
   const auto iso = test::run_cli({"scan", "-r", "--json", "--isolate", "--db", S3D_DEMO_DB, dir});
   EXPECT_EQ(iso.exit_code, plain.exit_code);
   EXPECT_EQ(plain.exit_code, 1);
   const auto expected = verdicts(plain);
   ASSERT_EQ(expected.size(), 6u) << plain.out;
   EXPECT_EQ(verdicts(iso), expected);
+  EXPECT_EQ(test::run_cli({"scan", "--isolate", "--no-isolate", "--db", S3D_DEMO_DB, dir}).exit_code, 2);
   const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "crash:gear_30t.stl");
-  const auto crash = test::run_cli({"scan", "-r", "--json", "--isolate", "--threads", "2", "--db", S3D_DEMO_DB, dir});
+  const auto crash = test::run_cli({"scan", "-r", "--json", "--threads", "2", "--db", S3D_DEMO_DB, dir});  // no option
   EXPECT_EQ(crash.exit_code, 1) << crash.err;  // the matches still win over the error
   const auto got = verdicts(crash);
   ASSERT_EQ(got.size(), expected.size()) << crash.out;
@@ -243,8 +245,15 @@ TEST(ScanCli, IsolatedScanSurvivesAFileThatCrashesTheParser) {
   }
   EXPECT_NE(crash.err.find("gear_30t.stl: not screened: the screening process stopped abnormally (signal"),
             std::string::npos) << crash.err;
-  // Without --isolate the same fault would end the run: the hook is armed in workers only.
-  EXPECT_EQ(verdicts(test::run_cli({"scan", "-r", "--json", "--db", S3D_DEMO_DB, dir})), expected);
+  EXPECT_EQ(verdicts(test::run_cli({"scan", "-r", "--json", "--isolate", "--db", S3D_DEMO_DB, dir})), got);
+  // In-process the same fault would end the run: the hook is armed in workers only, so these runs
+  // show where the screening happened. --no-isolate, and a single file by default (a gateway's one
+  // job pays no worker start-up), are screened in-process.
+  EXPECT_EQ(verdicts(test::run_cli({"scan", "-r", "--json", "--no-isolate", "--db", S3D_DEMO_DB, dir})), expected);
+  const auto one = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, dir + "/gear_30t.stl"});
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  const auto one_iso = test::run_cli({"scan", "--json", "--isolate", "--db", S3D_DEMO_DB, dir + "/gear_30t.stl"});
+  EXPECT_EQ(one_iso.exit_code, 2) << one_iso.err;
 }
 
 // A file whose screening allocates far more than the worker's data cap (the hook allocates 1 GiB,

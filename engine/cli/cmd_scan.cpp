@@ -1,9 +1,10 @@
-// `screen3d scan [--db DB] [--json] [--recursive] [--threads N] [--isolate [--stall-timeout S]] PATH...`:
+// `screen3d scan [--db DB] [--json] [--recursive] [--threads N] [--isolate | --no-isolate] [--stall-timeout S] PATH...`:
 // screens each file, each member of a zip archive ("outer.zip!/inner/a.stl") and, with --recursive,
 // each file of a folder. Results stream in input order; exit 0 clean, 1 any restricted/review, 2 any
 // error and no match.
 //
-// --isolate screens in a worker process (this program run again, worker.h) that reports each file
+// --isolate (the default when there are several files; --no-isolate turns it off) screens in a
+// worker process (this program run again, worker.h) that reports each file
 // as it is done. If the worker dies -- a parser crashing on a hostile file -- or makes no progress for
 // --stall-timeout seconds, the files it had in flight are screened again one per process: the one
 // that kills its process again gets an error result naming the reason, and a new worker goes on
@@ -41,6 +42,7 @@ struct ScanOptions {
   bool recursive = false;
   int threads = 0;
   bool isolate = false;
+  bool no_isolate = false;  // --no-isolate: screen in this process even when there are several files
   double stall_timeout = 0;  // --isolate: seconds without a finished file before a worker is stopped
   uint64_t worker_memory = default_worker_memory_mib();  // --isolate: each worker's data cap, MiB (0: none)
   std::vector<std::string> paths;
@@ -243,7 +245,10 @@ int run_scan(const ScanOptions& o) {
   if (!o.worker_state.empty()) return run_scan_worker(o);
   std::vector<std::string> files;
   for (const std::string& p : o.paths) expand(p, o.recursive, files);
-  if (o.isolate) {
+  // Several files (a folder, a drive) are screened by workers unless --no-isolate: one hostile file
+  // must not end a bulk scan. A single file (a gateway's job) is screened here, without the worker's
+  // start-up cost; --isolate asks for a worker anyway.
+  if (o.isolate || (!o.no_isolate && files.size() > 1)) {
     if (resolve_db(o.db).empty()) {
       diagnose("scan", "no signature database: pass --db or set SCREEN3D_DB");
       return kExitError;
@@ -269,12 +274,15 @@ void register_scan(CLI::App& app, Context& ctx) {
   sub->add_flag("--json", o->json, "One JSON object per input per line");
   sub->add_flag("-r,--recursive", o->recursive, "Screen every file below each folder");
   sub->add_option("--threads", o->threads, "Worker threads (default: all cores)");
-  sub->add_flag("--isolate", o->isolate, "Screen in a worker process: a file that crashes or hangs a parser becomes an "
-                                         "error result and the scan goes on (for bulk scans of untrusted files)");
-  sub->add_option("--stall-timeout", o->stall_timeout, "With --isolate: seconds without a finished file before the "
+  auto* isolate = sub->add_flag("--isolate", o->isolate,
+                                "Screen in a worker process: a file that crashes or hangs a parser becomes an error "
+                                "result and the scan goes on (the default when there are several files)");
+  sub->add_flag("--no-isolate", o->no_isolate, "Screen several files in this process too (a parser crash ends the scan)")
+      ->excludes(isolate);
+  sub->add_option("--stall-timeout", o->stall_timeout, "Isolated scans: seconds without a finished file before the "
                                                        "worker is stopped and its file reported (default: no limit)")
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--worker-memory", o->worker_memory, "With --isolate: each worker process's data memory cap in MiB; "
+  sub->add_option("--worker-memory", o->worker_memory, "Isolated scans: each worker process's data memory cap in MiB; "
                                                        "a file that needs more is an error result (default: three "
                                                        "quarters of the physical memory; 0: no cap)")
       ->capture_default_str();
