@@ -285,6 +285,10 @@ TEST(QueueCli, TheDaemonTakesJobsAsTheyArriveAndStopsOnSigterm) {
   const std::string out = f.root + "/out.txt", err = f.root + "/err.txt";
   Daemon d(f.args({"--json", "--settle", "0.2"}), out, err);
   ASSERT_TRUE(eventually([&] { return fs::exists(f.approved + "/waiting.stl"); })) << slurp(err);
+  // One queue per inbox.
+  const auto second = run_program(queue_exe(), f.args({"--once"}));
+  EXPECT_EQ(second.exit_code, 2);
+  EXPECT_NE(second.err.find("another screen3d-queue is serving this inbox"), std::string::npos) << second.err;
 
   // A job written in place (the kernel reports it written and closed), and one renamed in from the
   // same file system (the usual way uploaders finish a file).

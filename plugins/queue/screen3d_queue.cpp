@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -634,6 +635,12 @@ int run_queue(const QueueOptions& o) {
   if (::mkdir(state.c_str(), 0700) != 0 && errno != EEXIST) return fatal(state.string(), "cannot create: " + errno_text(errno));
   if (::mkdir((state / "work").c_str(), 0700) != 0 && errno != EEXIST)
     return fatal((state / "work").string(), "cannot create: " + errno_text(errno));
+  // One queue per inbox: a second one would take the first one's jobs in hand for interrupted ones.
+  // The lock goes with the process, however it ends.
+  Fd lock(::open((state / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (lock.get() < 0) return fatal((state / "lock").string(), "cannot open: " + errno_text(errno));
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+    return fatal(o.inbox, errno == EWOULDBLOCK ? "another screen3d-queue is serving this inbox" : "cannot lock: " + errno_text(errno));
 
   std::vector<std::string> args = {"screen3d-queue", "--queue-worker", "--worker-memory", std::to_string(o.worker_memory),
                                    "--threads", std::to_string(o.threads)};
