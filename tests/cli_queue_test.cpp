@@ -101,6 +101,7 @@ TEST(QueueCli, OnceSortsTheInboxIntoApprovedAndHeld) {
   f.put("pipe.stl", "pipe.stl");                  // clean
   f.put("gear_30t.stl", "gear.stl");              // clean
   f.put("truncated.stl", "truncated.stl");        // error
+  f.put("gear_30t.stl", "attempts");              // clean, under a name the queue's own files must not take
   std::ofstream(f.inbox + "/notes.txt") << "not a model\n";  // skipped: not a 3D file
   f.put("bracket_reposed.stl", ".upload-1.stl");  // being uploaded: hidden
   f.put("bracket_reposed.stl", "b2.stl.part");    // being uploaded: partial
@@ -109,11 +110,11 @@ TEST(QueueCli, OnceSortsTheInboxIntoApprovedAndHeld) {
   const auto r = run_program(queue_exe(), f.args({"--once", "--json"}));
   EXPECT_EQ(r.exit_code, 1) << r.err;  // matches found (scan's exit convention)
   const auto jobs = lines_by_job(r.out);
-  ASSERT_EQ(jobs.size(), 7u) << r.out;
+  ASSERT_EQ(jobs.size(), 8u) << r.out;
   const std::map<std::string, std::pair<std::string, std::string>> expect = {
       {"bracket.stl", {"restricted", "held"}}, {"plate.3mf", {"restricted", "held"}}, {"small.obj", {"review", "approved"}},
       {"pipe.stl", {"clean", "approved"}},     {"gear.stl", {"clean", "approved"}},   {"truncated.stl", {"error", "held"}},
-      {"notes.txt", {"skipped", "held"}}};
+      {"notes.txt", {"skipped", "held"}},      {"attempts", {"clean", "approved"}}};
   for (const auto& [name, va] : expect) {
     SCOPED_TRACE(name);
     ASSERT_TRUE(jobs.count(name));
@@ -131,7 +132,8 @@ TEST(QueueCli, OnceSortsTheInboxIntoApprovedAndHeld) {
   EXPECT_NE(jobs.at("truncated.stl")["error"].get<std::string>().find("binary STL header declares"), std::string::npos);
 
   // Approved: the clean and review jobs, byte for byte. Held: the others, each with its report.
-  EXPECT_EQ(names_in(f.approved), (std::set<std::string>{"small.obj", "pipe.stl", "gear.stl"}));
+  EXPECT_EQ(names_in(f.approved), (std::set<std::string>{"small.obj", "pipe.stl", "gear.stl", "attempts"}));
+  EXPECT_EQ(file_hash(f.approved + "/attempts"), file_hash(example("gear_30t.stl")));
   EXPECT_EQ(file_hash(f.approved + "/pipe.stl"), file_hash(example("pipe.stl")));
   const std::string held_bracket = held_file(f.held, "bracket.stl");
   EXPECT_EQ(file_hash(held_bracket), bracket_hash);

@@ -53,6 +53,7 @@ using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kStateDir = ".screen3d-queue";  // inside the inbox: same file system, so claims are renames
+constexpr const char* kAttempts = ".attempts";        // in a job's work folder; hidden, so no job has its name
 constexpr int kMaxInterruptedScreenings = 2;          // a job that stopped the daemon this often is held
 constexpr size_t kMaxBaseBytes = 200;                 // leaves room for ".<timestamp>-N.held.json" under NAME_MAX
 
@@ -360,7 +361,7 @@ class Queue {
       next_slot_ = std::max(next_slot_, n + 1);
       std::string job;
       for (fs::directory_iterator it(slot, ec), end; !ec && it != end; it.increment(ec))
-        if (it->path().filename() != "attempts") job = it->path().filename().string();
+        if (it->path().filename() != kAttempts) job = it->path().filename().string();
       if (job.empty()) {
         remove_slot(slot);
         continue;
@@ -421,7 +422,7 @@ class Queue {
   };
 
   static int read_attempts(const std::string& slot) {
-    std::ifstream in(fs::path(slot) / "attempts");
+    std::ifstream in(fs::path(slot) / kAttempts);
     int n = 0;
     in >> n;
     return std::max(0, n);
@@ -429,7 +430,7 @@ class Queue {
 
   static void remove_slot(const std::string& slot) {
     std::error_code ec;
-    fs::remove(fs::path(slot) / "attempts", ec);
+    fs::remove(fs::path(slot) / kAttempts, ec);
     fs::remove(slot, ec);  // only when empty: a job never goes with it
   }
 
@@ -469,7 +470,7 @@ class Queue {
           "not screened: the queue was stopped " + std::to_string(attempts) + " times while screening this job")));
     } else {
       {
-        std::ofstream(fs::path(slot) / "attempts", std::ios::trunc) << attempts + 1 << "\n";
+        std::ofstream(fs::path(slot) / kAttempts, std::ios::trunc) << attempts + 1 << "\n";
       }
       std::optional<std::vector<json>> r = screen(job, shown);
       if (!r) {  // the queue is stopping and the worker went with it: screened again at the next start
@@ -593,7 +594,7 @@ class Queue {
       diagnose(shown, std::string("cannot move the job to the ") + action + " folder: " + m.failure + "; it stays in " + job +
                           " and is screened again when the queue restarts");
       std::error_code ec;
-      fs::remove(fs::path(slot) / "attempts", ec);
+      fs::remove(fs::path(slot) / kAttempts, ec);
       return;
     }
     remove_slot(slot);
