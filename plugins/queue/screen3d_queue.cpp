@@ -581,7 +581,9 @@ class Queue {
         diagnose(shown, "held, but " + bad);
     }
     for (const json& r : results) {
-      if (r.value("verdict", "") == "error") diagnose(r.value("path", shown), r.value("error", std::string("error")));
+      if (r.value("verdict", "") != "error") continue;
+      const bool has_reason = r.contains("error") && r["error"].is_string();
+      diagnose(r.value("path", shown), has_reason ? r["error"].get<std::string>() : std::string("not screened"));
     }
     if (o_.json) {
       std::string text;
