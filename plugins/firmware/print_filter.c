@@ -158,15 +158,6 @@ int main(int argc, char** argv) {
     fprintf(stderr, "screen3d-print-filter: no signature database: pass --db or set SCREEN3D_DB\n");
     return 2;
   }
-  abort_text = unescape(o.abort_gcode ? o.abort_gcode : kDefaultAbort);
-  /* The window, the next chunk, and the part of a line the last pass-on kept back (under a chunk:
-   * a pass-on stops at the last line end, and finding none passes everything on). */
-  capacity = (size_t)o.hold_bytes + 2 * CHUNK;
-  hold = malloc(capacity);
-  if (!abort_text || !hold) {
-    fprintf(stderr, "screen3d-print-filter: out of memory\n");
-    return 2;
-  }
   rc = s3d_engine_open(o.db, &engine, &err);
   if (rc != S3D_OK) {
     fprintf(stderr, "screen3d-print-filter: %s: %s; nothing was passed to the printer\n", o.db,
@@ -178,8 +169,15 @@ int main(int argc, char** argv) {
   so.struct_size = sizeof so;
   so.check_every_layers = o.check_every;
   so.max_cells_per_layer = o.max_cells;
-  if (s3d_stream_begin(engine, "stdin", &so, &stream) != S3D_OK) {
-    fprintf(stderr, "screen3d-print-filter: cannot start a stream\n");
+  abort_text = unescape(o.abort_gcode ? o.abort_gcode : kDefaultAbort);
+  /* The window, the next chunk, and the part of a line the last pass-on kept back (under a chunk:
+   * a pass-on stops at the last line end, and finding none passes everything on). */
+  capacity = (size_t)o.hold_bytes + 2 * CHUNK;
+  hold = malloc(capacity);
+  if (!abort_text || !hold || s3d_stream_begin(engine, "stdin", &so, &stream) != S3D_OK) {
+    fprintf(stderr, "screen3d-print-filter: cannot start (out of memory?); nothing was passed to the printer\n");
+    free(hold);
+    free(abort_text);
     s3d_engine_free(engine);
     return 2;
   }
