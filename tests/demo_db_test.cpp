@@ -1,9 +1,11 @@
 // The demo database against the bundled examples, through the engine API and the CLI contract.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -254,6 +256,51 @@ TEST(ScanCli, IsolatedScanSurvivesAFileThatCrashesTheParser) {
   EXPECT_EQ(one.exit_code, 0) << one.err;
   const auto one_iso = test::run_cli({"scan", "--json", "--isolate", "--db", S3D_DEMO_DB, dir + "/gear_30t.stl"});
   EXPECT_EQ(one_iso.exit_code, 2) << one_iso.err;
+}
+
+// --files-from: paths from a list (one per line, or NUL-separated with --null; - is stdin), screened
+// after the PATH arguments, in list order; a listed path that is missing is an error result; no
+// paths at all is an error.
+TEST(ScanCli, FilesFromAListNewlineOrNulSeparatedOrStdin) {
+  const std::string dir = examples_folder();
+  std::filesystem::copy_file(dir + "/pipe.stl", dir + "/my pipe.stl");
+  const std::vector<std::string> listed = {dir + "/bracket_reposed.stl", dir + "/my pipe.stl", dir + "/missing.stl",
+                                           dir + "/gear_30t.stl"};
+  const std::vector<std::string> expected = {"restricted", "clean", "error", "clean"};
+  auto check = [&](const test::CliResult& r, size_t skip_first) {
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    const auto lines = r.out_lines();
+    ASSERT_EQ(lines.size(), skip_first + listed.size()) << r.out;
+    for (size_t i = 0; i < listed.size(); ++i) {
+      const auto j = nlohmann::json::parse(lines[skip_first + i]);
+      EXPECT_EQ(j["path"], listed[i]);
+      EXPECT_EQ(j["verdict"], expected[i]) << listed[i];
+    }
+  };
+  const std::string nl_list = test::temp_path("list.txt"), nul_list = test::temp_path("list0");
+  {
+    std::ofstream a(nl_list, std::ios::binary), b(nul_list, std::ios::binary);
+    for (const auto& p : listed) {
+      a << p << "\r\n\n";  // CRLF line ends and an empty line are taken in stride
+      b << p << '\0';
+    }
+  }
+  check(test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, "--files-from", nl_list}), 0);
+  check(test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, "--files-from", nul_list, "--null", dir + "/truncated.stl"}), 1);
+  const std::string out = test::temp_path("stdin.out");
+  const std::string cmd = std::string(S3D_CLI_PATH) + " scan --json --no-isolate --db " + S3D_DEMO_DB + " --files-from - < " + nl_list + " > " + out;
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 1);
+  test::CliResult from_stdin;
+  const auto bytes = test::read_bytes(out);
+  from_stdin.exit_code = 1;
+  from_stdin.out.assign(bytes.begin(), bytes.end());
+  check(from_stdin, 0);
+  const auto none = test::run_cli({"scan", "--db", S3D_DEMO_DB});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("no files to screen"), std::string::npos) << none.err;
+  const auto missing = test::run_cli({"scan", "--db", S3D_DEMO_DB, "--files-from", test::temp_path("nope")});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("cannot read the file list"), std::string::npos) << missing.err;
 }
 
 // A file whose screening allocates far more than the worker's data cap (the hook allocates 1 GiB,

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <memory>
 #include <new>
@@ -46,6 +47,8 @@ struct ScanOptions {
   double stall_timeout = 0;  // --isolate: seconds without a finished file before a worker is stopped
   uint64_t worker_memory = default_worker_memory_mib();  // --isolate: each worker's data cap, MiB (0: none)
   std::vector<std::string> paths;
+  std::string files_from;  // --files-from: more paths, one per line (NUL-separated with --null); "-" is stdin
+  bool null_separated = false;
   ScanSettings settings;
   // Worker mode (set by an --isolate parent, hidden): files [from, from + count) of the NUL-separated
   // list file, progress lines to the state file.
@@ -245,6 +248,32 @@ int run_scan(const ScanOptions& o) {
   if (!o.worker_state.empty()) return run_scan_worker(o);
   std::vector<std::string> files;
   for (const std::string& p : o.paths) expand(p, o.recursive, files);
+  if (!o.files_from.empty()) {
+    // A list from another tool (find -print0, a case-management export): no argument-length limit,
+    // whatever the number of files. Empty lines are skipped; with newlines a trailing '\r' goes.
+    std::ifstream file;
+    if (o.files_from != "-") {
+      file.open(o.files_from, std::ios::binary);
+      if (!file) {
+        diagnose(o.files_from, "cannot read the file list (--files-from)");
+        return kExitError;
+      }
+    }
+    std::istream& in = o.files_from == "-" ? std::cin : file;
+    std::string p;
+    while (std::getline(in, p, o.null_separated ? '\0' : '\n')) {
+      if (!o.null_separated && !p.empty() && p.back() == '\r') p.pop_back();
+      if (!p.empty()) expand(p, o.recursive, files);
+    }
+    if (in.bad()) {
+      diagnose(o.files_from, "read error in the file list (--files-from)");
+      return kExitError;
+    }
+  }
+  if (files.empty()) {
+    diagnose("scan", "no files to screen: give PATH arguments or --files-from");
+    return kExitError;
+  }
   // Several files (a folder, a drive) are screened by workers unless --no-isolate: one hostile file
   // must not end a bulk scan. A single file (a gateway's job) is screened here, without the worker's
   // start-up cost; --isolate asks for a worker anyway.
@@ -291,7 +320,11 @@ void register_scan(CLI::App& app, Context& ctx) {
   sub->add_option("--worker-from", o->worker_from)->group("");
   sub->add_option("--worker-count", o->worker_count)->group("");
   add_screening_options(sub, o->settings);
-  sub->add_option("PATH", o->paths, "Files, archives or (with --recursive) folders")->required();
+  auto* files_from = sub->add_option("--files-from", o->files_from,
+                                     "Also screen the paths listed in this file, one per line (- for stdin): any number of files");
+  sub->add_flag("--null", o->null_separated, "With --files-from: the paths are separated by NUL bytes (find -print0)")
+      ->needs(files_from);
+  sub->add_option("PATH", o->paths, "Files, archives or (with --recursive) folders");
   sub->callback([o, &ctx] { ctx.exit_code = run_scan(*o); });
 }
 
