@@ -298,6 +298,12 @@ TEST(ScanCli, FilesFromAListNewlineOrNulSeparatedOrStdin) {
   const auto none = test::run_cli({"scan", "--db", S3D_DEMO_DB});
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.err.find("no files to screen"), std::string::npos) << none.err;
+  // An empty list, like an empty folder with -r, is nothing to screen and nothing wrong.
+  const std::string empty_list = test::temp_path("empty.txt");
+  std::ofstream(empty_list).close();
+  const auto empty = test::run_cli({"scan", "--db", S3D_DEMO_DB, "--files-from", empty_list});
+  EXPECT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_TRUE(empty.out.empty());
   const auto missing = test::run_cli({"scan", "--db", S3D_DEMO_DB, "--files-from", test::temp_path("nope")});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("cannot read the file list"), std::string::npos) << missing.err;

@@ -270,7 +270,7 @@ int run_scan(const ScanOptions& o) {
       return kExitError;
     }
   }
-  if (files.empty()) {
+  if (o.paths.empty() && o.files_from.empty()) {  // an empty folder or list is fine: nothing to report
     diagnose("scan", "no files to screen: give PATH arguments or --files-from");
     return kExitError;
   }
