@@ -1,4 +1,5 @@
 // The C API (s3d.h) over the C++ Engine. Every entry point catches everything.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -26,6 +27,10 @@ struct s3d_result {
 struct s3d_stream {
   std::unique_ptr<s3d::ScanStream> stream;
   bool ended = false;
+};
+
+struct s3d_cancel {
+  std::atomic<bool> flag{false};
 };
 
 namespace {
@@ -92,9 +97,11 @@ int s3d_engine_open_ex(const char* db_path, const s3d_engine_options* options, s
     S3D_TAKE(max_triangles, settings.limits.max_triangles);
     S3D_TAKE(max_decompressed_bytes, settings.limits.max_decompressed_bytes);
     S3D_TAKE(max_archive_entries, settings.limits.max_archive_entries);
+    S3D_TAKE(max_seconds, settings.limits.max_seconds);
 #undef S3D_TAKE
     const auto& m = settings.match;
-    if (!(m.review_threshold <= m.restricted_threshold) || !(m.min_scale <= m.max_scale) || !(m.min_scale > 0))
+    if (!(m.review_threshold <= m.restricted_threshold) || !(m.min_scale <= m.max_scale) || !(m.min_scale > 0) ||
+        !(settings.limits.max_seconds >= 0))
       return S3D_E_INVALID_ARGUMENT;
   }
   try {
@@ -120,22 +127,44 @@ void s3d_engine_free(s3d_engine* engine) { delete engine; }
 
 size_t s3d_engine_signature_count(const s3d_engine* engine) { return engine ? engine->engine->signature_count() : 0; }
 
-int s3d_scan_file(const s3d_engine* engine, const char* path, s3d_result** out) {
+int s3d_cancel_new(s3d_cancel** out) {
+  if (!out) return S3D_E_INVALID_ARGUMENT;
+  *out = new (std::nothrow) s3d_cancel;
+  return *out ? S3D_OK : S3D_E_NO_MEMORY;
+}
+
+void s3d_cancel_request(s3d_cancel* cancel) {
+  if (cancel) cancel->flag.store(true);
+}
+
+void s3d_cancel_free(s3d_cancel* cancel) { delete cancel; }
+
+int s3d_scan_file_ex(const s3d_engine* engine, const char* path, const s3d_cancel* cancel, s3d_result** out) {
   if (!out) return S3D_E_INVALID_ARGUMENT;
   *out = nullptr;
   if (!engine || !path) return S3D_E_INVALID_ARGUMENT;
   return guarded([&] {
-    *out = wrap(engine->engine->scan_file(path));
+    *out = wrap(engine->engine->scan_file(path, cancel ? &cancel->flag : nullptr));
   });
 }
 
-int s3d_scan_memory(const s3d_engine* engine, const void* data, size_t size, const char* name, s3d_result** out) {
+int s3d_scan_file(const s3d_engine* engine, const char* path, s3d_result** out) {
+  return s3d_scan_file_ex(engine, path, nullptr, out);
+}
+
+int s3d_scan_memory_ex(const s3d_engine* engine, const void* data, size_t size, const char* name, const s3d_cancel* cancel,
+                       s3d_result** out) {
   if (!out) return S3D_E_INVALID_ARGUMENT;
   *out = nullptr;
   if (!engine || (!data && size)) return S3D_E_INVALID_ARGUMENT;
   return guarded([&] {
-    *out = wrap(engine->engine->scan_bytes({static_cast<const uint8_t*>(data), size}, name ? name : "<memory>"));
+    *out = wrap(engine->engine->scan_bytes({static_cast<const uint8_t*>(data), size}, name ? name : "<memory>", {},
+                                           cancel ? &cancel->flag : nullptr));
   });
+}
+
+int s3d_scan_memory(const s3d_engine* engine, const void* data, size_t size, const char* name, s3d_result** out) {
+  return s3d_scan_memory_ex(engine, data, size, name, nullptr, out);
 }
 
 void s3d_result_free(s3d_result* result) { delete result; }

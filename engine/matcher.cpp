@@ -1182,7 +1182,8 @@ Verified register_pieces(const CompiledRef& r, const Query& q, const Unit& u, co
 }
 
 // Retrieval, verification and verdict for a prepared query.
-MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, const MatchSettings& settings, const Query& q) {
+MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, const MatchSettings& settings, const Query& q,
+                         const StopToken* stop) {
   MatchOutcome out;
   out.bodies = q.body_count;
   if (q.sample.points.empty()) return out;
@@ -1245,8 +1246,12 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
   // Candidates are verified in parallel (read-only query and references); results are merged in job
   // order so the outcome does not depend on scheduling.
   std::vector<Verified> results(jobs.size());
-  tbb::parallel_for(size_t{0}, jobs.size(),
-                    [&](size_t ji) { results[ji] = verify(*refs[jobs[ji].ref], q, q.units[jobs[ji].unit], settings); });
+  // A time limit or cancel request is checked per candidate (it throws out of parallel_for, which
+  // cancels the other candidates and rethrows here).
+  tbb::parallel_for(size_t{0}, jobs.size(), [&](size_t ji) {
+    if (stop) stop->check();
+    results[ji] = verify(*refs[jobs[ji].ref], q, q.units[jobs[ji].unit], settings);
+  });
   // Local features (below) cost about as much as the rest of verification, so for references that
   // are not near-cubic they are tried only for the two candidates of the file whose frame alignment
   // covered most of their reference, and for the two units whose best-ranked reference the
@@ -1286,6 +1291,7 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
     for (size_t k = 0; k < close.size() && k < 2; ++k) try_features[close[k]] = 1;
   }
   tbb::parallel_for(size_t{0}, jobs.size(), [&](size_t ji) {
+    if (stop) stop->check();
     const Job& j = jobs[ji];
     const CompiledRef& r = *refs[j.ref];
     Verified v = std::move(results[ji]);
@@ -1398,7 +1404,7 @@ std::vector<double> Matcher::unit_factors_for(double diag_mm) const {
   return out;
 }
 
-MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) const {
+MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex, const StopToken* stop) const {
   MatchOutcome out;
   if (refs_.empty()) return out;
 
@@ -1435,12 +1441,18 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex) con
     return out;
   }
 
-  return match_query(refs_, settings_, prepare_query(mesh, settings_));
+  if (stop) stop->check();
+  Query q = prepare_query(mesh, settings_);
+  if (stop) stop->check();
+  return match_query(refs_, settings_, q, stop);
 }
 
-MatchOutcome Matcher::match_sample(const SampledInput& input) const {
+MatchOutcome Matcher::match_sample(const SampledInput& input, const StopToken* stop) const {
   if (refs_.empty()) return {};
-  return match_query(refs_, settings_, prepare_query(input, settings_));
+  if (stop) stop->check();
+  Query q = prepare_query(input, settings_);
+  if (stop) stop->check();
+  return match_query(refs_, settings_, q, stop);
 }
 
 }  // namespace s3d

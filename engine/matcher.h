@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/scan.h"
+#include "geometry/limits.h"
 #include "geometry/mesh.h"
 #include "geometry/sample_surface.h"
 #include "signatures/signature.h"
@@ -43,9 +44,10 @@ class Matcher {
   ~Matcher();
   // `sha256_hex` (optional) is the file's hash: a reference's own file is recognised at once, as are
   // exact re-exports and re-posed copies (canonical geometry hashes).
-  MatchOutcome match(const Mesh& mesh, const std::string& sha256_hex = {}) const;
+  // `stop` (optional): the scan's time limit and cancel flag, checked between steps (throws LoadError).
+  MatchOutcome match(const Mesh& mesh, const std::string& sha256_hex = {}, const StopToken* stop = nullptr) const;
   // The same stages for a sample (no geometry hashes: a sample has no exact triangle set).
-  MatchOutcome match_sample(const SampledInput& input) const;
+  MatchOutcome match_sample(const SampledInput& input, const StopToken* stop = nullptr) const;
   size_t size() const { return refs_.size(); }
   // Unit factors (25.4, 1/25.4, 1000, 1/1000) by which a file whose bounding box has diagonal
   // `diag_mm` would come to the size of some reference (within the accepted scale range): a part

@@ -63,6 +63,9 @@ typedef struct s3d_engine_options {
   uint64_t max_triangles;          /* most triangles read from one file (60 million) */
   uint64_t max_decompressed_bytes; /* most bytes decompressed from one archive or G-code container (2 GiB) */
   uint32_t max_archive_entries;    /* most members read from one archive (10,000) */
+  double max_seconds;              /* time to screen one file or archive member (none); a scan that runs
+                                      past it ends with S3D_VERDICT_ERROR, "not screened: the time limit
+                                      of S s per file was reached (max_seconds)" */
 } s3d_engine_options;
 
 /* s3d_engine_open with settings; `options` may be NULL (defaults). S3D_E_INVALID_ARGUMENT for a bad
@@ -82,6 +85,21 @@ S3D_API int s3d_scan_file(const s3d_engine* engine, const char* path, s3d_result
 S3D_API int s3d_scan_memory(const s3d_engine* engine, const void* data, size_t size, const char* name,
                             s3d_result** out);
 S3D_API void s3d_result_free(s3d_result* result);
+
+/* EXPERIMENTAL. Cancelling a scan from another thread: a scan given a cancel object stops within
+ * about one step (milliseconds) once s3d_cancel_request has been called on it, and gives S3D_OK with
+ * a result whose verdict is S3D_VERDICT_ERROR and error "not screened: cancelled". One cancel object
+ * may serve several scans; a request stays in force (make a new object for new scans). */
+typedef struct s3d_cancel s3d_cancel;
+S3D_API int s3d_cancel_new(s3d_cancel** out);
+/* Thread-safe; may be called while scans using `cancel` run. NULL is allowed. */
+S3D_API void s3d_cancel_request(s3d_cancel* cancel);
+/* No scan may be using it. NULL is allowed. */
+S3D_API void s3d_cancel_free(s3d_cancel* cancel);
+/* s3d_scan_file / s3d_scan_memory with a cancel object (`cancel` may be NULL). */
+S3D_API int s3d_scan_file_ex(const s3d_engine* engine, const char* path, const s3d_cancel* cancel, s3d_result** out);
+S3D_API int s3d_scan_memory_ex(const s3d_engine* engine, const void* data, size_t size, const char* name,
+                               const s3d_cancel* cancel, s3d_result** out);
 
 S3D_API s3d_verdict s3d_result_verdict(const s3d_result* result);
 S3D_API double s3d_result_score(const s3d_result* result);

@@ -79,7 +79,7 @@ ScanResult unscreened_result(const std::string& path, Verdict v, const std::stri
 // that way is `review` at most -- the file as it stands prints at another size -- with a note naming
 // the factor; its scale and transform are those of the file as given.
 static void match_in_other_units(const Mesh& mesh, const Matcher& matcher, MatchOutcome& m,
-                                 std::vector<std::string>& notes) {
+                                 std::vector<std::string>& notes, const StopToken* stop) {
   if (mesh.vertices.empty()) return;
   Vec3f lo = mesh.vertices[0], hi = lo;
   for (const Vec3f& v : mesh.vertices)
@@ -93,7 +93,7 @@ static void match_in_other_units(const Mesh& mesh, const Matcher& matcher, Match
     Mesh scaled = mesh;
     for (Vec3f& v : scaled.vertices)
       for (float& c : v) c = static_cast<float>(c * u);
-    MatchOutcome mu = matcher.match(scaled);
+    MatchOutcome mu = matcher.match(scaled, {}, stop);
     if (mu.verdict == Verdict::kClean) continue;
     for (MatchEvidence& e : mu.matches) {
       e.scale /= u;
@@ -119,7 +119,18 @@ static SampledInput sampled_input(const gcode::PrintSample& p) {
   return s;
 }
 
-static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_point t0) {
+// The scan's stop token: its deadline from Limits::max_seconds, counted from now, and the cancel flag.
+static StopToken stop_token(const Limits& limits, const std::atomic<bool>* cancel) {
+  StopToken t;
+  t.cancel = cancel;
+  if (limits.max_seconds > 0) {
+    t.seconds = limits.max_seconds;
+    t.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.max_seconds));
+  }
+  return t;
+}
+
+static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_point t0, const StopToken& stop) {
   ScanResult r;
   r.path = std::move(in.path);
   r.sha256 = std::move(in.sha256);
@@ -142,12 +153,13 @@ static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_poi
   }
   r.notes = std::move(in.notes);
   try {
+    stop.check();
     if (!in.prints.empty()) {
       // G-code: each print (a plate of a .gcode.3mf) is screened; the worst verdict stands.
       r.verdict = Verdict::kClean;
       uint32_t body_offset = 0;
       for (const gcode::Print& p : in.prints) {
-        MatchOutcome m = matcher.match_sample(sampled_input(p.sample));
+        MatchOutcome m = matcher.match_sample(sampled_input(p.sample), &stop);
         if (m.verdict == Verdict::kRestricted || (m.verdict == Verdict::kReview && r.verdict == Verdict::kClean))
           r.verdict = m.verdict;
         r.score = std::max(r.score, m.best_score);
@@ -161,13 +173,18 @@ static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_poi
       std::stable_sort(r.matches.begin(), r.matches.end(),
                        [](const MatchEvidence& a, const MatchEvidence& b) { return a.score > b.score; });
     } else {
-      MatchOutcome m = matcher.match(*in.mesh, r.sha256);
-      if (m.verdict == Verdict::kClean) match_in_other_units(*in.mesh, matcher, m, r.notes);
+      MatchOutcome m = matcher.match(*in.mesh, r.sha256, &stop);
+      if (m.verdict == Verdict::kClean) match_in_other_units(*in.mesh, matcher, m, r.notes, &stop);
       r.verdict = m.verdict;
       r.score = m.best_score;
       r.bodies = m.bodies;
       r.matches = std::move(m.matches);
     }
+  } catch (const LoadError& e) {  // the time limit or a cancel request (StopToken)
+    r.verdict = Verdict::kError;
+    r.error = one_line(e.what());
+    r.matches.clear();
+    r.score = 0;
   } catch (const std::exception& e) {
     r.verdict = Verdict::kError;
     r.error = one_line(std::string("internal error while matching: ") + e.what());
@@ -176,19 +193,23 @@ static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_poi
   return r;
 }
 
-ScanResult Engine::scan_file(const std::string& path) const {
+ScanResult Engine::scan_file(const std::string& path, const std::atomic<bool>* cancel) const {
   const auto t0 = Clock::now();
+  const StopToken stop = stop_token(settings_.limits, cancel);
   ReadOptions opt;
   opt.limits = settings_.limits;
-  return finish(load_input(InputFile{path}, opt, true), *matcher_, t0);
+  opt.limits.stop = &stop;
+  return finish(load_input(InputFile{path}, opt, true), *matcher_, t0, stop);
 }
 
-ScanResult Engine::scan_bytes(std::span<const uint8_t> data, const std::string& name,
-                              const std::string& known_sha256) const {
+ScanResult Engine::scan_bytes(std::span<const uint8_t> data, const std::string& name, const std::string& known_sha256,
+                              const std::atomic<bool>* cancel) const {
   const auto t0 = Clock::now();
+  const StopToken stop = stop_token(settings_.limits, cancel);
   ReadOptions opt;
   opt.limits = settings_.limits;
-  return finish(load_input_bytes(data, name, opt, true, known_sha256), *matcher_, t0);
+  opt.limits.stop = &stop;
+  return finish(load_input_bytes(data, name, opt, true, known_sha256), *matcher_, t0, stop);
 }
 
 ScanResult Engine::scan_mesh(const Mesh& mesh, const std::string& name) const {
@@ -197,7 +218,7 @@ ScanResult Engine::scan_mesh(const Mesh& mesh, const std::string& name) const {
   in.path = name;
   in.mesh = mesh;
   in.notes = mesh.notes;
-  return finish(std::move(in), *matcher_, t0);
+  return finish(std::move(in), *matcher_, t0, stop_token(settings_.limits, nullptr));
 }
 
 ScanResult Engine::scan_prints(std::vector<gcode::Print> prints, const std::string& name, Format format,
@@ -215,7 +236,7 @@ ScanResult Engine::scan_prints(std::vector<gcode::Print> prints, const std::stri
   } else if (in.prints.empty()) {
     in.error = "the G-code extrudes nothing (no layer with extrusion)";
   }
-  return finish(std::move(in), *matcher_, t0);
+  return finish(std::move(in), *matcher_, t0, stop_token(settings_.limits, nullptr));
 }
 
 Verdict Engine::check_partial(const gcode::PrintSample& sample, double* score) const {

@@ -2,6 +2,7 @@
 // The scan API: compile a signature set once into an immutable Engine shared by all threads, then
 // screen files, buffers or meshes. A verdict is not an error: ScanResult carries both separately.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -97,9 +98,12 @@ class Engine {
   static std::unique_ptr<Engine> from_database(const std::string& db_path, ScanSettings settings = {});
 
   // All thread-safe. They never throw for bad input: errors come back in ScanResult::error.
-  ScanResult scan_file(const std::string& path) const;
+  // `cancel` (optional): another thread sets it to stop the scan, which then ends within about one
+  // step with an error result "not screened: cancelled"; Limits::max_seconds stops it the same way.
+  ScanResult scan_file(const std::string& path, const std::atomic<bool>* cancel = nullptr) const;
   // `known_sha256`: the hex SHA-256 of data when the caller already has it (the streaming scan).
-  ScanResult scan_bytes(std::span<const uint8_t> data, const std::string& name, const std::string& known_sha256 = {}) const;
+  ScanResult scan_bytes(std::span<const uint8_t> data, const std::string& name, const std::string& known_sha256 = {},
+                        const std::atomic<bool>* cancel = nullptr) const;
   ScanResult scan_mesh(const Mesh& mesh, const std::string& name) const;  // no hashing, format unknown
   // G-code reconstructed by the caller (the streaming scan, engine/stream.h), screened as scan_file
   // screens G-code; `error` non-empty gives an error result.

@@ -11,6 +11,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kBadValue: return "bad-value";
     case ErrorCode::kLimitExceeded: return "limit-exceeded";
     case ErrorCode::kUnsupported: return "unsupported";
+    case ErrorCode::kCancelled: return "cancelled";
   }
   return "unknown";
 }

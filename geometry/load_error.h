@@ -14,6 +14,7 @@ enum class ErrorCode {
   kBadValue,       // NaN / Inf coordinates, out-of-range indices
   kLimitExceeded,  // a Limits setting was hit
   kUnsupported,    // recognised but not screenable (unknown format, G-code before its reader)
+  kCancelled,      // the caller cancelled the scan (StopToken)
 };
 
 const char* error_code_name(ErrorCode code);

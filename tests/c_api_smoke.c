@@ -67,9 +67,38 @@ int main(int argc, char** argv) {
     s3d_result_free(r);
     s3d_engine_free(e2);
     eo.max_input_bytes = 0;
+    /* A time limit already past: an error result naming it. */
+    eo.max_seconds = 1e-9;
+    CHECK(s3d_engine_open_ex(argv[1], &eo, &e2, NULL) == S3D_OK);
+    CHECK(s3d_scan_file(e2, argv[2], &r) == S3D_OK);
+    CHECK(s3d_result_verdict(r) == S3D_VERDICT_ERROR && strstr(s3d_result_error(r), "max_seconds") != NULL);
+    s3d_result_free(r);
+    s3d_engine_free(e2);
+    eo.max_seconds = -1;
+    CHECK(s3d_engine_open_ex(argv[1], &eo, &e2, NULL) == S3D_E_INVALID_ARGUMENT && e2 == NULL);
+    eo.max_seconds = 0;
     eo.review_threshold = 0.9;
     eo.restricted_threshold = 0.5;
     CHECK(s3d_engine_open_ex(argv[1], &eo, &e2, NULL) == S3D_E_INVALID_ARGUMENT && e2 == NULL);
+  }
+  {
+    /* Cancelling (experimental): a scan given a requested cancel object stops with an error result;
+     * with a fresh one, or none, it screens as usual. */
+    s3d_cancel* c = NULL;
+    CHECK(s3d_cancel_new(&c) == S3D_OK && c != NULL);
+    CHECK(s3d_scan_file_ex(e, argv[2], c, &r) == S3D_OK);
+    CHECK(s3d_result_verdict(r) == S3D_VERDICT_RESTRICTED);
+    s3d_result_free(r);
+    s3d_cancel_request(c);
+    CHECK(s3d_scan_file_ex(e, argv[2], c, &r) == S3D_OK);
+    CHECK(s3d_result_verdict(r) == S3D_VERDICT_ERROR && strcmp(s3d_result_error(r), "not screened: cancelled") == 0);
+    s3d_result_free(r);
+    CHECK(s3d_scan_file_ex(e, argv[2], NULL, &r) == S3D_OK);
+    CHECK(s3d_result_verdict(r) == S3D_VERDICT_RESTRICTED);
+    s3d_result_free(r);
+    s3d_cancel_request(NULL);
+    s3d_cancel_free(c);
+    s3d_cancel_free(NULL);
   }
   {
     /* Streaming: a mesh file fed in 4 KiB chunks gives the whole-file verdict; a G-code text with

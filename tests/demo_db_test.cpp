@@ -5,11 +5,17 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <span>
+#include <thread>
 
 #include "engine/scan.h"
 #include "geometry/load.h"
@@ -81,6 +87,74 @@ TEST(DemoDatabase, APartInOtherUnitsIsReviewWithANote) {
   const ScanResult r = demo_engine().scan_mesh(ten, "bracket_x10.stl");
   EXPECT_EQ(r.verdict, Verdict::kClean);
   EXPECT_TRUE(r.notes.empty());
+}
+
+// A G-code text of a tube `layers` layers tall (a 96-gon of radius 9 mm, two perimeters): plain
+// enough to screen clean, long enough to take a while.
+std::string tall_tube_gcode(int layers) {
+  std::string g = "G21\nG90\nM83\n";
+  char line[96];
+  for (int l = 1; l <= layers; ++l) {
+    std::snprintf(line, sizeof line, "G1 Z%.2f F600\n", 0.2 * l);
+    g += line;
+    for (const double r : {9.0, 8.55}) {
+      for (int i = 0; i <= 96; ++i) {
+        const double a = 2 * 3.14159265358979 * i / 96;
+        std::snprintf(line, sizeof line, "G1 X%.3f Y%.3f E%.4f\n", 100 + r * std::cos(a), 100 + r * std::sin(a), i ? 0.03 : 0.0);
+        g += line;
+      }
+    }
+  }
+  return g;
+}
+
+// Limits::max_seconds and a cancel flag stop a scan between steps with an error result that says
+// why: at once when already past, and part-way through a long G-code when another thread cancels.
+TEST(ScanLimits, ATimeLimitOrACancelRequestEndsTheScanWithAnError) {
+  ScanSettings tight;
+  tight.limits.max_seconds = 1e-6;
+  const auto limited = Engine::from_database(S3D_DEMO_DB, tight);
+  const ScanResult r = limited->scan_file(example("bracket_reposed.stl"));
+  EXPECT_EQ(r.verdict, Verdict::kError);
+  EXPECT_EQ(r.error, "not screened: the time limit of 1e-06 s per file was reached (max_seconds)");
+  EXPECT_TRUE(r.matches.empty());
+  EXPECT_EQ(demo_engine().scan_file(example("bracket_reposed.stl")).verdict, Verdict::kRestricted);
+
+  std::atomic<bool> cancel{true};
+  const ScanResult c = demo_engine().scan_file(example("bracket_reposed.stl"), &cancel);
+  EXPECT_EQ(c.verdict, Verdict::kError);
+  EXPECT_EQ(c.error, "not screened: cancelled");
+
+  // Part-way: a G-code that takes a while, cancelled from another thread after a quarter of its time.
+  const std::string g = tall_tube_gcode(4000);
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(g.data()), g.size());
+  const ScanResult full = demo_engine().scan_bytes(bytes, "tube.gcode");
+  ASSERT_EQ(full.verdict, Verdict::kClean) << full.error;
+  std::printf("uncancelled: %.0f ms\n", full.elapsed_ms);
+  if (full.elapsed_ms < 200) GTEST_SKIP() << "the G-code screens in " << full.elapsed_ms << " ms: too fast to cancel part-way";
+  std::atomic<bool> later{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(full.elapsed_ms / 4));
+    later = true;
+  });
+  const ScanResult part = demo_engine().scan_bytes(bytes, "tube.gcode", {}, &later);
+  canceller.join();
+  EXPECT_EQ(part.verdict, Verdict::kError);
+  EXPECT_EQ(part.error, "not screened: cancelled");
+  EXPECT_LT(part.elapsed_ms, full.elapsed_ms * 0.75) << "full " << full.elapsed_ms << " ms";
+}
+
+TEST(ScanCli, MaxSecondsReachesTheWorkersToo) {
+  // One file (in-process) and several (isolated workers, which get the option from their parent).
+  const auto one = test::run_cli({"scan", "--db", S3D_DEMO_DB, "--max-seconds", "1e-6", example("pipe.stl")});
+  EXPECT_EQ(one.exit_code, 2);
+  EXPECT_NE(one.err.find("pipe.stl: not screened: the time limit of 1e-06 s per file was reached"), std::string::npos) << one.err;
+  const auto two = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, "--max-seconds", "1e-6", example("pipe.stl"),
+                                  example("bracket_reposed.stl")});
+  EXPECT_EQ(two.exit_code, 2) << two.err;
+  for (const auto& line : two.out_lines()) EXPECT_NE(line.find("the time limit of 1e-06 s"), std::string::npos) << line;
+  EXPECT_EQ(two.out_lines().size(), 2u);
+  EXPECT_EQ(test::run_cli({"scan", "--db", S3D_DEMO_DB, "--max-seconds", "-1", example("pipe.stl")}).exit_code, 2);
 }
 
 TEST(ScanCli, JsonLinesFollowTheContractAndExitCodes) {

@@ -79,6 +79,10 @@ void add_screening_options(CLI::App* sub, ScanSettings& settings) {
   sub->add_option("--max-decompressed", l.max_decompressed_bytes, "Most bytes decompressed from one archive")
       ->capture_default_str();
   sub->add_option("--max-entries", l.max_archive_entries, "Most members read from one archive")->capture_default_str();
+  sub->add_option("--max-seconds", l.max_seconds,
+                  "Time to screen one file or archive member; past it the file is an error result (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 std::vector<std::string> screening_args(const ScanSettings& settings) {
@@ -91,7 +95,8 @@ std::vector<std::string> screening_args(const ScanSettings& settings) {
           "--max-bytes", std::to_string(l.max_input_bytes),
           "--max-triangles", std::to_string(l.max_triangles),
           "--max-decompressed", std::to_string(l.max_decompressed_bytes),
-          "--max-entries", std::to_string(l.max_archive_entries)};
+          "--max-entries", std::to_string(l.max_archive_entries),
+          "--max-seconds", exact_number(l.max_seconds)};
 }
 
 std::vector<ScanResult> screen_path(const Engine& engine, const std::string& path, bool worker) {

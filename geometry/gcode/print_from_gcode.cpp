@@ -32,6 +32,7 @@ std::vector<Print> read_prints(std::span<const uint8_t> data, Format f, const Li
   stream_gcode_text(
       data, f, limits,
       [&](std::string_view chunk) {
+        check_stop(limits);  // a time limit or a cancel request, between chunks
         if (!reader) open("");
         reader->feed(chunk);
       },
