@@ -42,19 +42,6 @@ void write_file(const std::string& path, const std::string& text) {
 
 std::string file_hash(const std::string& path) { return sha256_hex(test::read_bytes(path)); }
 
-// A few layers of a 20 mm square, written by hand: nothing like the demo references.
-std::string square_gcode() {
-  std::string g = "; handwritten square\nG21\nG90\nM82\nG92 E0\nG28\n";
-  double e = 0;
-  for (int layer = 1; layer <= 5; ++layer) {
-    g += "G1 Z" + std::to_string(0.2 * layer) + " F600\nG1 X10 Y10 F3000\n";
-    for (const char* xy : {"X30 Y10", "X30 Y30", "X10 Y30", "X10 Y10"}) {
-      e += 0.8;
-      g += std::string("G1 ") + xy + " E" + std::to_string(e) + " F1200\n";
-    }
-  }
-  return g + "M84\n";
-}
 
 // The regular files of a folder whose names end with `suffix`.
 std::vector<std::string> files_ending(const std::string& dir, const std::string& suffix) {
@@ -99,7 +86,7 @@ class GateCli : public ::testing::Test {
 TEST_F(GateCli, CleanHandwrittenGcodeIsLeftByteIdentical) {
   const std::string dir = fresh_dir("clean");
   const std::string g = dir + "/square.gcode";
-  write_file(g, square_gcode());
+  write_file(g, test::square_gcode());
   const std::string before = file_hash(g);
   const auto r = run_cli({"gate", "--db", S3D_DEMO_DB, g});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -143,7 +130,7 @@ TEST_F(GateCli, UnscreenableFileIsAllowedByDefaultAndQuarantinedWithOnErrorBlock
 TEST_F(GateCli, UsageAndDatabaseErrorsExit2AndLeaveTheFile) {
   const std::string dir = fresh_dir("usage");
   const std::string g = dir + "/square.gcode";
-  write_file(g, square_gcode());
+  write_file(g, test::square_gcode());
   const std::string before = file_hash(g);
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"gate", "--db", S3D_DEMO_DB},

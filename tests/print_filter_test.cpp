@@ -65,19 +65,6 @@ std::string write_file(const std::string& name, const std::string& text) {
   return p;
 }
 
-// A few layers of a 20 mm square, written by hand: nothing like the demo references.
-std::string square_gcode() {
-  std::string g = "; handwritten square\nG21\nG90\nM82\nG92 E0\nG28\n";
-  double e = 0;
-  for (int layer = 1; layer <= 5; ++layer) {
-    g += "G1 Z" + std::to_string(0.2 * layer) + " F600\nG1 X10 Y10 F3000\n";
-    for (const char* xy : {"X30 Y10", "X30 Y30", "X10 Y30", "X10 Y10"}) {
-      e += 0.8;
-      g += std::string("G1 ") + xy + " E" + std::to_string(e) + " F1200\n";
-    }
-  }
-  return g + "M84\n";
-}
 
 std::string slice(const std::string& model, const std::string& name) {
   const std::string out = test::temp_path(name);
@@ -87,11 +74,11 @@ std::string slice(const std::string& model, const std::string& name) {
 }
 
 TEST(PrintFilter, ACleanJobPassesByteForByte) {
-  const std::string in = write_file("square.gcode", square_gcode());
+  const std::string in = write_file("square.gcode", test::square_gcode());
   for (const char* hold : {"8388608", "0", "100"}) {
     const auto f = filter({"--db", S3D_DEMO_DB, "--hold-bytes", hold}, in);
     EXPECT_EQ(f.exit_code, 0) << f.err;
-    EXPECT_EQ(f.out, square_gcode()) << "hold " << hold;
+    EXPECT_EQ(f.out, test::square_gcode()) << "hold " << hold;
     EXPECT_TRUE(f.err.empty()) << f.err;
   }
 }
@@ -149,7 +136,7 @@ TEST(PrintFilter, InputThatCannotBeScreenedFollowsTheErrorPolicy) {
 }
 
 TEST(PrintFilter, ABadDatabaseOrArgumentPassesNothing) {
-  const std::string in = write_file("square.gcode", square_gcode());
+  const std::string in = write_file("square.gcode", test::square_gcode());
   auto f = filter({"--db", test::temp_path("missing.s3db")}, in);
   EXPECT_EQ(f.exit_code, 2);
   EXPECT_TRUE(f.out.empty());

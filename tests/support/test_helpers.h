@@ -40,6 +40,20 @@ inline constexpr bool kSanitizerBuild = true;
 inline constexpr bool kSanitizerBuild = false;
 #endif
 
+// A few layers of a 20 mm square, written by hand: nothing like the demo references.
+inline std::string square_gcode() {
+  std::string g = "; handwritten square\nG21\nG90\nM82\nG92 E0\nG28\n";
+  double e = 0;
+  for (int layer = 1; layer <= 5; ++layer) {
+    g += "G1 Z" + std::to_string(0.2 * layer) + " F600\nG1 X10 Y10 F3000\n";
+    for (const char* xy : {"X30 Y10", "X30 Y30", "X10 Y30", "X10 Y10"}) {
+      e += 0.8;
+      g += std::string("G1 ") + xy + " E" + std::to_string(e) + " F1200\n";
+    }
+  }
+  return g + "M84\n";
+}
+
 // Sets an environment variable for the programs a test starts, and removes it at the end of scope.
 struct ScopedEnv {
   ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
