@@ -10,6 +10,7 @@
 
 #include "engine/matcher.h"
 #include "geometry/local_features.h"
+#include "geometry/mesh_facts.h"
 #include "geometry/registration.h"
 #include "geometry/sample_surface.h"
 #include "geometry/shapes.h"
@@ -220,6 +221,17 @@ Mesh comb(int fingers, double width, double length, double fall) {
   return sh::extrude(p, 6);
 }
 
+// A matcher holding `part` alone that asks the descriptor for no candidates (and no hashes): only the
+// split rules (joint volume, joint area) can bring the reference in.
+Matcher no_descriptor_matcher(const Mesh& part, const std::string& label) {
+  Signature s = build_signature(part);
+  s.meta.id = s.meta.label = label;
+  MatchSettings settings;
+  settings.use_hashes = false;
+  settings.candidates_per_unit = 0;
+  return Matcher({s}, settings);
+}
+
 // More than twelve pieces (a part cut by several planes, or a two-shell part cut by two) are still
 // candidates by their joint volume, whatever the descriptor ranks (here it ranks nothing: the test
 // asks for no descriptor candidates at all). The evaluation's two-shell chain link cut by two planes
@@ -228,12 +240,7 @@ Mesh comb(int fingers, double width, double length, double fall) {
 // review, 0.72 at most).
 TEST(SplitManyPieces, PiecesMovedApartAreCandidatesByVolume) {
   const Mesh part = comb(8, 4, 25, 2);
-  Signature s = build_signature(part);
-  s.meta.id = s.meta.label = "comb";
-  MatchSettings settings;
-  settings.use_hashes = false;
-  settings.candidates_per_unit = 0;
-  const Matcher m({s}, settings);
+  const Matcher m = no_descriptor_matcher(part, "comb");
   const Mesh rake = comb(11, 2.5, 22, 0);
   const double k = std::cbrt(test::signed_volume(part) / test::signed_volume(rake));
   const Mesh benign = moved(rake, from_matrix({k, 0, 0, 0, 0, k, 0, 0, 0, 0, k, 0, 0, 0, 0, 1}));
@@ -253,43 +260,17 @@ TEST(SplitManyPieces, PiecesMovedApartAreCandidatesByVolume) {
 // The triangles of `m` on either side of the plane x = cut (by centroid) as two open pieces, the far
 // one moved `gap` mm along x: a cut that leaves the pieces open (no cut faces), as a tool that does
 // not cap leaves them, or as a cut of an open reference mesh.
-Mesh split_open(const Mesh& m, double cut, double gap) {
+Mesh split_open(Mesh m, double cut, double gap) {
+  const auto far_side = std::stable_partition(m.triangles.begin(), m.triangles.end(), [&](const Tri& t) {
+    return (double(m.vertices[t[0]][0]) + m.vertices[t[1]][0] + m.vertices[t[2]][0]) / 3 < cut;
+  });
+  const size_t k = static_cast<size_t>(far_side - m.triangles.begin());
+  Mesh far = sub_mesh(m, k, m.triangles.size());
+  for (Vec3f& v : far.vertices) v[0] += static_cast<float>(gap);
   Mesh out;
-  for (int side = 0; side < 2; ++side) {
-    Mesh piece;
-    std::vector<uint32_t> remap(m.vertices.size(), UINT32_MAX);
-    for (const Tri& t : m.triangles) {
-      const double cx = (double(m.vertices[t[0]][0]) + m.vertices[t[1]][0] + m.vertices[t[2]][0]) / 3;
-      if ((cx < cut) != (side == 0)) continue;
-      Tri nt{};
-      for (int k = 0; k < 3; ++k) {
-        if (remap[t[k]] == UINT32_MAX) {
-          remap[t[k]] = static_cast<uint32_t>(piece.vertices.size());
-          Vec3f v = m.vertices[t[k]];
-          if (side == 1) v[0] += static_cast<float>(gap);
-          piece.vertices.push_back(v);
-        }
-        nt[k] = remap[t[k]];
-      }
-      piece.triangles.push_back(nt);
-    }
-    append_object(out, piece);
-  }
+  append_object(out, sub_mesh(m, 0, k));
+  append_object(out, far);
   return out;
-}
-
-double surface_area(const Mesh& m) {
-  double a = 0;
-  for (const Tri& t : m.triangles) {
-    const Vec3f& p = m.vertices[t[0]];
-    const Vec3f& q = m.vertices[t[1]];
-    const Vec3f& r = m.vertices[t[2]];
-    const double u[3] = {double(q[0]) - p[0], double(q[1]) - p[1], double(q[2]) - p[2]};
-    const double v[3] = {double(r[0]) - p[0], double(r[1]) - p[1], double(r[2]) - p[2]};
-    const double c[3] = {u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]};
-    a += 0.5 * std::sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2]);
-  }
-  return a;
 }
 
 // Pieces cut apart but left open keep the part's surface area, not a volume (an open piece's signed
@@ -299,14 +280,9 @@ double surface_area(const Mesh& m) {
 // way is not found.
 TEST(SplitManyPieces, OpenPiecesAreCandidatesByArea) {
   const Mesh part = comb(8, 4, 25, 2);
-  Signature s = build_signature(part);
-  s.meta.id = s.meta.label = "comb";
-  MatchSettings settings;
-  settings.use_hashes = false;
-  settings.candidates_per_unit = 0;
-  const Matcher m({s}, settings);
+  const Matcher m = no_descriptor_matcher(part, "comb");
   const Mesh rake = comb(11, 2.5, 22, 0);
-  const double k = std::sqrt(surface_area(part) / surface_area(rake));
+  const double k = std::sqrt(compute_facts(part).area_mm2 / compute_facts(rake).area_mm2);
   const Mesh benign = moved(rake, from_matrix({k, 0, 0, 0, 0, k, 0, 0, 0, 0, k, 0, 0, 0, 0, 1}));
   const Similarity away = from_matrix({1, 0, 0, 1500, 0, 1, 0, 40, 0, 0, 1, 5, 0, 0, 0, 1});
   for (const double cut : {15.0, 31.0, 47.0}) {

@@ -11,19 +11,15 @@
 // Nothing the user gave is lost: the move is rename(2) without replacing anything; across file
 // systems it is copy + fsync, and the original is removed only once the copy is complete. If the
 // move fails the file stays where it was, the failure is printed and the exit is still non-zero.
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 #include <system_error>
 
@@ -39,7 +35,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kDefaultQuarantine = "screen3d-quarantine";
-constexpr size_t kMaxBaseBytes = 200;  // leaves room for ".<timestamp>-N.quarantined.json" under NAME_MAX
 
 struct GateOptions {
   std::string db;
@@ -51,21 +46,15 @@ struct GateOptions {
 };
 
 // The base of the quarantined name: the final output name when the slicer gave one (the name the
-// user knows), else the file's own name; cut to kMaxBaseBytes on a UTF-8 character boundary.
+// user knows), else the file's own name (move_stamped cuts it to length).
 std::string quarantine_base(const std::string& path, const std::string& final_name) {
   std::string base = fs::path(final_name.empty() ? path : final_name).filename().string();
   if (base.empty() || base == "." || base == "..") base = fs::path(path).filename().string();
   if (base.empty() || base == "." || base == "..") base = "gcode";
-  if (base.size() > kMaxBaseBytes) {
-    size_t n = kMaxBaseBytes;
-    while (n > 0 && (static_cast<unsigned char>(base[n]) & 0xC0) == 0x80) --n;
-    base.resize(n);
-  }
   return base;
 }
 
-// Moves `path` into the quarantine folder under a fresh name "<base>.<UTC>[-N].quarantined" (the
-// changed extension keeps slicers and print hosts from taking it), with room for its report beside.
+// Moves `path` into the quarantine folder as "<base>.<UTC>[-N].quarantined", with room for its report.
 Moved quarantine(const std::string& path, const std::string& dir, bool is_default, const std::string& base,
                  const std::string& stamp) {
   Moved q;
@@ -74,9 +63,7 @@ Moved quarantine(const std::string& path, const std::string& dir, bool is_defaul
     if (is_default) q.failure += " (pass --quarantine DIR)";
     return q;
   }
-  return move_into(
-      path, dirfd.get(), dir,
-      [&](int k) { return base + "." + stamp + (k ? "-" + std::to_string(k) : "") + ".quarantined"; }, ".json");
+  return move_stamped(path, dirfd.get(), dir, base, stamp, ".quarantined");
 }
 
 // The contract scan JSON line plus the "gate" object, beside the quarantined file; 0600, never

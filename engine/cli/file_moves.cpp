@@ -182,6 +182,24 @@ Moved move_into(const std::string& path, int dirfd, const std::string& dir, cons
   return q;
 }
 
+Moved move_stamped(const std::string& path, int dirfd, const std::string& dir, std::string base, const std::string& stamp,
+                   const std::string& suffix) {
+  constexpr size_t kMaxBaseBytes = 200;
+  if (base.size() > kMaxBaseBytes) {
+    size_t n = kMaxBaseBytes;
+    while (n > 0 && (static_cast<unsigned char>(base[n]) & 0xC0) == 0x80) --n;
+    base.resize(n);
+  }
+  return move_into(
+      path, dirfd, dir,
+      [&](int k) {
+        std::string name = base + "." + stamp;  // appended piece by piece: gcc 12's -Wrestrict false positive
+        if (k) name.append("-").append(std::to_string(k));
+        return name.append(suffix);
+      },
+      ".json");
+}
+
 std::string write_new_file(const std::string& path, const std::string& text) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (fd.get() < 0) return "cannot write " + path + ": " + errno_text(errno);

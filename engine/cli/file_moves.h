@@ -53,6 +53,13 @@ struct Moved {
 Moved move_into(const std::string& path, int dirfd, const std::string& dir, const std::function<std::string(int)>& name_for,
                 const std::string& companion = {});
 
+// Moves `path` into the open folder `dirfd` (path `dir`) under a fresh name "<base>.<stamp>[-N]<suffix>"
+// (a changed extension: slicers and print hosts do not take the file by mistake) with room for a
+// "<name>.json" report beside it. `base` is cut to 200 bytes on a UTF-8 character boundary, which
+// leaves room for the rest under NAME_MAX. The gate's quarantine and the queue's held folder.
+Moved move_stamped(const std::string& path, int dirfd, const std::string& dir, std::string base, const std::string& stamp,
+                   const std::string& suffix);
+
 // Writes `text` to a new file `path` (0600, never replacing anything) and fsyncs it. "" or why not.
 std::string write_new_file(const std::string& path, const std::string& text);
 

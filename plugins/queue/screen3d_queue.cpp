@@ -55,7 +55,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kStateDir = ".screen3d-queue";  // inside the inbox: same file system, so claims are renames
 constexpr const char* kAttempts = ".attempts";        // in a job's work folder; hidden, so no job has its name
 constexpr int kMaxInterruptedScreenings = 2;          // a job that stopped the daemon this often is held
-constexpr size_t kMaxBaseBytes = 200;                 // leaves room for ".<timestamp>-N.held.json" under NAME_MAX
 
 struct QueueOptions {
   std::string db, inbox, approved, held;
@@ -182,22 +181,8 @@ class ScreeningWorker {
     if (to_ >= 0) ::close(to_);
     if (from_ >= 0) ::close(from_);
     to_ = from_ = -1;
-    if (pid_ > 0) {
-      // Its stdin is closed, so an idle worker ends by itself; one that is still busy is killed.
-      int status = 0;
-      for (int i = 0; i < 100; ++i) {
-        const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-        if (r == pid_ || (r < 0 && errno != EINTR)) {
-          pid_ = -1;
-          return;
-        }
-        ::usleep(10000);
-      }
-      ::kill(pid_, SIGKILL);
-      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-      pid_ = -1;
-    }
+    // Its stdin is closed, so an idle worker ends by itself; one that is still busy is killed.
+    if (pid_ > 0) wait_or_kill(100, "");
   }
 
  private:
@@ -256,21 +241,30 @@ class ScreeningWorker {
   // Waits for a worker whose output ended and says how it ended.
   std::string reap() {
     if (pid_ <= 0) return "is not running";
+    return wait_or_kill(500, "closed its output and was stopped");  // it is ending: up to 5 s
+  }
+
+  // Waits up to `polls` x 10 ms for the worker to end, then kills it; how it ended (`if_killed` when
+  // it had to be killed).
+  std::string wait_or_kill(int polls, const char* if_killed) {
     int status = 0;
-    for (int i = 0; i < 500; ++i) {  // its output is closed, so it is ending: up to 5 s
+    for (int i = 0; i < polls; ++i) {
       const pid_t r = ::waitpid(pid_, &status, WNOHANG);
       if (r == pid_) {
         pid_ = -1;
         return describe_worker_end(status);
       }
-      if (r < 0 && errno != EINTR) break;
+      if (r < 0 && errno != EINTR) {
+        pid_ = -1;
+        return "was lost (waitpid failed)";
+      }
       ::usleep(10000);
     }
     ::kill(pid_, SIGKILL);
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     pid_ = -1;
-    return "closed its output and was stopped";
+    return if_killed;
   }
 
   std::vector<std::string> args_;
@@ -301,16 +295,6 @@ std::string numbered_name(const std::string& name, int k) {
   const std::string stem = dot == std::string::npos ? name : name.substr(0, dot);
   const std::string ext = dot == std::string::npos ? "" : name.substr(dot);
   return stem + "-" + std::to_string(k) + ext;
-}
-
-std::string held_base(const std::string& name) {
-  std::string base = name;
-  if (base.size() > kMaxBaseBytes) {
-    size_t n = kMaxBaseBytes;
-    while (n > 0 && (static_cast<unsigned char>(base[n]) & 0xC0) == 0x80) --n;
-    base.resize(n);
-  }
-  return base;
 }
 
 // Whether a process on this machine still has the file open for writing: Linux grants a read lease
@@ -435,9 +419,7 @@ class Queue {
   }
 
   void claim_and_process(const std::string& name) {
-    std::error_code ec;
-    fs::create_directories(work_, ec);
-    std::string slot;
+    std::string slot;  // the work folder itself is made at start-up (run_queue)
     for (int tries = 0; tries < 1000; ++tries) {
       slot = (fs::path(work_) / std::to_string(next_slot_++)).string();
       if (::mkdir(slot.c_str(), 0700) == 0) break;
@@ -561,9 +543,7 @@ class Queue {
     const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     Moved m;
     if (d.hold) {
-      const std::string base = held_base(name), stamp = utc_stamp(now, true);
-      m = move_into(job, held_fd_, o_.held, [&](int k) { return base + "." + stamp + (k ? "-" + std::to_string(k) : "") + ".held"; },
-                    ".json");
+      m = move_stamped(job, held_fd_, o_.held, name, utc_stamp(now, true), ".held");
     } else {
       m = move_into(job, approved_fd_, o_.approved, [&](int k) { return numbered_name(name, k); });
     }
