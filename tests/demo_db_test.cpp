@@ -323,13 +323,19 @@ TEST(ScanCli, IsolatedScanSurvivesAFileThatCrashesTheParser) {
             std::string::npos) << crash.err;
   EXPECT_EQ(verdicts(test::run_cli({"scan", "-r", "--json", "--isolate", "--db", S3D_DEMO_DB, dir})), got);
   // In-process the same fault would end the run: the hook is armed in workers only, so these runs
-  // show where the screening happened. --no-isolate, and a single file by default (a gateway's one
-  // job pays no worker start-up), are screened in-process.
+  // show where the screening happened. --no-isolate screens in-process; a single file is isolated
+  // by default too (a gateway's one job that crashes a parser gets an error result, exit 2).
   EXPECT_EQ(verdicts(test::run_cli({"scan", "-r", "--json", "--no-isolate", "--db", S3D_DEMO_DB, dir})), expected);
   const auto one = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, dir + "/gear_30t.stl"});
-  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.exit_code, 2) << one.err;
+  ASSERT_EQ(verdicts(one).size(), 1u) << one.out;
+  EXPECT_EQ(verdicts(one)[0].second, "error 0.0");
+  EXPECT_NE(one.err.find("gear_30t.stl: not screened: the screening process stopped abnormally (signal"),
+            std::string::npos) << one.err;
   const auto one_iso = test::run_cli({"scan", "--json", "--isolate", "--db", S3D_DEMO_DB, dir + "/gear_30t.stl"});
   EXPECT_EQ(one_iso.exit_code, 2) << one_iso.err;
+  const auto one_here = test::run_cli({"scan", "--json", "--no-isolate", "--db", S3D_DEMO_DB, dir + "/gear_30t.stl"});
+  EXPECT_EQ(one_here.exit_code, 0) << one_here.err;
 }
 
 // --files-from: paths from a list (one per line, or NUL-separated with --null; - is stdin), screened

@@ -3,7 +3,7 @@
 // each file of a folder. Results stream in input order; exit 0 clean, 1 any restricted/review, 2 any
 // error and no match.
 //
-// --isolate (the default when there are several files; --no-isolate turns it off) screens in a
+// --isolate (the default; --no-isolate turns it off) screens in a
 // worker process (this program run again, worker.h) that reports each file
 // as it is done. If the worker dies -- a parser crashing on a hostile file -- or makes no progress for
 // --stall-timeout seconds, the files it had in flight are screened again one per process: the one
@@ -274,10 +274,10 @@ int run_scan(const ScanOptions& o) {
     diagnose("scan", "no files to screen: give PATH arguments or --files-from");
     return kExitError;
   }
-  // Several files (a folder, a drive) are screened by workers unless --no-isolate: one hostile file
-  // must not end a bulk scan. A single file (a gateway's job) is screened here, without the worker's
-  // start-up cost; --isolate asks for a worker anyway.
-  if (o.isolate || (!o.no_isolate && files.size() > 1)) {
+  // Files are screened by workers unless --no-isolate: one hostile file must not end a bulk scan,
+  // and a gateway's single job that crashes a parser gets an `error` result (exit 2) instead of an
+  // abnormal exit. The worker's start-up cost on one file: bench/isolate_cost.sh (README).
+  if (!o.no_isolate && !files.empty()) {
     if (resolve_db(o.db).empty()) {
       diagnose("scan", "no signature database: pass --db or set SCREEN3D_DB");
       return kExitError;
@@ -305,8 +305,8 @@ void register_scan(CLI::App& app, Context& ctx) {
   sub->add_option("--threads", o->threads, "Worker threads (default: all cores)");
   auto* isolate = sub->add_flag("--isolate", o->isolate,
                                 "Screen in a worker process: a file that crashes or hangs a parser becomes an error "
-                                "result and the scan goes on (the default when there are several files)");
-  sub->add_flag("--no-isolate", o->no_isolate, "Screen several files in this process too (a parser crash ends the scan)")
+                                "result and the scan goes on (the default)");
+  sub->add_flag("--no-isolate", o->no_isolate, "Screen in this process (no worker start-up; a parser crash ends the scan)")
       ->excludes(isolate);
   sub->add_option("--stall-timeout", o->stall_timeout, "Isolated scans: seconds without a finished file before the "
                                                        "worker is stopped and its file reported (default: no limit)")
