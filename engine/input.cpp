@@ -1,5 +1,6 @@
 #include "engine/input.h"
 
+#include <algorithm>
 #include <exception>
 #include <new>
 #include <utility>
@@ -38,9 +39,23 @@ void guarded(LoadedInput& out, Body&& body) {
 
 bool is_gcode(Format f) { return f == Format::kGcode || f == Format::kGcode3mf || f == Format::kBgcode; }
 
+// SHA-256 of the input, 8 MiB at a time between stop checks when the scan has a time limit or can
+// be cancelled (hashing a file of gigabytes takes seconds).
+std::string hash_input(std::span<const uint8_t> data, const Limits& limits) {
+  if (!limits.stop) return sha256_hex(data);
+  constexpr size_t kChunk = size_t{8} << 20;
+  Sha256Stream h;
+  for (size_t off = 0;; off += kChunk) {
+    check_stop(limits);
+    if (off >= data.size()) break;
+    h.update(data.subspan(off, std::min(kChunk, data.size() - off)));
+  }
+  return h.final_hex();
+}
+
 void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptions& opt, bool read_gcode,
                 std::string known_sha256 = {}) {
-  out.sha256 = known_sha256.empty() ? sha256_hex(data) : std::move(known_sha256);
+  out.sha256 = known_sha256.empty() ? hash_input(data, opt.limits) : std::move(known_sha256);
   out.format = detect_format(data);
   if (read_gcode && is_gcode(out.format)) {
     out.prints = gcode::read_prints(data, out.format, opt.limits);

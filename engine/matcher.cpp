@@ -172,9 +172,10 @@ Unit make_unit(const Query& q, std::vector<uint32_t> ids, std::vector<uint32_t> 
 
 void finish_query(Query& q, const MatchSettings& s);
 
-Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
+Query prepare_query(const Mesh& mesh, const MatchSettings& s, const StopToken* stop) {
   Query q;
   const std::vector<uint32_t> bot = body_of_triangle(mesh, &q.body_count);
+  if (stop) stop->check();  // each pass over a large mesh takes a while
   // Per-body areas and triangle lists.
   std::vector<double> body_area(q.body_count, 0.0);
   q.body_volume.assign(q.body_count, 0.0);
@@ -195,6 +196,7 @@ Query prepare_query(const Mesh& mesh, const MatchSettings& s) {
                                double(p0[2]) * (double(p1[0]) * p2[1] - double(p1[1]) * p2[0])) / 6.0;
     body_tris[bot[ti]].push_back(static_cast<uint32_t>(ti));
   }
+  if (stop) stop->check();
   // Sample budget: half by area, half shared equally among the largest bodies, so a small part on a
   // plate of big models still gets enough points to be recognised.
   constexpr size_t kEqualShareBodies = 64;
@@ -1424,6 +1426,7 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex, con
   // Exact copies first: the reference file itself, a re-export, a re-posed copy.
   constexpr size_t kHashMaxTriangles = 2'000'000;
   const bool hash_ok = settings_.use_hashes && mesh.triangles.size() <= kHashMaxTriangles;
+  if (stop) stop->check();
   const uint64_t exact = hash_ok ? exact_geometry_hash(mesh) : 0;
   const uint64_t pose = hash_ok ? pose_invariant_hash(mesh) : 0;
   for (size_t ri = 0; ri < refs_.size(); ++ri) {
@@ -1455,7 +1458,7 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex, con
   }
 
   if (stop) stop->check();
-  Query q = prepare_query(mesh, settings_);
+  Query q = prepare_query(mesh, settings_, stop);
   if (stop) stop->check();
   return match_query(refs_, settings_, q, stop);
 }

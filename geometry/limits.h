@@ -12,7 +12,8 @@
 namespace s3d {
 
 // One scan's deadline (Limits::max_seconds) and the caller's cancel flag, checked between steps: per
-// chunk of G-code read, before matching, per candidate verified. Cooperative: a step already running
+// chunk hashed, per block of elements a reader reads, per chunk of G-code read, between the steps
+// of preparing the query, before matching, per candidate verified. Cooperative: a step already running
 // finishes first, so a scan stops within about one step (milliseconds) of the limit or the request.
 struct StopToken {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
@@ -44,6 +45,13 @@ struct Limits {
 // Throws as StopToken::check when the limits carry a token whose scan must stop.
 inline void check_stop(const Limits& limits) {
   if (limits.stop) limits.stop->check();
+}
+
+// In a reader's loop over elements (triangles, vertices, lines, bytes hashed): check_stop at the
+// first and then every 65,536th, so a large file is interrupted part-way. Without a token this is
+// one pointer test.
+inline void check_stop_every(const Limits& limits, uint64_t i) {
+  if (limits.stop && (i & 0xFFFF) == 0) limits.stop->check();
 }
 
 }  // namespace s3d

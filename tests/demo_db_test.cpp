@@ -120,6 +120,13 @@ TEST(ScanLimits, ATimeLimitOrACancelRequestEndsTheScanWithAnError) {
   EXPECT_TRUE(r.matches.empty());
   EXPECT_EQ(demo_engine().scan_file(example("bracket_reposed.stl")).verdict, Verdict::kRestricted);
 
+  // The limit is checked while the file is hashed and read, not only before matching: a file that
+  // cannot be read gets the time-limit error, not its read error.
+  const ScanResult t = limited->scan_file(example("truncated.stl"));
+  EXPECT_EQ(t.error, "not screened: the time limit of 1e-06 s per file was reached (max_seconds)");
+  EXPECT_EQ(t.sha256, "");
+  EXPECT_NE(demo_engine().scan_file(example("truncated.stl")).error.find("but the file has"), std::string::npos);
+
   std::atomic<bool> cancel{true};
   const ScanResult c = demo_engine().scan_file(example("bracket_reposed.stl"), &cancel);
   EXPECT_EQ(c.verdict, Verdict::kError);
@@ -145,7 +152,7 @@ TEST(ScanLimits, ATimeLimitOrACancelRequestEndsTheScanWithAnError) {
 }
 
 TEST(ScanCli, MaxSecondsReachesTheWorkersToo) {
-  // One file (in-process) and several (isolated workers, which get the option from their parent).
+  // One file and several (workers, which get the option from their parent).
   const auto one = test::run_cli({"scan", "--db", S3D_DEMO_DB, "--max-seconds", "1e-6", example("pipe.stl")});
   EXPECT_EQ(one.exit_code, 2);
   EXPECT_NE(one.err.find("pipe.stl: not screened: the time limit of 1e-06 s per file was reached"), std::string::npos) << one.err;

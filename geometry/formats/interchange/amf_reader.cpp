@@ -104,6 +104,7 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
       const pugi::xml_node vertices = child_named(mesh, "vertices");
       for (pugi::xml_node v = vertices.first_child(); v; v = v.next_sibling()) {
         if (!is_named(v, "vertex")) continue;
+        check_stop_every(limits, part.vertices.size());
         const pugi::xml_node coords = child_named(v, "coordinates");
         static constexpr const char* kAxis[3] = {"x", "y", "z"};
         Vec3f p;
@@ -126,6 +127,7 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
         if (!is_named(volume, "volume")) continue;
         for (pugi::xml_node t = volume.first_child(); t; t = t.next_sibling()) {
           if (!is_named(t, "triangle")) continue;
+          check_stop_every(limits, total_triangles);
           if (++total_triangles > limits.max_triangles)
             throw LoadError(ErrorCode::kLimitExceeded, "AMF holds more than " + std::to_string(limits.max_triangles) +
                                                            " triangles (max_triangles)");

@@ -94,6 +94,7 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
   std::string joined;  // a statement continued over several lines ("\" at a line's end)
   uint64_t physical = 0;  // lines read; `line` is where the current statement starts (for messages)
   while (p < end) {
+    check_stop_every(limits, physical);
     line = ++physical;
     const char* eol = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     if (eol == nullptr) eol = end;

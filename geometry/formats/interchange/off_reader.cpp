@@ -126,6 +126,7 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
   mesh.vertices.reserve(static_cast<size_t>(nv));
   const int coords = h.homogeneous ? 4 : 3;
   for (uint64_t i = 0; i < nv; ++i) {
+    check_stop_every(limits, i);
     if (!next_content_line(c, l))
       throw LoadError(ErrorCode::kTruncated,
                       "OFF declares " + std::to_string(nv) + " vertices but holds only " + std::to_string(i));
@@ -149,6 +150,7 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
 
   std::vector<uint32_t> poly;
   for (uint64_t i = 0; i < nf; ++i) {
+    check_stop_every(limits, i);
     if (!next_content_line(c, l))
       throw LoadError(ErrorCode::kTruncated,
                       "OFF declares " + std::to_string(nf) + " faces but holds only " + std::to_string(i));

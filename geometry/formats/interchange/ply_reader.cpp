@@ -129,6 +129,7 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
       mesh.vertices.reserve(e.count);
     }
     for (uint64_t i = 0; i < e.count; ++i) {
+      check_stop_every(opt.limits, i);
       Vec3f v{};
       for (size_t k = 0; k < e.properties.size(); ++k) {
         const PlyHeader::Property& p = e.properties[k];

@@ -189,6 +189,7 @@ class Parser {
   void read_facet(Mesh& mesh, stl_detail::VertexWelder& welder) {
     facet_line_ = line_;
     const size_t tri = mesh.triangles.size();
+    check_stop_every(opt_.limits, tri);
     if (tri >= opt_.limits.max_triangles)
       throw LoadError(ErrorCode::kLimitExceeded, "ASCII STL holds more triangles than the max_triangles limit of " +
                                                      std::to_string(opt_.limits.max_triangles));

@@ -115,6 +115,7 @@ Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
   // then slices the rest: refusing the file would let one such triangle hide a printable part.
   uint64_t kept = 0, dropped = 0, first_dropped = 0;
   for (uint64_t first = 0; first < count; first += kBlock) {
+    check_stop_every(opt.limits, first);  // first is a multiple of kBlock (16)
     const uint64_t n = count - first < kBlock ? count - first : kBlock;
     uint32_t bad_mask = 0;
     for (uint64_t k = 0; k < n; ++k, rec += kRecordBytes) {

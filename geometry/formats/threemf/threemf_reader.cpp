@@ -258,6 +258,7 @@ class ModelReader {
     const pugi::xml_node vertices = child_named(mesh_node, "vertices");
     for (pugi::xml_node v = vertices.first_child(); v; v = v.next_sibling()) {
       if (!is_named(v, "vertex")) continue;
+      check_stop_every(limits_, m.vertices.size());
       std::array<double, 3> p;
       static constexpr const char* kAxis[3] = {"x", "y", "z"};
       for (int k = 0; k < 3; ++k) {
@@ -275,6 +276,7 @@ class ModelReader {
     const pugi::xml_node triangles = child_named(mesh_node, "triangles");
     for (pugi::xml_node t = triangles.first_child(); t; t = t.next_sibling()) {
       if (!is_named(t, "triangle")) continue;
+      check_stop_every(limits_, m.triangles.size());
       if (m.triangles.size() >= limits_.max_triangles) throw too_many_triangles();
       Tri tri;
       static constexpr const char* kCorner[3] = {"v1", "v2", "v3"};
