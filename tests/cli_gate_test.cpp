@@ -127,6 +127,44 @@ TEST_F(GateCli, UnscreenableFileIsAllowedByDefaultAndQuarantinedWithOnErrorBlock
   EXPECT_TRUE(j["error"].is_string());
 }
 
+// The gate screens in a worker process: a file that crashes the screening (the workers' test hook
+// standing in for a parser crash) is a file that could not be screened, so --on-error decides --
+// allowed with a warning by default, quarantined with --on-error block -- instead of an abnormal
+// exit the slicer would take as a block. --no-isolate screens in-process (the hook is armed in
+// workers only, so that run shows where the screening happened).
+TEST_F(GateCli, AFileThatCrashesTheScreeningIsHandledByOnError) {
+  const std::string dir = fresh_dir("crash");
+  const std::string g = dir + "/square.gcode";
+  write_file(g, test::square_gcode());
+  const std::string before = file_hash(g);
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "crash:square.gcode");
+
+  const auto allow = run_cli({"gate", "--db", S3D_DEMO_DB, g});
+  EXPECT_EQ(allow.exit_code, 0) << allow.err;
+  EXPECT_TRUE(allow.out.empty());
+  ASSERT_EQ(allow.err_lines().size(), 1u) << allow.err;
+  EXPECT_NE(allow.err.find("could not be screened (not screened: the screening process stopped abnormally (signal"),
+            std::string::npos) << allow.err;
+  EXPECT_NE(allow.err.find("allowed (--on-error allow)"), std::string::npos) << allow.err;
+  EXPECT_EQ(file_hash(g), before);
+
+  const auto here = run_cli({"gate", "--no-isolate", "--db", S3D_DEMO_DB, g});
+  EXPECT_EQ(here.exit_code, 0);
+  EXPECT_TRUE(here.err.empty()) << here.err;  // clean, silent: screened in this process
+
+  const auto block = run_cli({"gate", "--db", S3D_DEMO_DB, "--on-error", "block", g});
+  EXPECT_EQ(block.exit_code, 2);
+  EXPECT_NE(block.err.find("screen3d: blocked: "), std::string::npos) << block.err;
+  EXPECT_FALSE(fs::exists(g));
+  const auto moved = files_ending(dir + "/screen3d-quarantine", ".quarantined");
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_EQ(file_hash(moved[0]), before);
+  const auto j = read_json(moved[0] + ".json");
+  EXPECT_EQ(j["verdict"], "error");
+  EXPECT_EQ(j["gate"]["reason"], "error");
+  EXPECT_NE(j["error"].get<std::string>().find("stopped abnormally"), std::string::npos) << j.dump();
+}
+
 TEST_F(GateCli, UsageAndDatabaseErrorsExit2AndLeaveTheFile) {
   const std::string dir = fresh_dir("usage");
   const std::string g = dir + "/square.gcode";

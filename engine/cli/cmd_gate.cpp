@@ -1,4 +1,4 @@
-// `screen3d gate [--db DB] [--quarantine DIR] [--block-review] [--on-error allow|block] GCODE`:
+// `screen3d gate [--db DB] [--quarantine DIR] [--block-review] [--on-error allow|block] [--no-isolate] GCODE`:
 // the slicer post-processing hook (PrusaSlicer, SuperSlicer, OrcaSlicer run each post-processing
 // line through the shell with the G-code path appended, and a non-zero exit aborts the export).
 //
@@ -7,6 +7,11 @@
 // goes to stderr, exit 1. Not screenable (error/skipped) -> warning and exit 0 with --on-error allow
 // (the default: never block a print by mistake), quarantined and exit 2 with --on-error block.
 // Bad arguments or an unreadable database -> exit 2, file untouched. stdout stays empty.
+//
+// The screening runs in a worker process (this program run again with the same options, worker.h),
+// as `scan` does: a parser crash or a runaway allocation on the file then makes it a file that
+// could not be screened, handled by --on-error, instead of an abnormal exit that the slicer would
+// take as a block. --no-isolate screens in this process.
 //
 // Nothing the user gave is lost: the move is rename(2) without replacing anything; across file
 // systems it is copy + fsync, and the original is removed only once the copy is complete. If the
@@ -25,6 +30,7 @@
 
 #include "engine/cli/command.h"
 #include "engine/cli/file_moves.h"
+#include "engine/cli/worker.h"
 #include "engine/report_json.h"
 #include "engine/scan.h"
 
@@ -43,6 +49,8 @@ struct GateOptions {
   std::string on_error = "allow";
   std::string path;
   ScanSettings settings;
+  bool no_isolate = false;  // screen in this process
+  bool worker = false;      // hidden: this process is the worker of a gate run
 };
 
 // The base of the quarantined name: the final output name when the slicer gave one (the name the
@@ -93,6 +101,8 @@ std::string match_phrase(const ScanResult& r) {
   return printable(m.label) + " (" + category_name(m.category) + ", score " + score + ")";
 }
 
+int decide(const GateOptions& o, const ScanResult& r, const std::string& shown, const std::string& final_name);
+
 int run_gate(const GateOptions& o) {
   const char* env_final = std::getenv("SLIC3R_PP_OUTPUT_NAME");
   const std::string final_name = env_final ? env_final : "";
@@ -115,6 +125,20 @@ int run_gate(const GateOptions& o) {
               " was not screened (left in place)\n");
     return kExitError;
   }
+  if (!o.no_isolate && !o.worker) {
+    std::vector<std::string> args = {"screen3d", "gate", "--gate-worker", "--db", db, "--on-error", o.on_error};
+    if (o.block_review) args.push_back("--block-review");
+    if (!o.quarantine.empty()) args.insert(args.end(), {"--quarantine", o.quarantine});
+    for (std::string& a : screening_args(o.settings)) args.push_back(std::move(a));
+    args.insert(args.end(), {"--", o.path});
+    const WorkerEnd end = run_worker(args, 0);
+    if (end.started && end.exited) return end.exit_code;  // it said everything itself
+    if (end.started) {  // killed by a signal while screening: the file is where it was
+      const std::string why = "not screened: the screening process " + end.how + " on this file";
+      return decide(o, unscreened_result(o.path, Verdict::kError, why), shown, final_name);
+    }
+    write_err("screen3d: gate: cannot start a worker process; screening in this process\n");
+  }
   std::unique_ptr<Engine> engine;
   try {
     engine = Engine::from_database(db, o.settings);
@@ -124,7 +148,15 @@ int run_gate(const GateOptions& o) {
     return kExitError;
   }
 
-  const ScanResult r = engine->scan_file(o.path);
+  if (o.worker) {
+    cap_worker_memory(default_worker_memory_mib());
+    worker_fault_point(o.path);
+  }
+  return decide(o, engine->scan_file(o.path), shown, final_name);
+}
+
+// What the gate does with a file's result: allow, note, or quarantine; the exit status.
+int decide(const GateOptions& o, const ScanResult& r, const std::string& shown, const std::string& final_name) {
   int exit_code = kExitOk;
   std::string what;  // the first half of the "blocked" line
   switch (r.verdict) {
@@ -191,6 +223,9 @@ void register_gate(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"allow", "block"}))
       ->capture_default_str();
   add_screening_options(sub, o->settings);
+  sub->add_flag("--no-isolate", o->no_isolate,
+                "Screen in this process (no worker start-up; a parser crash then ends the gate abnormally)");
+  sub->add_flag("--gate-worker", o->worker)->group("");  // set by the gate for its worker
   sub->add_option("GCODE", o->path, "The G-code file (the slicer appends its path as the last argument)")->required();
   sub->callback([o, &ctx] { ctx.exit_code = run_gate(*o); });
 }
