@@ -22,7 +22,6 @@
 #include <iostream>
 #include <limits>
 #include <memory>
-#include <new>
 #include <string>
 #include <system_error>
 #include <thread>
