@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -128,7 +129,8 @@ TEST_F(GateCli, UnscreenableFileIsAllowedByDefaultAndQuarantinedWithOnErrorBlock
 }
 
 // The gate screens in a worker process: a file that crashes the screening (the workers' test hook
-// standing in for a parser crash) is a file that could not be screened, so --on-error decides --
+// standing in for a parser crash) or hangs it past --timeout is a file that could not be screened,
+// so --on-error decides --
 // allowed with a warning by default, quarantined with --on-error block -- instead of an abnormal
 // exit the slicer would take as a block. --no-isolate screens in-process (the hook is armed in
 // workers only, so that run shows where the screening happened).
@@ -152,6 +154,7 @@ TEST_F(GateCli, AFileThatCrashesTheScreeningIsHandledByOnError) {
   EXPECT_EQ(here.exit_code, 0);
   EXPECT_TRUE(here.err.empty()) << here.err;  // clean, silent: screened in this process
 
+
   const auto block = run_cli({"gate", "--db", S3D_DEMO_DB, "--on-error", "block", g});
   EXPECT_EQ(block.exit_code, 2);
   EXPECT_NE(block.err.find("screen3d: blocked: "), std::string::npos) << block.err;
@@ -163,6 +166,18 @@ TEST_F(GateCli, AFileThatCrashesTheScreeningIsHandledByOnError) {
   EXPECT_EQ(j["verdict"], "error");
   EXPECT_EQ(j["gate"]["reason"], "error");
   EXPECT_NE(j["error"].get<std::string>().find("stopped abnormally"), std::string::npos) << j.dump();
+
+  // A screening that hangs is stopped at --timeout and handled the same way (the slicer would
+  // otherwise wait forever).
+  write_file(g, test::square_gcode());
+  const test::ScopedEnv hang("SCREEN3D_TEST_FAULT", "hang:square.gcode");
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto stopped = run_cli({"gate", "--timeout", "1", "--db", S3D_DEMO_DB, g});
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_NE(stopped.err.find("could not be screened (not screened: the screening process was stopped after 1 s"),
+            std::string::npos) << stopped.err;
+  EXPECT_EQ(file_hash(g), before);
 }
 
 TEST_F(GateCli, UsageAndDatabaseErrorsExit2AndLeaveTheFile) {

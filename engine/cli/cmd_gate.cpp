@@ -1,4 +1,5 @@
-// `screen3d gate [--db DB] [--quarantine DIR] [--block-review] [--on-error allow|block] [--no-isolate] GCODE`:
+// `screen3d gate [--db DB] [--quarantine DIR] [--block-review] [--on-error allow|block]
+//                [--timeout S | --no-isolate] GCODE`:
 // the slicer post-processing hook (PrusaSlicer, SuperSlicer, OrcaSlicer run each post-processing
 // line through the shell with the G-code path appended, and a non-zero exit aborts the export).
 //
@@ -11,7 +12,8 @@
 // The screening runs in a worker process (this program run again with the same options, worker.h),
 // as `scan` does: a parser crash or a runaway allocation on the file then makes it a file that
 // could not be screened, handled by --on-error, instead of an abnormal exit that the slicer would
-// take as a block. --no-isolate screens in this process.
+// take as a block; --timeout S stops a worker that hangs the same way (the slicer would wait
+// forever). --no-isolate screens in this process.
 //
 // Nothing the user gave is lost: the move is rename(2) without replacing anything; across file
 // systems it is copy + fsync, and the original is removed only once the copy is complete. If the
@@ -50,6 +52,7 @@ struct GateOptions {
   std::string path;
   ScanSettings settings;
   bool no_isolate = false;  // screen in this process
+  double timeout = 0;       // seconds the worker may take (0: no limit)
   bool worker = false;      // hidden: this process is the worker of a gate run
 };
 
@@ -131,9 +134,9 @@ int run_gate(const GateOptions& o) {
     if (!o.quarantine.empty()) args.insert(args.end(), {"--quarantine", o.quarantine});
     for (std::string& a : screening_args(o.settings)) args.push_back(std::move(a));
     args.insert(args.end(), {"--", o.path});
-    const WorkerEnd end = run_worker(args, 0);
+    const WorkerEnd end = run_worker(args, o.timeout);
     if (end.started && end.exited) return end.exit_code;  // it said everything itself
-    if (end.started) {  // killed by a signal while screening: the file is where it was
+    if (end.started) {  // killed by a signal, or stopped at --timeout, while screening: the file is where it was
       const std::string why = "not screened: the screening process " + end.how + " on this file";
       return decide(o, unscreened_result(o.path, Verdict::kError, why), shown, final_name);
     }
@@ -223,8 +226,14 @@ void register_gate(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"allow", "block"}))
       ->capture_default_str();
   add_screening_options(sub, o->settings);
-  sub->add_flag("--no-isolate", o->no_isolate,
-                "Screen in this process (no worker start-up; a parser crash then ends the gate abnormally)");
+  auto* no_isolate =
+      sub->add_flag("--no-isolate", o->no_isolate,
+                    "Screen in this process (no worker start-up; a parser crash then ends the gate abnormally)");
+  sub->add_option("--timeout", o->timeout,
+                  "Seconds the screening may take before its worker is stopped and the file is handled by --on-error "
+                  "(default: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->excludes(no_isolate);
   sub->add_flag("--gate-worker", o->worker)->group("");  // set by the gate for its worker
   sub->add_option("GCODE", o->path, "The G-code file (the slicer appends its path as the last argument)")->required();
   sub->callback([o, &ctx] { ctx.exit_code = run_gate(*o); });
