@@ -47,7 +47,7 @@ inline void check_stop(const Limits& limits) {
   if (limits.stop) limits.stop->check();
 }
 
-// In a reader's loop over elements (triangles, vertices, lines, bytes hashed): check_stop at the
+// In a reader's loop over elements (triangles, vertices, lines): check_stop at the
 // first and then every 65,536th, so a large file is interrupted part-way. Without a token this is
 // one pointer test.
 inline void check_stop_every(const Limits& limits, uint64_t i) {

@@ -104,60 +104,6 @@ std::string match_phrase(const ScanResult& r) {
   return printable(m.label) + " (" + category_name(m.category) + ", score " + score + ")";
 }
 
-int decide(const GateOptions& o, const ScanResult& r, const std::string& shown, const std::string& final_name);
-
-int run_gate(const GateOptions& o) {
-  const char* env_final = std::getenv("SLIC3R_PP_OUTPUT_NAME");
-  const std::string final_name = env_final ? env_final : "";
-  const std::string shown = printable(final_name.empty() ? o.path : final_name);
-
-  // The file must be a regular file at that path: a link, folder or device cannot be moved safely.
-  struct stat st {};
-  if (::lstat(o.path.c_str(), &st) != 0) {
-    write_err("screen3d: gate: " + printable(o.path) + ": " + errno_text(errno) + "\n");
-    return kExitError;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    write_err("screen3d: gate: " + printable(o.path) + ": not a regular file; not screened, left in place\n");
-    return kExitError;
-  }
-
-  const std::string db = resolve_db(o.db);
-  if (db.empty()) {
-    write_err("screen3d: gate: no signature database: pass --db or set SCREEN3D_DB; " + shown +
-              " was not screened (left in place)\n");
-    return kExitError;
-  }
-  if (!o.no_isolate && !o.worker) {
-    std::vector<std::string> args = {"screen3d", "gate", "--gate-worker", "--db", db, "--on-error", o.on_error};
-    if (o.block_review) args.push_back("--block-review");
-    if (!o.quarantine.empty()) args.insert(args.end(), {"--quarantine", o.quarantine});
-    for (std::string& a : screening_args(o.settings)) args.push_back(std::move(a));
-    args.insert(args.end(), {"--", o.path});
-    const WorkerEnd end = run_worker(args, o.timeout);
-    if (end.started && end.exited) return end.exit_code;  // it said everything itself
-    if (end.started) {  // killed by a signal, or stopped at --timeout, while screening: the file is where it was
-      const std::string why = "not screened: the screening process " + end.how + " on this file";
-      return decide(o, unscreened_result(o.path, Verdict::kError, why), shown, final_name);
-    }
-    write_err("screen3d: gate: cannot start a worker process; screening in this process\n");
-  }
-  std::unique_ptr<Engine> engine;
-  try {
-    engine = Engine::from_database(db, o.settings);
-  } catch (const std::exception& e) {
-    write_err("screen3d: gate: cannot open signature database " + printable(db) + ": " + printable(e.what()) + "; " +
-              shown + " was not screened (left in place)\n");
-    return kExitError;
-  }
-
-  if (o.worker) {
-    cap_worker_memory(default_worker_memory_mib());
-    worker_fault_point(o.path);
-  }
-  return decide(o, engine->scan_file(o.path), shown, final_name);
-}
-
 // What the gate does with a file's result: allow, note, or quarantine; the exit status.
 int decide(const GateOptions& o, const ScanResult& r, const std::string& shown, const std::string& final_name) {
   int exit_code = kExitOk;
@@ -209,6 +155,58 @@ int decide(const GateOptions& o, const ScanResult& r, const std::string& shown, 
     write_err("screen3d: do not print " + printable(o.path) + " (it is still there)\n");
   }
   return exit_code;
+}
+
+int run_gate(const GateOptions& o) {
+  const char* env_final = std::getenv("SLIC3R_PP_OUTPUT_NAME");
+  const std::string final_name = env_final ? env_final : "";
+  const std::string shown = printable(final_name.empty() ? o.path : final_name);
+
+  // The file must be a regular file at that path: a link, folder or device cannot be moved safely.
+  struct stat st {};
+  if (::lstat(o.path.c_str(), &st) != 0) {
+    write_err("screen3d: gate: " + printable(o.path) + ": " + errno_text(errno) + "\n");
+    return kExitError;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    write_err("screen3d: gate: " + printable(o.path) + ": not a regular file; not screened, left in place\n");
+    return kExitError;
+  }
+
+  const std::string db = resolve_db(o.db);
+  if (db.empty()) {
+    write_err("screen3d: gate: no signature database: pass --db or set SCREEN3D_DB; " + shown +
+              " was not screened (left in place)\n");
+    return kExitError;
+  }
+  if (!o.no_isolate && !o.worker) {
+    std::vector<std::string> args = {"screen3d", "gate", "--gate-worker", "--db", db, "--on-error", o.on_error};
+    if (o.block_review) args.push_back("--block-review");
+    if (!o.quarantine.empty()) args.insert(args.end(), {"--quarantine", o.quarantine});
+    for (std::string& a : screening_args(o.settings)) args.push_back(std::move(a));
+    args.insert(args.end(), {"--", o.path});
+    const WorkerEnd end = run_worker(args, o.timeout);
+    if (end.started && end.exited) return end.exit_code;  // it said everything itself
+    if (end.started) {  // killed by a signal, or stopped at --timeout, while screening: the file is where it was
+      const std::string why = "not screened: the screening process " + end.how + " on this file";
+      return decide(o, unscreened_result(o.path, Verdict::kError, why), shown, final_name);
+    }
+    write_err("screen3d: gate: cannot start a worker process; screening in this process\n");
+  }
+  std::unique_ptr<Engine> engine;
+  try {
+    engine = Engine::from_database(db, o.settings);
+  } catch (const std::exception& e) {
+    write_err("screen3d: gate: cannot open signature database " + printable(db) + ": " + printable(e.what()) + "; " +
+              shown + " was not screened (left in place)\n");
+    return kExitError;
+  }
+
+  if (o.worker) {
+    cap_worker_memory(default_worker_memory_mib());
+    worker_fault_point(o.path);
+  }
+  return decide(o, engine->scan_file(o.path), shown, final_name);
 }
 
 }  // namespace

@@ -3,9 +3,8 @@
 // each file of a folder. Results stream in input order; exit 0 clean, 1 any restricted/review, 2 any
 // error and no match.
 //
-// --isolate (the default; --no-isolate turns it off) screens in a
-// worker process (this program run again, worker.h) that reports each file
-// as it is done. If the worker dies -- a parser crashing on a hostile file -- or makes no progress for
+// --isolate (the default; --no-isolate turns it off) screens in a worker process (this program run
+// again, worker.h) that reports each file as it is done. If the worker dies -- a parser crashing on a hostile file -- or makes no progress for
 // --stall-timeout seconds, the files it had in flight are screened again one per process: the one
 // that kills its process again gets an error result naming the reason, and a new worker goes on
 // after them. A bulk scan of a seized drive then never ends early because of one file.
@@ -41,8 +40,8 @@ struct ScanOptions {
   bool json = false;
   bool recursive = false;
   int threads = 0;
-  bool isolate = false;
-  bool no_isolate = false;  // --no-isolate: screen in this process even when there are several files
+  bool isolate = false;     // --isolate: the default, accepted so that it can be asked for
+  bool no_isolate = false;  // --no-isolate: screen in this process
   double stall_timeout = 0;  // --isolate: seconds without a finished file before a worker is stopped
   uint64_t worker_memory = default_worker_memory_mib();  // --isolate: each worker's data cap, MiB (0: none)
   std::vector<std::string> paths;
