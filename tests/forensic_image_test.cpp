@@ -145,24 +145,33 @@ TEST(DiskImage, WalksAllocatedAndDeletedFilesWithTheirContent) {
   EXPECT_EQ(walk(f.image, &err, nullptr, false).size(), 4u);
 }
 
-TEST(DiskImage, FilesOfAPartitionCarryItsNumberAndOffset) {
-  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
-  const Fixture f = make_fixture();
-  const auto fs = test::read_bytes(f.image);
-  // A DOS partition table with one FAT partition at sector 2048 (1 MiB), the file system after it.
-  std::vector<uint8_t> disk((1 << 20) + fs.size(), 0);
-  std::memcpy(disk.data() + (1 << 20), fs.data(), fs.size());
-  uint8_t* e = disk.data() + 446;
-  e[4] = 0x01;  // FAT12
-  const uint32_t start = 2048, count = static_cast<uint32_t>(fs.size() / 512);
-  for (int k = 0; k < 4; ++k) {
-    e[8 + k] = static_cast<uint8_t>(start >> (8 * k));
-    e[12 + k] = static_cast<uint8_t>(count >> (8 * k));
+// A disk with a DOS partition table and `copies` FAT partitions, each a copy of the file system
+// image `fs_image`: the first at sector 2048 (1 MiB), the next ones right after each other.
+std::string partitioned_disk(const std::string& fs_image, int copies, const std::string& name) {
+  const auto fs = test::read_bytes(fs_image);
+  std::vector<uint8_t> disk((1 << 20) + static_cast<size_t>(copies) * fs.size(), 0);
+  const uint32_t count = static_cast<uint32_t>(fs.size() / 512);
+  for (int c = 0; c < copies; ++c) {
+    const uint32_t start = 2048 + static_cast<uint32_t>(c) * count;
+    std::memcpy(disk.data() + 512 * static_cast<size_t>(start), fs.data(), fs.size());
+    uint8_t* e = disk.data() + 446 + 16 * c;
+    e[4] = 0x01;  // FAT12
+    for (int k = 0; k < 4; ++k) {
+      e[8 + k] = static_cast<uint8_t>(start >> (8 * k));
+      e[12 + k] = static_cast<uint8_t>(count >> (8 * k));
+    }
   }
   disk[510] = 0x55;
   disk[511] = 0xAA;
-  const std::string image = test::temp_path("disk.img");
+  const std::string image = test::temp_path(name);
   write_file(image, disk);
+  return image;
+}
+
+TEST(DiskImage, FilesOfAPartitionCarryItsNumberAndOffset) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string image = partitioned_disk(f.image, 1, "disk.img");
   std::string err;
   const std::vector<Seen> seen = walk(image, &err);
   EXPECT_EQ(err, "");
@@ -172,6 +181,58 @@ TEST(DiskImage, FilesOfAPartitionCarryItsNumberAndOffset) {
     EXPECT_EQ(s.path.rfind(std::string("p").append(std::to_string(s.partition)).append("/"), 0), 0u) << s.path;
     EXPECT_EQ(s.fs_offset, 1u << 20);
   }
+}
+
+// WalkOptions::enter names each part of the walk before libtsk works on it, in walk order, and a
+// part it declines is passed over: declining the first partition's directory walk leaves the
+// second partition's files, and declining its opening leaves its carving out too. (Carving after a
+// declined directory walk would offer that file system's deleted files again, as carved ones: the
+// walk no longer knows they were offered.)
+TEST(DiskImage, APartOfTheWalkCanBePassedOver) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string image = partitioned_disk(f.image, 2, "two.img");
+  auto walk_declining = [&](const std::string& declined, std::vector<std::string>* parts,
+                            forensic::WalkSummary* sum, bool carve) {
+    forensic::WalkOptions o;
+    o.carve = carve;
+    o.enter = [&](const std::string& part) {
+      parts->push_back(part);
+      return part != declined;
+    };
+    std::vector<std::string> paths;
+    const std::string err = walk_disk_image(image, o, [&](const ImageFile& x) { paths.push_back(x.path); }, sum);
+    EXPECT_EQ(err, "");
+    return paths;
+  };
+  std::vector<std::string> parts;
+  forensic::WalkSummary sum;
+  const std::vector<std::string> all = walk_declining("", &parts, &sum, /*carve=*/true);
+  ASSERT_EQ(parts.size(), 6u);
+  const std::string a = parts[0].substr(0, parts[0].find(':')), b = parts[3].substr(0, parts[3].find(':'));
+  EXPECT_EQ(a.front(), 'p');
+  EXPECT_NE(a, b);
+  EXPECT_EQ(parts, (std::vector<std::string>{a + ":open", a + ":files", a + ":carve", b + ":open", b + ":files",
+                                             b + ":carve"}));
+  EXPECT_EQ(sum.parts_skipped, 0u);
+  ASSERT_EQ(all.size(), 10u);
+  EXPECT_EQ(std::count_if(all.begin(), all.end(), [&](const std::string& p) { return p.rfind(a, 0) == 0; }), 5);
+
+  parts.clear();
+  sum = {};
+  const std::vector<std::string> without_files = walk_declining(a + ":files", &parts, &sum, false);
+  EXPECT_EQ(sum.parts_skipped, 1u);
+  EXPECT_EQ(sum.file_systems, 2u);
+  EXPECT_EQ(parts, (std::vector<std::string>{a + ":open", a + ":files", b + ":open", b + ":files"}));
+  EXPECT_EQ(without_files, std::vector<std::string>(all.begin() + 5, all.end()));
+
+  parts.clear();
+  sum = {};
+  const std::vector<std::string> without_open = walk_declining(a + ":open", &parts, &sum, /*carve=*/true);
+  EXPECT_EQ(sum.parts_skipped, 1u);
+  EXPECT_EQ(sum.file_systems, 1u);
+  EXPECT_EQ(parts, (std::vector<std::string>{a + ":open", b + ":open", b + ":files", b + ":carve"}));
+  EXPECT_EQ(without_open, std::vector<std::string>(all.begin() + 5, all.end()));
 }
 
 // A raw image split into segments (NAME.001, NAME.002, ...): given the first, libtsk reads them all.
@@ -569,6 +630,49 @@ TEST(ImageCli, AWalkerCrashCostsThatImageOnly) {
   const auto in_process = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--in-process", bad, f.image});
   EXPECT_EQ(in_process.exit_code, 1);
   EXPECT_EQ(json_lines(in_process).size(), 8u);
+}
+
+// libtsk dying in the middle of one file system's walk (the hook at the walk's second file of the
+// first partition) costs the rest of that walk only: its first file stays reported, the part is
+// named with the reason, and the next worker walks the second partition whole.
+TEST(ImageCli, AWalkerCrashInOnePartitionCostsTheRestOfThatPartitionOnly) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string db = part_db(f), report = test::temp_path("part-crash-report.json");
+  ASSERT_FALSE(db.empty());
+  const std::string image = partitioned_disk(f.image, 2, "two-crash.img");
+  std::filesystem::remove(report);
+  // Which partition comes first, from a walk without the hook.
+  const auto clean = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", image});
+  EXPECT_EQ(clean.exit_code, 1) << clean.err;
+  const auto all = json_lines(clean);
+  ASSERT_EQ(all.size(), 8u) << clean.out;
+  const std::string first = all[0]["path"].get<std::string>().substr(image.size() + 2, 3);  // "p2/"
+  ASSERT_EQ(first.front(), 'p');
+  ASSERT_EQ(all[1]["path"], image + "!/" + first + "jobs/gear.stl");
+
+  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "crash:" + first + "jobs/gear.stl#walk");
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--report", report, image});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto lines = json_lines(r);
+  ASSERT_EQ(lines.size(), 5u) << r.out;
+  auto same = [](const nlohmann::json& x, const nlohmann::json& y) {
+    EXPECT_EQ(x["path"], y["path"]);
+    EXPECT_EQ(x["verdict"], y["verdict"]) << x["path"];
+    EXPECT_EQ(x["image_file"], y["image_file"]) << x["path"];
+  };
+  same(lines[0], all[0]);                            // the file before the crash
+  for (size_t k = 1; k < 5; ++k) same(lines[k], all[k + 3]);  // the second partition, whole
+  EXPECT_NE(r.err.find("screen3d: " + image + ": the image walker stopped abnormally"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("in the directory walk of " + first + "; the files of that part reported before this line "
+                       "were screened, the rest of that part was not; the walk goes on"),
+            std::string::npos) << r.err;
+  std::ifstream in(report);
+  const nlohmann::json rep = nlohmann::json::parse(in);
+  ASSERT_EQ(rep["images"].size(), 1u);
+  EXPECT_NE(rep["images"][0]["error"].get<std::string>().find("in the directory walk of " + first), std::string::npos);
+  EXPECT_EQ(rep["images"][0]["restricted"], 4);
+  EXPECT_EQ(rep["flagged"].size(), 4u);
 }
 
 // A file that crashes its worker while being screened (the hook again, standing in for a parser

@@ -292,19 +292,27 @@ std::string carve_fs(TSK_FS_INFO* fs, Walk& w) {
   return rc ? "carving stopped: " + tsk_message() : std::string();
 }
 
+// WalkOptions::enter for the part `what` of the file system at w.prefix; false: skip it.
+bool enter(Walk& w, const char* what) {
+  if (!w.opt.enter || w.opt.enter(w.prefix + what)) return true;
+  ++w.summary.parts_skipped;
+  return false;
+}
+
 // Walks one opened file system; returns "" or why the walk failed.
 std::string walk_fs(TSK_FS_INFO* fs, Walk& w) {
   const char* name = tsk_fs_type_toname(fs->ftype);
   w.fs_name = name ? name : "unknown";
   w.fs_offset = static_cast<uint64_t>(fs->offset);
   ++w.summary.file_systems;
+  if (!enter(w, ":files")) return {};
   int flags = TSK_FS_DIR_WALK_FLAG_RECURSE | TSK_FS_DIR_WALK_FLAG_ALLOC;
   if (w.opt.deleted) flags |= TSK_FS_DIR_WALK_FLAG_UNALLOC;
   w.deleted_sha.clear();
   const uint8_t rc = tsk_fs_dir_walk(fs, fs->root_inum, static_cast<TSK_FS_DIR_WALK_FLAG_ENUM>(flags), on_entry, &w);
   if (w.failure) std::rethrow_exception(w.failure);
   std::string err = rc ? "file system walk stopped: " + tsk_message() : std::string();
-  if (w.opt.carve) {
+  if (w.opt.carve && enter(w, ":carve")) {
     const std::string carve_err = carve_fs(fs, w);
     if (!carve_err.empty()) err += (err.empty() ? "" : "; ") + carve_err;
   }
@@ -338,12 +346,13 @@ std::string walk_disk_image(const std::string& image_path, const WalkOptions& op
     for (TSK_PNUM_T i = 0; i < vs->part_count; ++i) {
       const TSK_VS_PART_INFO* part = tsk_vs_part_get(vs.get(), i);
       if (!part || !(part->flags & TSK_VS_PART_FLAG_ALLOC)) continue;
+      w.prefix = std::string("p").append(std::to_string(part->addr)).append("/");
+      if (!enter(w, ":open")) continue;
       std::unique_ptr<TSK_FS_INFO, FsCloser> fs(tsk_fs_open_vol(part, TSK_FS_TYPE_DETECT));
       if (!fs) {  // swap, extended-partition containers, unformatted space: normal
         tsk_error_reset();
         continue;
       }
-      w.prefix = std::string("p").append(std::to_string(part->addr)).append("/");
       w.partition = static_cast<int64_t>(part->addr);
       const std::string err = walk_fs(fs.get(), w);
       if (!err.empty()) {
@@ -351,10 +360,11 @@ std::string walk_disk_image(const std::string& image_path, const WalkOptions& op
         problems.append(w.prefix).append(": ").append(err);
       }
     }
-    if (sum.file_systems == 0) return "the partition table lists no partition with a file system TSK reads";
+    if (sum.file_systems == 0 && sum.parts_skipped == 0) return "the partition table lists no partition with a file system TSK reads";
     return problems;
   }
   tsk_error_reset();
+  if (!enter(w, ":open")) return {};
   std::unique_ptr<TSK_FS_INFO, FsCloser> fs(tsk_fs_open_img(img.get(), 0, TSK_FS_TYPE_DETECT));
   if (!fs) return "no partition table or file system recognised: " + tsk_message();
   return walk_fs(fs.get(), w);

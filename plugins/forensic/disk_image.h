@@ -42,6 +42,12 @@ struct WalkOptions {
   // already offered is not offered again. Reads every unallocated block: slow on large disks.
   bool carve = false;
   uint64_t max_carve_bytes = 256ull << 20;  // a candidate growing past this is dropped
+  // Called before each part of the walk, with its name: "p2/:open" (opening the file system of
+  // partition 2), "p2/:files" (its directory walk), "p2/:carve" (carving it); ":open", ":files",
+  // ":carve" for a file system that starts the image. Returning false skips that part (and, for
+  // ":open", the file system's other parts). Lets a supervising process that saw libtsk die in one
+  // part walk the rest of the image (screen3d-image). Empty: every part is walked.
+  std::function<bool(const std::string& part)> enter;
 };
 
 struct WalkSummary {
@@ -51,6 +57,7 @@ struct WalkSummary {
   uint64_t reallocated = 0;    // deleted names whose metadata another file now uses (not offered)
   uint64_t carved = 0;         // files cut out of unallocated space and offered
   uint64_t carve_dropped = 0;  // candidates that ended without their end marker or grew too large
+  uint32_t parts_skipped = 0;  // parts of the walk that WalkOptions::enter declined
 };
 
 // Calls `fn` for each regular file, in directory-walk order. Returns "" when the image was walked,

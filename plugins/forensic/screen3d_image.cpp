@@ -13,12 +13,15 @@
 // Each image is walked in a child process (this program run again as a worker for that image), so
 // that a crash or a hang in libtsk on a hostile image costs that image only: the parent reports it,
 // keeps what the worker had already reported, and goes on with the next image (--in-process turns
-// this off; --image-timeout bounds a worker's time).
+// this off; --image-timeout bounds a worker's time). A crash in one part of the walk (opening one
+// file system, its directory walk, its carving) costs that part only: the next worker walks the rest.
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +77,10 @@ struct Options {
   // earlier worker reported them), and the next worker_careful are screened one at a time, each
   // announced first, so that a file that kills its process is known.
   uint64_t worker_skip = 0, worker_careful = 0;
+  // Parts of the walk (WalkOptions::enter) in which an earlier worker died, as "INDEX:PART": the
+  // worker passes over them, and the files after them take indexes from INDEX on (the first file
+  // the dead worker did not report).
+  std::vector<std::string> worker_skip_parts;
 };
 
 // A file taken from the image, waiting to be screened with the others of its batch.
@@ -175,6 +182,7 @@ class ImageScanner {
     image_ = image;
     tally_ = {};
     offered_ = 0;
+    if (worker_) wo.enter = [this](const std::string& part) { return enter_part(part); };
     std::string err;
     try {
       err = walk_disk_image(image, wo, [&](const ImageFile& f) { take(f); }, &sum);
@@ -257,6 +265,7 @@ class ImageScanner {
   struct WorkerRecords {
     bool done = false, ok = false;
     uint64_t next = 0;              // the first file index it did not report
+    std::string part;               // the part of the walk it entered last (WalkOptions::enter)
     bool pending = false;           // it announced a file ("begin") and died before reporting it
     nlohmann::ordered_json begin;   // that announcement: index, path, image_file
   };
@@ -302,6 +311,8 @@ class ImageScanner {
       } else if (kind == "begin") {
         w.pending = true;
         w.begin = v;
+      } else if (kind == "part") {
+        w.part = v.value("name", "");
       } else if (kind == "image") {
         image_walk_ = v;
       } else if (kind == "done") {
@@ -342,10 +353,27 @@ class ImageScanner {
 
   // The image could not be walked to its end (the walk itself died, or ran out of time).
   void image_stopped(const std::string& image, const std::string& how) {
-    image_error_ = "the image walker " + how +
-                   "; the files reported before this line were screened, the rest of the image was not";
-    diagnose(image, image_error_);
-    any_error_ = true;
+    add_image_error(image, "the image walker " + how +
+                               "; the files reported before this line were screened, the rest of the image was not");
+  }
+
+  // The walk died in `part` (a WalkOptions::enter name); the next worker passes over it.
+  void part_stopped(const std::string& image, const std::string& part, const std::string& how) {
+    add_image_error(image, "the image walker " + how + " in " + describe_part(part) +
+                               "; the files of that part reported before this line were screened, the rest of that "
+                               "part was not; the walk goes on with the rest of the image");
+  }
+
+  // "p2/:files" -> "the directory walk of p2/", and so on.
+  static std::string describe_part(const std::string& part) {
+    const size_t colon = part.rfind(':');
+    const std::string where = colon == std::string::npos ? std::string() : part.substr(0, colon);
+    const std::string what = colon == std::string::npos ? part : part.substr(colon + 1);
+    const std::string of = where.empty() ? std::string(" of the image's file system") : " of " + where;
+    if (what == "open") return "opening the file system" + (where.empty() ? std::string() : " of " + where);
+    if (what == "files") return "the directory walk" + of;
+    if (what == "carve") return "carving the free blocks" + of;
+    return part;
   }
 
   // After the last worker of an image: a summary when it took more than one, and the report entry
@@ -366,8 +394,34 @@ class ImageScanner {
   static constexpr size_t kBatchFiles = 256;
   static constexpr uint64_t kBatchBytes = 64ull << 20;
 
+  void add_image_error(const std::string& image, const std::string& why) {
+    if (!image_error_.empty()) image_error_ += "; ";
+    image_error_ += why;
+    diagnose(image, why);
+    any_error_ = true;
+  }
+
+  // Worker side, WalkOptions::enter: the part is recorded before libtsk works on it, so that the
+  // parent knows where a worker that dies in the walk died; a part named by --worker-skip-part is
+  // passed over.
+  bool enter_part(const std::string& part) {
+    record("part", {{"name", part}, {"index", offered_}});
+    for (const std::string& s : o_.worker_skip_parts) {
+      const size_t colon = s.find(':');
+      if (colon == std::string::npos || s.compare(colon + 1, std::string::npos, part) != 0) continue;
+      uint64_t index = 0;
+      const auto r = std::from_chars(s.data(), s.data() + colon, index);
+      if (r.ec == std::errc() && index > offered_) offered_ = index;
+      return false;
+    }
+    return true;
+  }
+
   void take(const ImageFile& f) {
-    if (worker_) worker_fault_point(image_);
+    if (worker_) {
+      worker_fault_point(image_);  // the tests' stand-in for libtsk dying in the walk...
+      worker_fault_point(image_ + "!/" + f.path + "#walk");  // ...and dying at one file of it
+    }
     const uint64_t index = offered_++;
     if (index < o_.worker_skip) return;  // an earlier worker reported it
     Job j;
@@ -581,9 +635,13 @@ class ImageScanner {
 // Runs this program again as the worker for image k: the same arguments, with the worker options
 // in front of them (so a "--" among them changes nothing). Returns how it ended.
 WorkerEnd run_image_worker(int argc, char** argv, size_t k, const std::string& state, double timeout_s, uint64_t skip,
-                           uint64_t careful) {
+                           uint64_t careful, const std::vector<std::string>& skip_parts) {
   std::vector<std::string> args = {argv[0], "--worker-image", std::to_string(k), "--worker-state", state,
                                    "--worker-skip", std::to_string(skip), "--worker-careful", std::to_string(careful)};
+  for (const std::string& p : skip_parts) {
+    args.emplace_back("--worker-skip-part");
+    args.push_back(p);
+  }
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   return run_worker(args, timeout_s);
 }
@@ -646,10 +704,14 @@ int run(const Options& o, int argc, char** argv) {
       // Workers until one finishes the walk. After a worker dies, the next one passes over the files
       // already reported and screens the next kCareful one at a time, announcing each: if it dies on
       // one, that file becomes an error result and the one after starts the next worker. A worker
-      // that dies between files (in the walk itself) or runs out of time ends the image.
+      // that dies between files (in libtsk's walk itself) costs the part of the walk it was in (a
+      // file system's opening, directory walk or carving): the next one passes over that part and
+      // walks the rest of the image. A worker that runs out of time, or dies in no known part (or
+      // in one already passed over), ends the image.
       constexpr uint64_t kCareful = 3 * 256 + 1;  // the files a worker can have in hand (batches in flight)
       constexpr int kMaxWorkers = 1000;
       uint64_t skip = 0, careful = 0;
+      std::vector<std::string> skip_parts, skipped;  // "INDEX:PART" for the workers, and the PARTs
       bool spawned = true;
       scanner.begin_image();
       for (int n = 1;; ++n) {
@@ -658,7 +720,7 @@ int run(const Options& o, int argc, char** argv) {
           spawned = n > 1;
           break;
         }
-        const WorkerEnd end = run_image_worker(argc, argv, k, state, o.image_timeout, skip, careful);
+        const WorkerEnd end = run_image_worker(argc, argv, k, state, o.image_timeout, skip, careful, skip_parts);
         if (!end.started) {
           std::error_code ec;
           std::filesystem::remove(state, ec);
@@ -678,6 +740,17 @@ int run(const Options& o, int argc, char** argv) {
         }
         const std::string how = end.timed_out ? end.how + " (--image-timeout)" : end.how;
         const bool in_careful = careful > 0 && w.next < skip + careful;  // it died within the careful files
+        const uint64_t careful_end = skip + careful;
+        if (!end.timed_out && n < kMaxWorkers && in_careful && !w.pending && !w.part.empty() &&
+            std::find(skipped.begin(), skipped.end(), w.part) == skipped.end()) {  // in the walk, in a known part
+          scanner.part_stopped(image, w.part, how);
+          image_error = true;
+          skipped.push_back(w.part);
+          skip_parts.push_back(std::to_string(w.next) + ":" + w.part);
+          skip = w.next;
+          careful = careful_end > skip ? careful_end - skip : 0;
+          continue;
+        }
         if (end.timed_out || n >= kMaxWorkers || (in_careful && !w.pending)) {
           scanner.image_stopped(image, how);
           image_error = true;
@@ -685,7 +758,7 @@ int run(const Options& o, int argc, char** argv) {
         }
         if (in_careful) {  // it died on the file it announced
           scanner.crashed_file(w.begin, how);
-          const uint64_t next = w.begin.value("index", skip) + 1, careful_end = skip + careful;
+          const uint64_t next = w.begin.value("index", skip) + 1;
           careful = careful_end > next ? careful_end - next : 0;
           skip = next;
         } else {
@@ -755,6 +828,7 @@ int main(int argc, char** argv) {
   app.add_option("--worker-state", o.worker_state)->group("");
   app.add_option("--worker-skip", o.worker_skip)->group("");
   app.add_option("--worker-careful", o.worker_careful)->group("");
+  app.add_option("--worker-skip-part", o.worker_skip_parts)->group("");
   cli::add_screening_options(&app, o.settings);
   app.add_option("IMAGE", o.images, "Disk images: raw/dd, split raw, E01 and others libtsk reads")->required();
   try {
