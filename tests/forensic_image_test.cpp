@@ -634,45 +634,97 @@ TEST(ImageCli, AWalkerCrashCostsThatImageOnly) {
 
 // libtsk dying in the middle of one file system's walk (the hook at the walk's second file of the
 // first partition) costs the rest of that walk only: its first file stays reported, the part is
-// named with the reason, and the next worker walks the second partition whole.
-TEST(ImageCli, AWalkerCrashInOnePartitionCostsTheRestOfThatPartitionOnly) {
-  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
-  const Fixture f = make_fixture();
-  const std::string db = part_db(f), report = test::temp_path("part-crash-report.json");
-  ASSERT_FALSE(db.empty());
-  const std::string image = partitioned_disk(f.image, 2, "two-crash.img");
-  std::filesystem::remove(report);
-  // Which partition comes first, from a walk without the hook.
-  const auto clean = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", image});
+// named with the reason, and the next worker walks the second partition whole. A walk that hangs
+// there instead is the same once --stall-timeout stops it; a file whose screening hangs costs that
+// file only.
+struct TwoPartitions {
+  std::string db, image, first;    // first: the partition the walk takes first, "p2/"
+  std::vector<nlohmann::json> all;  // the results without a fault
+};
+TwoPartitions two_partitions(const Fixture& f, const std::string& name) {
+  TwoPartitions t;
+  t.db = part_db(f);
+  t.image = partitioned_disk(f.image, 2, name);
+  const auto clean = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", t.db, "--json", t.image});
   EXPECT_EQ(clean.exit_code, 1) << clean.err;
-  const auto all = json_lines(clean);
-  ASSERT_EQ(all.size(), 8u) << clean.out;
-  const std::string first = all[0]["path"].get<std::string>().substr(image.size() + 2, 3);  // "p2/"
-  ASSERT_EQ(first.front(), 'p');
-  ASSERT_EQ(all[1]["path"], image + "!/" + first + "jobs/gear.stl");
+  t.all = json_lines(clean);
+  EXPECT_EQ(t.all.size(), 8u) << clean.out;
+  if (t.all.size() == 8) {
+    t.first = t.all[0]["path"].get<std::string>().substr(t.image.size() + 2, 3);
+    EXPECT_EQ(t.first.front(), 'p');
+    EXPECT_EQ(t.all[1]["path"], t.image + "!/" + t.first + "jobs/gear.stl");
+  }
+  return t;
+}
 
-  const test::ScopedEnv fault("SCREEN3D_TEST_FAULT", "crash:" + first + "jobs/gear.stl#walk");
-  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--report", report, image});
+void expect_same_result(const nlohmann::json& x, const nlohmann::json& y) {
+  EXPECT_EQ(x["path"], y["path"]);
+  EXPECT_EQ(x["verdict"], y["verdict"]) << x["path"];
+  EXPECT_EQ(x["image_file"], y["image_file"]) << x["path"];
+}
+
+// screen3d-image on t.image with `fault` and `args`: the first partition's first file, then the
+// second partition whole; stderr names the directory walk of the first partition with `how`.
+void expect_first_walk_cut(const TwoPartitions& t, const std::string& fault, std::vector<std::string> args,
+                           const std::string& how) {
+  const std::string report = test::temp_path("walk-cut-report.json");
+  std::filesystem::remove(report);
+  const test::ScopedEnv env("SCREEN3D_TEST_FAULT", fault);
+  args.insert(args.begin(), {"--db", t.db, "--json", "--report", report});
+  args.push_back(t.image);
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, args);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const auto lines = json_lines(r);
   ASSERT_EQ(lines.size(), 5u) << r.out;
-  auto same = [](const nlohmann::json& x, const nlohmann::json& y) {
-    EXPECT_EQ(x["path"], y["path"]);
-    EXPECT_EQ(x["verdict"], y["verdict"]) << x["path"];
-    EXPECT_EQ(x["image_file"], y["image_file"]) << x["path"];
-  };
-  same(lines[0], all[0]);                            // the file before the crash
-  for (size_t k = 1; k < 5; ++k) same(lines[k], all[k + 3]);  // the second partition, whole
-  EXPECT_NE(r.err.find("screen3d: " + image + ": the image walker stopped abnormally"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("in the directory walk of " + first + "; the files of that part reported before this line "
-                       "were screened, the rest of that part was not; the walk goes on"),
-            std::string::npos) << r.err;
+  expect_same_result(lines[0], t.all[0]);                                // the file before the fault
+  for (size_t k = 1; k < 5; ++k) expect_same_result(lines[k], t.all[k + 3]);  // the second partition, whole
+  const std::string named = "screen3d: " + t.image + ": the image walker " + how + " in the directory walk of " +
+                            t.first + "; the files of that part reported before this line were screened, the rest "
+                            "of that part was not; the walk goes on";
+  EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
   std::ifstream in(report);
   const nlohmann::json rep = nlohmann::json::parse(in);
   ASSERT_EQ(rep["images"].size(), 1u);
-  EXPECT_NE(rep["images"][0]["error"].get<std::string>().find("in the directory walk of " + first), std::string::npos);
+  EXPECT_NE(rep["images"][0]["error"].get<std::string>().find("in the directory walk of " + t.first), std::string::npos);
   EXPECT_EQ(rep["images"][0]["restricted"], 4);
   EXPECT_EQ(rep["flagged"].size(), 4u);
+}
+
+TEST(ImageCli, AWalkerCrashInOnePartitionCostsTheRestOfThatPartitionOnly) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const TwoPartitions t = two_partitions(f, "two-crash.img");
+  ASSERT_FALSE(t.first.empty());
+  expect_first_walk_cut(t, "crash:" + t.first + "jobs/gear.stl#walk", {}, "stopped abnormally (signal 6, Aborted)");
+}
+
+TEST(ImageCli, AStalledWalkOrScreeningCostsThatPartOrFileOnly) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const TwoPartitions t = two_partitions(f, "two-stall.img");
+  ASSERT_FALSE(t.first.empty());
+  expect_first_walk_cut(t, "hang:" + t.first + "jobs/gear.stl#walk", {"--stall-timeout", "1"},
+                        "was stopped after 1 s without progress (--stall-timeout)");
+  // The screening of that file hangs instead: it alone is an error, in walk order.
+  const test::ScopedEnv env("SCREEN3D_TEST_FAULT", "hang:" + t.first + "jobs/gear.stl");
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", t.db, "--json", "--stall-timeout", "1", t.image});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto lines = json_lines(r);
+  ASSERT_EQ(lines.size(), 8u) << r.out;
+  for (size_t k = 0; k < 8; ++k) {
+    EXPECT_EQ(lines[k]["path"], t.all[k]["path"]);
+    if (k != 1) expect_same_result(lines[k], t.all[k]);
+  }
+  EXPECT_EQ(lines[1]["verdict"], "error");
+  EXPECT_EQ(lines[1]["error"], "not screened: the screening process was stopped after 1 s without progress "
+                               "(--stall-timeout) on this file");
+  // --image-timeout still ends the image: nothing is passed over. (The first worker screens the
+  // files in one batch and reports them together, so it has reported none.)
+  const auto timed = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", t.db, "--json", "--image-timeout", "1", t.image});
+  EXPECT_EQ(timed.exit_code, 2) << timed.err;
+  EXPECT_EQ(json_lines(timed).size(), 0u);
+  EXPECT_NE(timed.err.find("(--image-timeout); the files reported before this line were screened, the rest of the image was not"),
+            std::string::npos) << timed.err;
 }
 
 // A file that crashes its worker while being screened (the hook again, standing in for a parser

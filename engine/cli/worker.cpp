@@ -24,7 +24,8 @@ long long file_size_or(const std::string& path, long long fallback) {
 }
 }  // namespace
 
-WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, const std::string& progress_file) {
+WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, const std::string& progress_file,
+                     double total_s) {
   WorkerEnd end;
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
@@ -37,17 +38,19 @@ WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, con
   }
   end.started = true;
   using clock = std::chrono::steady_clock;
-  auto since = clock::now();
+  const auto start = clock::now();
+  auto since = start;
   long long last_size = progress_file.empty() ? -1 : file_size_or(progress_file, -1);
+  const bool timed = timeout_s > 0 || total_s > 0;
   int status = 0;
   for (;;) {
-    const pid_t r = waitpid(pid, &status, timeout_s > 0 ? WNOHANG : 0);
+    const pid_t r = waitpid(pid, &status, timed ? WNOHANG : 0);
     if (r == pid) break;
     if (r < 0 && errno != EINTR) {
       end.how = "was lost (waitpid failed)";
       return end;
     }
-    if (timeout_s > 0) {
+    if (timed) {
       if (!progress_file.empty()) {
         const long long size = file_size_or(progress_file, last_size);
         if (size != last_size) {
@@ -55,14 +58,18 @@ WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, con
           since = clock::now();
         }
       }
-      if (std::chrono::duration<double>(clock::now() - since).count() > timeout_s) {
+      const auto now = clock::now();
+      const bool stall = timeout_s > 0 && std::chrono::duration<double>(now - since).count() > timeout_s;
+      const bool over = total_s > 0 && std::chrono::duration<double>(now - start).count() > total_s;
+      if (stall || over) {
         kill(pid, SIGKILL);
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
         char secs[32];
-        std::snprintf(secs, sizeof secs, "%g", timeout_s);
+        std::snprintf(secs, sizeof secs, "%g", over ? total_s : timeout_s);
         end.timed_out = true;
-        end.how = std::string("was stopped after ") + secs + " s" + (progress_file.empty() ? "" : " without progress");
+        end.stalled = !over && !progress_file.empty();
+        end.how = std::string("was stopped after ") + secs + " s" + (end.stalled ? " without progress" : "");
         return end;
       }
       if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -14,15 +14,18 @@ namespace s3d::cli {
 struct WorkerEnd {
   bool started = false;   // the process could be created
   bool exited = false;    // it exited by itself (exit_code valid); false: killed by a signal or stopped
-  bool timed_out = false; // stopped by run_worker's timeout
+  bool timed_out = false; // stopped by one of run_worker's time limits
+  bool stalled = false;   // of them, by the one counted from the last progress
   int exit_code = 0;
   std::string how;        // for a diagnostic: "stopped abnormally (signal 11, Segmentation fault)", ...
 };
 
 // Runs this program with `args` (args[0] is its argv[0]) and waits. With timeout_s > 0 the worker is
 // killed once it has run that long -- counted from its last progress when `progress_file` is given
-// (the file grew), else from its start.
-WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, const std::string& progress_file = {});
+// (the file grew; `stalled` is then set), else from its start. With total_s > 0 it is also killed
+// once it has run that long in all.
+WorkerEnd run_worker(const std::vector<std::string>& args, double timeout_s, const std::string& progress_file = {},
+                     double total_s = 0);
 
 // What ended a worker, from its waitpid status: "stopped abnormally (signal 11, Segmentation fault)"
 // or "exited with status 2 before it finished".

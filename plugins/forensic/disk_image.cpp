@@ -67,6 +67,7 @@ struct Walk {
   std::vector<uint8_t> buf;
   std::exception_ptr failure;  // from fn: rethrown after the walk (never through TSK's C frames)
   std::set<std::array<uint8_t, 32>> deleted_sha;  // SHA-256 of the deleted files offered (carving skips them)
+  uint64_t blocks = 0;  // blocks carved, for WalkOptions::progress
 };
 
 // Reads up to `want` bytes of the file's default data into w.buf; returns "" or why not.
@@ -122,6 +123,7 @@ void offer_entry(TSK_FS_FILE* f, const char* parent, Walk& w) {
 TSK_WALK_RET_ENUM on_entry(TSK_FS_FILE* f, const char* parent, void* ptr) {
   Walk& w = *static_cast<Walk*>(ptr);
   try {
+    if (w.opt.progress) w.opt.progress();
     offer_entry(f, parent, w);
   } catch (...) {
     w.failure = std::current_exception();
@@ -272,6 +274,7 @@ class Carver {
 TSK_WALK_RET_ENUM on_block(const TSK_FS_BLOCK* b, void* ptr) {
   auto* c = static_cast<std::pair<Carver*, Walk*>*>(ptr);
   try {
+    if (c->second->opt.progress && (++c->second->blocks & 1023) == 0) c->second->opt.progress();
     c->first->block(b);
   } catch (...) {
     c->second->failure = std::current_exception();
@@ -338,7 +341,7 @@ std::string walk_disk_image(const std::string& image_path, const WalkOptions& op
   tsk_error_reset();
   std::unique_ptr<TSK_IMG_INFO, ImgCloser> img(tsk_img_open_utf8_sing(image_path.c_str(), image_type(image_path), 0));
   if (!img) return "cannot open the disk image: " + tsk_message();
-  Walk w{options, fn, sum, {}, {}, -1, 0, {}, nullptr, {}};
+  Walk w{options, fn, sum, {}, {}, -1, 0, {}, nullptr, {}, 0};
 
   std::unique_ptr<TSK_VS_INFO, VsCloser> vs(tsk_vs_open(img.get(), 0, TSK_VS_TYPE_DETECT));
   if (vs) {

@@ -48,6 +48,9 @@ struct WalkOptions {
   // ":open", the file system's other parts). Lets a supervising process that saw libtsk die in one
   // part walk the rest of the image (screen3d-image). Empty: every part is walked.
   std::function<bool(const std::string& part)> enter;
+  // Called often while the walk goes on (each directory entry, every 1,024 blocks carved), so that
+  // a supervisor can tell a slow walk from a hung one. Empty: not called.
+  std::function<void()> progress;
 };
 
 struct WalkSummary {

@@ -1,7 +1,8 @@
 // screen3d-image: screens every file of disk images -- allocated and deleted, whatever their names,
 // zip members included -- against a signature database, for examiners working on seized media.
 //
-//   screen3d-image [--db DB] [--json] [--threads N] [--no-deleted] [--carve] [--all] [--report FILE [--hash-image]] IMAGE...
+//   screen3d-image [--db DB] [--json] [--threads N] [--no-deleted] [--carve] [--all] [--report FILE [--hash-image]]
+//                  [--stall-timeout S] [--image-timeout S] IMAGE...
 //
 // Output follows contract.md's `scan --json` line, one per screened file, with the path
 // "IMAGE!/p2/dir/a.stl" (p<N> only when the image has a partition table) and one added field,
@@ -14,7 +15,8 @@
 // that a crash or a hang in libtsk on a hostile image costs that image only: the parent reports it,
 // keeps what the worker had already reported, and goes on with the next image (--in-process turns
 // this off; --image-timeout bounds a worker's time). A crash in one part of the walk (opening one
-// file system, its directory walk, its carving) costs that part only: the next worker walks the rest.
+// file system, its directory walk, its carving), or a stall there past --stall-timeout, costs that
+// part only: the next worker walks the rest.
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
@@ -22,6 +24,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +69,7 @@ struct Options {
   int threads = 0;
   bool in_process = false;
   double image_timeout = 0;  // seconds a worker may take for one image; 0: no limit
+  double stall_timeout = 0;  // seconds a worker may go without progress; 0: no limit
   uint64_t worker_memory = cli::default_worker_memory_mib();  // each worker's data cap, MiB (0: none)
   std::vector<std::string> images;
   ScanSettings settings;
@@ -182,7 +186,10 @@ class ImageScanner {
     image_ = image;
     tally_ = {};
     offered_ = 0;
-    if (worker_) wo.enter = [this](const std::string& part) { return enter_part(part); };
+    if (worker_) {
+      wo.enter = [this](const std::string& part) { return enter_part(part); };
+      wo.progress = [this] { heartbeat(); };
+    }
     std::string err;
     try {
       err = walk_disk_image(image, wo, [&](const ImageFile& f) { take(f); }, &sum);
@@ -417,6 +424,16 @@ class ImageScanner {
     return true;
   }
 
+  // Worker side: a record at most once a second while the walk goes on, so that the parent's
+  // --stall-timeout sees progress through long stretches without files to report (a large file
+  // system's directories, carving, the files an earlier worker reported).
+  void heartbeat() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_beat_ < std::chrono::seconds(1)) return;
+    last_beat_ = now;
+    record("alive", {{"index", offered_}});
+  }
+
   void take(const ImageFile& f) {
     if (worker_) {
       worker_fault_point(image_);  // the tests' stand-in for libtsk dying in the walk...
@@ -620,6 +637,7 @@ class ImageScanner {
   nlohmann::ordered_json image_walk_;  // the last "image" record
   std::string image_error_;
   int workers_ = 0;
+  std::chrono::steady_clock::time_point last_beat_ = std::chrono::steady_clock::now();
   bool worker_ = false;  // a worker process: the test fault hook (worker.h) is armed
 
   void record(const char* kind, const nlohmann::ordered_json& v) {
@@ -634,7 +652,7 @@ class ImageScanner {
 
 // Runs this program again as the worker for image k: the same arguments, with the worker options
 // in front of them (so a "--" among them changes nothing). Returns how it ended.
-WorkerEnd run_image_worker(int argc, char** argv, size_t k, const std::string& state, double timeout_s, uint64_t skip,
+WorkerEnd run_image_worker(int argc, char** argv, size_t k, const std::string& state, const Options& o, uint64_t skip,
                            uint64_t careful, const std::vector<std::string>& skip_parts) {
   std::vector<std::string> args = {argv[0], "--worker-image", std::to_string(k), "--worker-state", state,
                                    "--worker-skip", std::to_string(skip), "--worker-careful", std::to_string(careful)};
@@ -643,7 +661,8 @@ WorkerEnd run_image_worker(int argc, char** argv, size_t k, const std::string& s
     args.push_back(p);
   }
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
-  return run_worker(args, timeout_s);
+  // The state file grows with every record: the progress --stall-timeout watches.
+  return run_worker(args, o.stall_timeout, o.stall_timeout > 0 ? state : std::string(), o.image_timeout);
 }
 
 std::unique_ptr<Engine> load_engine(const Options& o, std::string* db) {
@@ -720,7 +739,7 @@ int run(const Options& o, int argc, char** argv) {
           spawned = n > 1;
           break;
         }
-        const WorkerEnd end = run_image_worker(argc, argv, k, state, o.image_timeout, skip, careful, skip_parts);
+        const WorkerEnd end = run_image_worker(argc, argv, k, state, o, skip, careful, skip_parts);
         if (!end.started) {
           std::error_code ec;
           std::filesystem::remove(state, ec);
@@ -738,10 +757,15 @@ int run(const Options& o, int argc, char** argv) {
           image_error |= !w.ok;
           break;
         }
-        const std::string how = end.timed_out ? end.how + " (--image-timeout)" : end.how;
+        // Out of --image-timeout ends the image; a stall (--stall-timeout) is handled as a crash: the
+        // file or the part of the walk it happened in is passed over.
+        const bool out_of_time = end.timed_out && !end.stalled;
+        const std::string how = out_of_time   ? end.how + " (--image-timeout)"
+                                : end.stalled ? end.how + " (--stall-timeout)"
+                                              : end.how;
         const bool in_careful = careful > 0 && w.next < skip + careful;  // it died within the careful files
         const uint64_t careful_end = skip + careful;
-        if (!end.timed_out && n < kMaxWorkers && in_careful && !w.pending && !w.part.empty() &&
+        if (!out_of_time && n < kMaxWorkers && in_careful && !w.pending && !w.part.empty() &&
             std::find(skipped.begin(), skipped.end(), w.part) == skipped.end()) {  // in the walk, in a known part
           scanner.part_stopped(image, w.part, how);
           image_error = true;
@@ -751,7 +775,7 @@ int run(const Options& o, int argc, char** argv) {
           careful = careful_end > skip ? careful_end - skip : 0;
           continue;
         }
-        if (end.timed_out || n >= kMaxWorkers || (in_careful && !w.pending)) {
+        if (out_of_time || n >= kMaxWorkers || (in_careful && !w.pending)) {
           scanner.image_stopped(image, how);
           image_error = true;
           break;
@@ -819,6 +843,12 @@ int main(int argc, char** argv) {
                                             "image, so a crash or hang on a hostile image costs that image only)");
   app.add_option("--image-timeout", o.image_timeout, "Seconds a worker may spend on one image before it is stopped "
                                                      "and the image reported as not screened whole (default: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--stall-timeout", o.stall_timeout,
+                 "Seconds a worker may go without progress (a file reported, a part of the walk begun, or a "
+                 "second of walking) before it is stopped; the file or the part of the walk it was in is "
+                 "reported and the walk goes on (default: no limit; set it above the time the largest file "
+                 "takes to read and screen)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--worker-memory", o.worker_memory, "Each worker process's data memory cap in MiB; a file that "
                                                     "needs more is an error result (default: three quarters of the "
