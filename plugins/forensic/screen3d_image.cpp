@@ -34,6 +34,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -427,11 +428,16 @@ class ImageScanner {
   // Worker side: a record at most once a second while the walk goes on, so that the parent's
   // --stall-timeout sees progress through long stretches without files to report (a large file
   // system's directories, carving, the files an earlier worker reported).
-  void heartbeat() {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_beat_ < std::chrono::seconds(1)) return;
-    last_beat_ = now;
-    record("alive", {{"index", offered_}});
+  // Any thread: the walk's, and the screening tasks' after each file (a batch of slow files after
+  // the walk has ended is progress too).
+  void heartbeat() const {
+    {
+      const std::lock_guard<std::mutex> lock(record_mu_);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_beat_ < std::chrono::seconds(1)) return;
+      last_beat_ = now;
+    }
+    record("alive", {});
   }
 
   void take(const ImageFile& f) {
@@ -551,6 +557,7 @@ class ImageScanner {
             r.error = "carved candidate that does not parse: " + r.error;
           }
       std::vector<uint8_t>().swap(j.bytes);  // screened: its memory goes back now
+      if (worker_) heartbeat();
     });
   }
 
@@ -637,14 +644,16 @@ class ImageScanner {
   nlohmann::ordered_json image_walk_;  // the last "image" record
   std::string image_error_;
   int workers_ = 0;
-  std::chrono::steady_clock::time_point last_beat_ = std::chrono::steady_clock::now();
+  mutable std::mutex record_mu_;  // records_ and last_beat_: heartbeats come from the screening tasks too
+  mutable std::chrono::steady_clock::time_point last_beat_ = std::chrono::steady_clock::now();
   bool worker_ = false;  // a worker process: the test fault hook (worker.h) is armed
 
-  void record(const char* kind, const nlohmann::ordered_json& v) {
+  void record(const char* kind, const nlohmann::ordered_json& v) const {
     if (!records_) return;
     nlohmann::ordered_json rec;
     rec[kind] = v;
     const std::string text = rec.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    const std::lock_guard<std::mutex> lock(record_mu_);
     std::fwrite(text.data(), 1, text.size(), records_);
     std::fflush(records_);
   }
@@ -846,7 +855,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--stall-timeout", o.stall_timeout,
                  "Seconds a worker may go without progress (a file reported, a part of the walk begun, or a "
-                 "second of walking) before it is stopped; the file or the part of the walk it was in is "
+                 "second of walking or screening) before it is stopped; the file or the part of the walk it was in is "
                  "reported and the walk goes on (default: no limit; set it above the time the largest file "
                  "takes to read and screen)")
       ->check(CLI::NonNegativeNumber);
