@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace s3d {
@@ -78,6 +79,7 @@ void scan_expanding_archives(const Engine& engine, std::span<const uint8_t> byte
                                     f));
     return;
   }
+  if (std::optional<ScanResult> listed = engine.scan_listed_container(bytes, name, f)) out.push_back(std::move(*listed));
   const size_t before = out.size();
   const std::string err = for_each_archive_member(bytes, engine.settings().limits, [&](const ArchiveMember& m) {
     const std::string member = name + "!/" + m.name;

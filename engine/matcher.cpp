@@ -1399,7 +1399,37 @@ MatchOutcome match_query(const std::vector<std::unique_ptr<CompiledRef>>& refs, 
 
 Matcher::Matcher(std::vector<Signature> signatures, const MatchSettings& settings) : settings_(settings) {
   refs_.reserve(signatures.size());
-  for (Signature& s : signatures) refs_.push_back(compile(std::move(s)));
+  for (size_t i = 0; i < signatures.size(); ++i) {
+    Signature& s = signatures[i];
+    if (s.meta.file_hash_only) {
+      MatchEvidence e;
+      e.signature_index = static_cast<uint32_t>(i);
+      e.signature_id = s.meta.id;
+      e.label = s.meta.label;
+      e.category = s.meta.category;
+      e.score = e.coverage = 1.0;
+      e.method = "sha256";
+      e.transform = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
+      known_files_.emplace(to_hex(s.meta.sha256), std::move(e));
+      continue;
+    }
+    ref_index_.push_back(static_cast<uint32_t>(i));
+    refs_.push_back(compile(std::move(s)));
+  }
+}
+
+std::optional<MatchEvidence> Matcher::known_file(std::string_view sha256_hex) const {
+  if (!settings_.use_hashes || known_files_.empty()) return std::nullopt;
+  const auto it = known_files_.find(std::string(sha256_hex));
+  if (it == known_files_.end()) return std::nullopt;
+  return it->second;
+}
+
+// Evidence from match_query and the hashes names refs_ positions; the engine's list has the
+// file-hash signatures among them.
+void Matcher::to_signature_indices(MatchOutcome& m) const {
+  for (MatchEvidence& e : m.matches)
+    if (e.signature_index < ref_index_.size()) e.signature_index = ref_index_[e.signature_index];
 }
 
 Matcher::~Matcher() = default;
@@ -1454,13 +1484,16 @@ MatchOutcome Matcher::match(const Mesh& mesh, const std::string& sha256_hex, con
     for (uint32_t b = 0; b < nb; ++b) out.matches[0].bodies.push_back(b);
     out.best_score = 1.0;
     out.verdict = Verdict::kRestricted;
+    to_signature_indices(out);
     return out;
   }
 
   if (stop) stop->check();
   Query q = prepare_query(mesh, settings_, stop);
   if (stop) stop->check();
-  return match_query(refs_, settings_, q, stop);
+  MatchOutcome m = match_query(refs_, settings_, q, stop);
+  to_signature_indices(m);
+  return m;
 }
 
 MatchOutcome Matcher::match_sample(const SampledInput& input, const StopToken* stop) const {
@@ -1468,7 +1501,9 @@ MatchOutcome Matcher::match_sample(const SampledInput& input, const StopToken* s
   if (stop) stop->check();
   Query q = prepare_query(input, settings_);
   if (stop) stop->check();
-  return match_query(refs_, settings_, q, stop);
+  MatchOutcome m = match_query(refs_, settings_, q, stop);
+  to_signature_indices(m);
+  return m;
 }
 
 }  // namespace s3d

@@ -10,6 +10,10 @@
 //   4. score: distinctiveness-weighted coverage of the reference surface, reduced when the file has
 //      material inside the reference's footprint where the reference has none.
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/scan.h"
@@ -48,7 +52,12 @@ class Matcher {
   MatchOutcome match(const Mesh& mesh, const std::string& sha256_hex = {}, const StopToken* stop = nullptr) const;
   // The same stages for a sample (no geometry hashes: a sample has no exact triangle set).
   MatchOutcome match_sample(const SampledInput& input, const StopToken* stop = nullptr) const;
-  size_t size() const { return refs_.size(); }
+  // Every signature: shapes and file hashes.
+  size_t size() const { return refs_.size() + known_files_.size(); }
+  // The evidence for a file whose SHA-256 (lower-case hex) is a file-hash signature's
+  // (SignatureMeta::file_hash_only), method "sha256"; nothing otherwise, or with use_hashes off.
+  std::optional<MatchEvidence> known_file(std::string_view sha256_hex) const;
+  bool has_known_files() const { return !known_files_.empty(); }
   // Unit factors (25.4, 1/25.4, 1000, 1/1000) by which a file whose bounding box has diagonal
   // `diag_mm` would come to the size of some reference (within the accepted scale range): a part
   // exported in inches or metres, which slicers offer to convert on import. Usually empty.
@@ -57,7 +66,10 @@ class Matcher {
 
  private:
   MatchSettings settings_;
-  std::vector<std::unique_ptr<CompiledRef>> refs_;
+  std::vector<std::unique_ptr<CompiledRef>> refs_;  // the shape signatures
+  std::vector<uint32_t> ref_index_;                  // each one's index in the engine's signature list
+  std::unordered_map<std::string, MatchEvidence> known_files_;  // file-hash signatures by SHA-256 hex
+  void to_signature_indices(MatchOutcome& m) const;
 };
 
 }  // namespace s3d

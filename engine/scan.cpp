@@ -5,9 +5,11 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 #include "engine/input.h"
 #include "engine/matcher.h"
+#include "engine/sha256.h"
 #include "signatures/database.h"
 
 namespace s3d {
@@ -130,7 +132,7 @@ static StopToken stop_token(const Limits& limits, const std::atomic<bool>* cance
   return t;
 }
 
-static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_point t0, const StopToken& stop) {
+static ScanResult screen_loaded(LoadedInput in, const Matcher& matcher, Clock::time_point t0, const StopToken& stop) {
   ScanResult r;
   r.path = std::move(in.path);
   r.sha256 = std::move(in.sha256);
@@ -189,6 +191,43 @@ static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_poi
     r.verdict = Verdict::kError;
     r.error = one_line(std::string("internal error while matching: ") + e.what());
   }
+  r.elapsed_ms = ms_since(t0);
+  return r;
+}
+
+// A listed file (its SHA-256 is a file-hash signature's) is restricted whatever its content: the
+// listed evidence comes first, the shape matches (if any) after it, and what kept the file from
+// being screened by shape (not 3D, unreadable, out of time) becomes a note.
+static void mark_listed(ScanResult& r, MatchEvidence e) {
+  if (r.verdict == Verdict::kError || r.verdict == Verdict::kSkipped) {
+    r.notes.push_back("not screened by shape (" + r.error + "): matched as a listed file by its SHA-256");
+    r.error.clear();
+  }
+  r.verdict = Verdict::kRestricted;
+  r.score = 1.0;
+  r.matches.insert(r.matches.begin(), std::move(e));
+}
+
+static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_point t0, const StopToken& stop) {
+  std::optional<MatchEvidence> listed = in.sha256.empty() ? std::nullopt : matcher.known_file(in.sha256);
+  ScanResult r = screen_loaded(std::move(in), matcher, t0, stop);
+  if (listed) mark_listed(r, std::move(*listed));
+  return r;
+}
+
+std::optional<ScanResult> Engine::scan_listed_container(std::span<const uint8_t> data, const std::string& name,
+                                                        Format format) const {
+  if (!matcher_->has_known_files()) return std::nullopt;
+  const auto t0 = Clock::now();
+  const std::string hex = sha256_hex(data);
+  std::optional<MatchEvidence> listed = matcher_->known_file(hex);
+  if (!listed) return std::nullopt;
+  ScanResult r;
+  r.path = name;
+  r.sha256 = hex;
+  r.format = format;
+  mark_listed(r, std::move(*listed));
+  r.notes.push_back("an archive: its members are screened on their own lines");
   r.elapsed_ms = ms_since(t0);
   return r;
 }

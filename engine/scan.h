@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -111,6 +112,12 @@ class Engine {
                          const std::string& sha256, const std::string& error = {}) const;
   // The verdict for a print seen so far (the streaming scan's early verdict); *score receives the best score.
   Verdict check_partial(const gcode::PrintSample& sample, double* score = nullptr) const;
+
+  // A result for an archive whose own bytes are a listed file (a file-hash signature): restricted,
+  // method "sha256". Nothing when the database lists no files (no hashing then) or this one is not
+  // listed. (Every other input is checked against the listed files by the scans above.)
+  std::optional<ScanResult> scan_listed_container(std::span<const uint8_t> data, const std::string& name,
+                                                  Format format) const;
 
   const ScanSettings& settings() const { return settings_; }
   size_t signature_count() const;

@@ -86,6 +86,21 @@ std::optional<std::string> check_values(uint8_t category, uint8_t severity, cons
   return std::nullopt;
 }
 
+// A file-hash entry (kind 1) carries its SHA-256 and nothing else; a shape entry (kind 0) is
+// checked by check_values alone.
+std::optional<std::string> check_kind(uint8_t kind, const uint8_t* sha256, uint64_t points, uint64_t exact,
+                                      uint64_t pose, const float* descriptor, float diag, const float* extents,
+                                      float area, float volume, uint8_t plain_match) {
+  if (kind > 1) return "invalid kind " + str(kind);
+  if (kind == 0) return std::nullopt;
+  if (all_zero(sha256, 32)) return "file-hash entry without a SHA-256";
+  bool empty = points == 0 && exact == 0 && pose == 0 && plain_match == 0 && diag == 0 && area == 0 && volume == 0;
+  for (int k = 0; k < 3; ++k) empty &= extents[k] == 0;
+  for (size_t k = 0; k < kDescriptorDims; ++k) empty &= descriptor[k] == 0;
+  if (!empty) return "file-hash entry with shape data";
+  return std::nullopt;
+}
+
 std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
@@ -248,8 +263,12 @@ void SignatureDb::validate() {
     if (auto bad = check_values(e.category, e.severity, e.descriptor, e.diag_mm, e.extents_mm, e.area_mm2,
                                 e.volume_mm3, e.point_count))
       throw DbError("entry " + std::string(id) + ": " + *bad);
-    if (!all_zero(e.reserved0, sizeof e.reserved0) || e.reserved1 != 0 || (h.version < 2 && e.plain_match != 0))
+    if (!all_zero(e.reserved0, sizeof e.reserved0) || e.reserved1 != 0 || (h.version < 2 && e.plain_match != 0) ||
+        (h.version < 3 && e.kind != 0))
       throw DbError("entry " + std::string(id) + ": reserved bytes are not zero");
+    if (auto bad = check_kind(e.kind, e.sha256, e.point_count, e.exact_hash, e.pose_hash, e.descriptor, e.diag_mm,
+                              e.extents_mm, e.area_mm2, e.volume_mm3, e.plain_match))
+      throw DbError("entry " + std::string(id) + ": " + *bad);
     if (e.point_offset != next_point)
       throw DbError("entry " + std::string(id) + ": point range out of order or out of bounds");
     next_point += e.point_count;
@@ -297,6 +316,7 @@ Signature SignatureDb::get(size_t i) const {
   s.meta.added_by = std::string(string_at(e.added_by_offset));
   s.meta.added_at = e.added_at;
   s.meta.tool_version = std::string(string_at(e.tool_version_offset));
+  s.meta.file_hash_only = e.kind == 1;
   s.descriptor = descriptor(i);
   s.diag_mm = e.diag_mm;
   std::copy(std::begin(e.extents_mm), std::end(e.extents_mm), s.extents_mm.begin());
@@ -331,31 +351,73 @@ DbContents load_contents_or_empty(const std::string& path) {
   return load_contents(SignatureDb::open(path));
 }
 
-std::string add_signature(DbContents& db, Signature sig) {
+std::vector<AddOutcome> add_signatures(DbContents& db, std::vector<Signature> sigs) {
   static const std::array<uint8_t, 32> kNoSha{};
-  for (const Signature& e : db.entries) {
+  struct ShaHash {
+    size_t operator()(const std::array<uint8_t, 32>& a) const {
+      uint64_t h;
+      std::memcpy(&h, a.data(), sizeof h);
+      return static_cast<size_t>(h);
+    }
+  };
+  // The first entry with each hash, as a scan of the entries in order would find it.
+  std::unordered_map<std::array<uint8_t, 32>, size_t, ShaHash> by_sha;
+  std::unordered_map<uint64_t, size_t> by_exact, by_pose;
+  auto index = [&](size_t i) {
+    const SignatureMeta& m = db.entries[i].meta;
+    if (m.sha256 != kNoSha) by_sha.emplace(m.sha256, i);
+    if (m.exact_hash != 0) by_exact.emplace(m.exact_hash, i);
+    if (m.pose_hash != 0) by_pose.emplace(m.pose_hash, i);
+  };
+  for (size_t i = 0; i < db.entries.size(); ++i) index(i);
+  std::vector<AddOutcome> out(sigs.size());
+  for (size_t k = 0; k < sigs.size(); ++k) {
+    Signature& sig = sigs[k];
     const char* same = nullptr;
-    if (sig.meta.sha256 != kNoSha && e.meta.sha256 == sig.meta.sha256)
+    size_t at = 0;
+    if (auto it = by_sha.find(sig.meta.sha256); sig.meta.sha256 != kNoSha && it != by_sha.end()) {
       same = "the same file (SHA-256)";
-    else if (sig.meta.exact_hash != 0 && e.meta.exact_hash == sig.meta.exact_hash)
+      at = it->second;
+    } else if (auto ex = by_exact.find(sig.meta.exact_hash); sig.meta.exact_hash != 0 && ex != by_exact.end()) {
       same = "the same geometry (exact hash)";
-    else if (sig.meta.pose_hash != 0 && e.meta.pose_hash == sig.meta.pose_hash)
+      at = ex->second;
+    } else if (auto po = by_pose.find(sig.meta.pose_hash); sig.meta.pose_hash != 0 && po != by_pose.end()) {
       same = "the same geometry in another pose (pose hash)";
-    if (same)
-      throw DuplicateError("duplicate reference: " + std::string(same) + " is already signature " + e.meta.id +
-                               " (" + e.meta.label + ")",
-                           e.meta.id);
+      at = po->second;
+    }
+    if (same) {
+      const SignatureMeta& e = db.entries[at].meta;
+      out[k].duplicate_of = e.id;
+      out[k].error = "duplicate reference: " + std::string(same) + " is already signature " + e.id + " (" + e.label + ")";
+      continue;
+    }
+    if (db.next_id == 0) db.next_id = 1;
+    sig.meta.id = format_signature_id(db.next_id);
+    // Validate before committing the edit, so a refused entry leaves `db` unchanged.
+    DbContents probe;
+    probe.next_id = db.next_id + 1;
+    probe.entries.push_back(sig);
+    try {
+      (void)serialize_database(probe);
+    } catch (const DbError& e) {
+      out[k].error = e.what();
+      continue;
+    }
+    ++db.next_id;
+    db.entries.push_back(std::move(sig));
+    index(db.entries.size() - 1);
+    out[k].id = db.entries.back().meta.id;
   }
-  if (db.next_id == 0) db.next_id = 1;
-  sig.meta.id = format_signature_id(db.next_id);
-  // Validate before committing the edit, so a refused entry leaves `db` unchanged.
-  DbContents probe;
-  probe.next_id = db.next_id + 1;
-  probe.entries.push_back(sig);
-  (void)serialize_database(probe);
-  ++db.next_id;
-  db.entries.push_back(std::move(sig));
-  return db.entries.back().meta.id;
+  return out;
+}
+
+std::string add_signature(DbContents& db, Signature sig) {
+  std::vector<Signature> one;
+  one.push_back(std::move(sig));
+  AddOutcome r = std::move(add_signatures(db, std::move(one)).front());
+  if (!r.duplicate_of.empty()) throw DuplicateError(r.error, r.duplicate_of);
+  if (r.id.empty()) throw DbError(r.error);
+  return r.id;
 }
 
 void remove_signature(DbContents& db, const std::string& id) {
@@ -387,6 +449,7 @@ std::vector<uint8_t> serialize_database(const DbContents& db) {
 
   std::set<uint64_t> ids;
   uint64_t total_points = 0;
+  bool any_file_hash = false;
   for (size_t i = 0; i < n; ++i) {
     const Signature& s = db.entries[i];
     std::string who = s.meta.id;
@@ -421,12 +484,17 @@ std::vector<uint8_t> serialize_database(const DbContents& db) {
     e.point_offset = total_points;
     e.point_count = static_cast<uint32_t>(s.points.size());
     total_points += s.points.size();
+    e.kind = s.meta.file_hash_only ? 1 : 0;
+    any_file_hash |= s.meta.file_hash_only;
+    if (auto bad = check_kind(e.kind, e.sha256, e.point_count, e.exact_hash, e.pose_hash, e.descriptor, e.diag_mm,
+                              e.extents_mm, e.area_mm2, e.volume_mm3, e.plain_match))
+      throw DbError("entry " + who + ": " + *bad);
   }
 
   DbHeader h;
   std::memset(&h, 0, sizeof h);
   std::memcpy(h.magic, kDbMagic, sizeof kDbMagic);
-  h.version = kSignatureFormatVersion;
+  h.version = any_file_hash ? kSignatureFormatVersion : kShapeOnlyFormatVersion;
   h.header_size = sizeof(DbHeader);
   h.entry_count = static_cast<uint32_t>(n);
   h.entry_size = sizeof(EntryRecord);

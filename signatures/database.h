@@ -27,11 +27,14 @@
 
 namespace s3d {
 
-// The on-disk format version this build writes. Any change to DbHeader, EntryRecord,
-// QuantizedPoint, kDescriptorDims, the descriptor definition or the canonical hashes bumps it.
-// Version 2 gave EntryRecord a plain_match byte (reserved, zero, in version 1); this build also
-// reads version-1 files, whose entries then have no plain-look-alike score.
-constexpr uint32_t kSignatureFormatVersion = 2;
+// The newest on-disk format version this build reads and writes. Any change to DbHeader,
+// EntryRecord, QuantizedPoint, kDescriptorDims, the descriptor definition or the canonical hashes
+// bumps it. Version 2 gave EntryRecord a plain_match byte (reserved, zero, in version 1); this build
+// also reads version-1 files, whose entries then have no plain-look-alike score. Version 3 gave it a
+// kind byte (file-hash entries, reserved and zero before); a database without file-hash entries is
+// still written as version 2, so that builds which read only version 2 keep reading it.
+constexpr uint32_t kSignatureFormatVersion = 3;
+constexpr uint32_t kShapeOnlyFormatVersion = 2;        // written when no entry is a file hash
 constexpr uint32_t kOldestSignatureFormatVersion = 1;  // the oldest this build reads
 
 inline constexpr char kDbMagic[8] = {'S', '3', 'D', 'S', 'I', 'G', 'D', 'B'};
@@ -55,7 +58,7 @@ class DuplicateError : public DbError {
 
 struct DbHeader {
   char magic[8];                 // kDbMagic
-  uint32_t version;              // kSignatureFormatVersion
+  uint32_t version;              // kSignatureFormatVersion, or kShapeOnlyFormatVersion
   uint32_t header_size;          // sizeof(DbHeader)
   uint64_t file_size;            // total bytes, this header included
   uint32_t entry_count;
@@ -81,7 +84,9 @@ struct EntryRecord {
   uint8_t severity;              // 1..10
   uint8_t plain_match;           // Signature::plain_match: 0 = not measured, else 1 + round(254 x score)
                                  // (version 2; zero in version 1)
-  uint8_t reserved0[5];          // zero
+  uint8_t kind;                  // 0: a shape; 1: a file's SHA-256 alone (SignatureMeta::file_hash_only:
+                                 //   no points, zero hashes and sizes) -- version 3; zero before
+  uint8_t reserved0[4];          // zero
   uint8_t sha256[32];            // of the reference file's bytes
   uint64_t exact_hash;           // exact_geometry_hash of the reference
   uint64_t pose_hash;            // pose_invariant_hash of the reference
@@ -179,6 +184,15 @@ std::string format_signature_id(uint64_t number);
 // entry has the same sha256, exact_hash or pose_hash (naming the existing id), DbError when the
 // entry is invalid (too many points, bad severity, ...). The caller's id field is ignored.
 std::string add_signature(DbContents& db, Signature sig);
+// The same for many at once, in order, each checked against the database and the ones added before
+// it (hash indexes keep this linear: hash lists run to many entries). Per signature: its new id, or
+// why it was not added (`duplicate_of`: the existing id, for a duplicate).
+struct AddOutcome {
+  std::string id;
+  std::string error;
+  std::string duplicate_of;
+};
+std::vector<AddOutcome> add_signatures(DbContents& db, std::vector<Signature> sigs);
 // Removes the entry `id`; throws DbError("unknown signature id ...") when absent.
 void remove_signature(DbContents& db, const std::string& id);
 

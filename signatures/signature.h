@@ -29,6 +29,10 @@ struct SignatureMeta {
   std::string added_by;
   int64_t added_at = 0;      // unix seconds
   std::string tool_version;
+  // A listed file, not a shape: only `sha256` is known (screen3d sig add-hashes, from a hash list
+  // such as `sha256sum` writes). It matches byte-identical files of any type -- a STEP or a zip as
+  // well as an STL -- and nothing else; the signature has no points, sizes or descriptor.
+  bool file_hash_only = false;
 };
 
 // A sample point in the reference's canonical frame (centroid at origin, principal axes), quantized:

@@ -165,6 +165,80 @@ TEST_F(CliSig, DuplicateReferencesAreRefusedNamingTheExistingId) {
   EXPECT_EQ(read_all(db_), before);  // refused adds do not touch the database
 }
 
+// `sig add-hashes`: files known by their SHA-256 alone, from lists as sha256sum (plain and --tag)
+// writes them or bare hashes. Junk lines, the empty file's hash and over-long lines are named by
+// line and skipped (exit 2); a hash listed twice, or imported again, is left as it is. A listed file
+// of any type -- a CAD source the scan cannot read, an STL -- is restricted by its hash (method
+// "sha256"); the same bytes unlisted are not.
+TEST_F(CliSig, AddHashesListsFilesOfAnyTypeByTheirSha256) {
+  auto write = [&](const std::string& name, const std::string& text) {
+    const std::string p = (dir_ / name).string();
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  };
+  auto hex_of = [](const std::string& path) { return sha256_hex(read_all(path)); };
+  const std::string step = write("bolt-carrier.step", "ISO-10303-21;\nHEADER;\nENDSEC;\nEND-ISO-10303-21;\n");
+  const std::string other = write("notes.step", "ISO-10303-21;\nanother\n");
+  const std::string part = stl("part.stl", torus(20.3, 6.1));
+  const std::string bare = write("bare.bin", "listed without a name\n");
+  const std::string empty = write("empty.txt", "");
+  const std::string list = write("known.sha256",
+                                 "# hashes of known files\n\n" + hex_of(step) + "  bolt-carrier.step\n" +
+                                     hex_of(part) + " *part.stl\n" + "SHA256 (" + other + ") = " + hex_of(other) +
+                                     "\n" + hex_of(bare) + "\r\n" + "not a hash line\n" + hex_of(empty) +
+                                     "  empty.txt\n" + hex_of(step) + "  again.step\n" + std::string(70000, 'f') + "\n");
+  const auto r = run_cli({"sig", "add-hashes", "--db", db_, "--category", "frame", "--severity", "8", list});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.out_lines(), (std::vector<std::string>{"s-000001\t" + hex_of(step), "s-000002\t" + hex_of(part),
+                                                       "s-000003\t" + hex_of(other), "s-000004\t" + hex_of(bare)}));
+  EXPECT_NE(r.err.find("screen3d: " + list + ":7: not a SHA-256 (64 hexadecimal digits)\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("screen3d: " + list + ":8: the SHA-256 of an empty file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("screen3d: " + list + ":10: line longer than 65536 bytes: not added"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 listed file(s) already in the database"), std::string::npos) << r.err;
+
+  const auto entries = list_json();
+  ASSERT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries[0]["label"], "bolt-carrier.step");
+  EXPECT_EQ(entries[1]["label"], "part.stl");
+  EXPECT_EQ(entries[2]["label"], other);
+  EXPECT_EQ(entries[3]["label"], "sha256:" + hex_of(bare).substr(0, 16));
+  for (const auto& e : entries) {
+    EXPECT_EQ(e["kind"], "file-hash");
+    EXPECT_EQ(e["points"], 0);
+    EXPECT_EQ(e["category"], "frame");
+    EXPECT_EQ(e["severity"], 8);
+  }
+  EXPECT_EQ(reinterpret_cast<const DbHeader*>(read_all(db_).data())->version, 3u);
+
+  // Imported again: nothing to add, nothing wrong.
+  const std::string again = write("again.sha256", hex_of(step) + "  bolt-carrier.step\n");
+  const auto r2 = run_cli({"sig", "add-hashes", "--db", db_, "--category", "frame", "--label", "carrier", again});
+  EXPECT_EQ(r2.exit_code, 0) << r2.err;
+  EXPECT_EQ(r2.out, "");
+  EXPECT_NE(r2.err.find("1 listed file(s) already in the database"), std::string::npos) << r2.err;
+
+  const std::string unlisted = write("unlisted.step", "ISO-10303-21;\nnot listed\n");
+  const auto scan = run_cli({"scan", "--db", db_, "--json", "--no-isolate", step, part, unlisted});
+  EXPECT_EQ(scan.exit_code, 1) << scan.err;
+  const auto lines = scan.out_lines();
+  ASSERT_EQ(lines.size(), 3u) << scan.out;
+  const auto s0 = nlohmann::json::parse(lines[0]), s1 = nlohmann::json::parse(lines[1]), s2 = nlohmann::json::parse(lines[2]);
+  EXPECT_EQ(s0["verdict"], "restricted");
+  EXPECT_EQ(s0["format"], "unknown");
+  EXPECT_TRUE(s0["error"].is_null());
+  ASSERT_EQ(s0["matches"].size(), 1u);
+  EXPECT_EQ(s0["matches"][0]["signature"], "s-000001");
+  EXPECT_EQ(s0["matches"][0]["method"], "sha256");
+  EXPECT_EQ(s0["matches"][0]["category"], "frame");
+  EXPECT_EQ(s0["notes"][0], "not screened by shape (unrecognised file format): matched as a listed file by its SHA-256");
+  EXPECT_EQ(s1["verdict"], "restricted");
+  EXPECT_EQ(s1["format"], "stl-binary");
+  EXPECT_EQ(s1["matches"][0]["signature"], "s-000002");
+  EXPECT_EQ(s1["matches"][0]["method"], "sha256");
+  EXPECT_EQ(s2["verdict"], "skipped");
+  EXPECT_TRUE(s2["matches"].empty());
+}
+
 TEST_F(CliSig, RemoveNeverReusesIds) {
   ASSERT_EQ(add({stl("a.stl", torus(20.3, 6.1)), stl("b.stl", torus(15.1, 4.4))}).exit_code, 0);
   auto r = run_cli({"sig", "remove", "--db", db_, "s-000002"});

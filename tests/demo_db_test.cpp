@@ -17,8 +17,11 @@
 #include <span>
 #include <thread>
 
+#include "engine/archive.h"
 #include "engine/scan.h"
+#include "engine/sha256.h"
 #include "geometry/load.h"
+#include "signatures/database.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/test_helpers.h"
 
@@ -110,6 +113,64 @@ std::string tall_tube_gcode(int layers) {
 
 // Limits::max_seconds and a cancel flag stop a scan between steps with an error result that says
 // why: at once when already past, and part-way through a long G-code when another thread cancels.
+// File-hash signatures (sig add-hashes) among shape ones: a listed file is restricted by its
+// SHA-256 whatever it holds, evidence indices still name the right entries of the combined list, a
+// listed archive gets a line of its own before its members, and use_hashes off turns listing off.
+TEST(ListedFiles, ARestrictedListedFileAmongShapeSignatures) {
+  std::vector<Signature> sigs = load_contents(SignatureDb::open(S3D_DEMO_DB)).entries;
+  const std::string zip = test::temp_path("listed.zip");
+  test::write_zip(zip, {{"inside/pipe.stl", test::read_bytes(example("pipe.stl"))}, {"readme.txt", {'h', 'i'}}});
+  for (const std::string& path : {example("pipe.stl"), zip}) {
+    Signature listed;
+    listed.meta.file_hash_only = true;
+    listed.meta.id = "s-09999" + std::to_string(sigs.size() % 10);
+    listed.meta.label = "listed " + path.substr(path.rfind('/') + 1);
+    listed.meta.category = Category::kFrame;
+    listed.meta.sha256 = sha256(test::read_bytes(path));
+    sigs.insert(sigs.begin(), listed);  // first: the shape entries' indices move up
+  }
+  const Engine engine(sigs);
+  EXPECT_EQ(engine.signature_count(), sigs.size());
+
+  const ScanResult pipe = engine.scan_file(example("pipe.stl"));  // clean by shape (DemoDatabase tests)
+  EXPECT_EQ(pipe.verdict, Verdict::kRestricted);
+  ASSERT_FALSE(pipe.matches.empty());
+  EXPECT_EQ(pipe.matches[0].method, "sha256");
+  EXPECT_EQ(pipe.matches[0].label, "listed pipe.stl");
+  EXPECT_EQ(pipe.matches[0].signature_index, 1u);
+  EXPECT_TRUE(pipe.error.empty());
+
+  const ScanResult bracket = engine.scan_file(example("bracket_reposed.stl"));
+  EXPECT_EQ(bracket.verdict, Verdict::kRestricted);
+  ASSERT_FALSE(bracket.matches.empty());
+  EXPECT_EQ(bracket.matches[0].method, "shape");
+  for (const MatchEvidence& m : bracket.matches) {
+    ASSERT_LT(m.signature_index, sigs.size());
+    EXPECT_EQ(sigs[m.signature_index].meta.label, m.label);
+    EXPECT_FALSE(sigs[m.signature_index].meta.file_hash_only);
+  }
+
+  std::vector<ScanResult> out;
+  scan_expanding_archives(engine, test::read_bytes(zip), "listed.zip", out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].path, "listed.zip");
+  EXPECT_EQ(out[0].verdict, Verdict::kRestricted);
+  EXPECT_EQ(out[0].format, Format::kZip);
+  EXPECT_EQ(out[0].matches.at(0).label, "listed " + zip.substr(zip.rfind('/') + 1));
+  EXPECT_EQ(out[1].path, "listed.zip!/inside/pipe.stl");
+  EXPECT_EQ(out[1].verdict, Verdict::kRestricted);  // the member's own bytes are listed too
+  EXPECT_EQ(out[2].path, "listed.zip!/readme.txt");
+  EXPECT_EQ(out[2].verdict, Verdict::kSkipped);
+
+  ScanSettings no_hashes;
+  no_hashes.match.use_hashes = false;
+  const Engine plain(sigs, no_hashes);
+  EXPECT_EQ(plain.scan_file(example("pipe.stl")).verdict, Verdict::kClean);
+  out.clear();
+  scan_expanding_archives(plain, test::read_bytes(zip), "listed.zip", out);
+  EXPECT_EQ(out.size(), 2u);  // members only
+}
+
 TEST(ScanLimits, ATimeLimitOrACancelRequestEndsTheScanWithAnError) {
   ScanSettings tight;
   tight.limits.max_seconds = 1e-6;

@@ -582,6 +582,33 @@ TEST(ImageCli, ManyFilesComeOutInWalkOrder) {
   EXPECT_EQ(restricted, 4);
 }
 
+// A file listed by its hash (sig add-hashes) is found in an image whatever it is: the fixture's text
+// file, otherwise counted as not 3D, becomes a restricted result.
+TEST(ImageCli, AListedFileIsFoundWhateverItHolds) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::string db = part_db(f);
+  ASSERT_FALSE(db.empty());
+  const std::string list = test::temp_path("known.sha256");
+  const std::string notes = "print queue notes\n";  // readme.txt's content (make_fixture)
+  std::ofstream(list) << sha256_hex(std::vector<uint8_t>(notes.begin(), notes.end())) << "  readme.txt\n";
+  const auto add = test::run_cli({"sig", "add-hashes", "--db", db, "--category", "other", list});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", f.image});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto lines = json_lines(r);
+  ASSERT_EQ(lines.size(), 5u) << r.out;
+  int listed = 0;
+  for (const auto& l : lines) {
+    if (l["path"] != f.image + "!/readme.txt") continue;
+    ++listed;
+    EXPECT_EQ(l["verdict"], "restricted");
+    EXPECT_EQ(l["matches"][0]["method"], "sha256");
+    EXPECT_EQ(l["matches"][0]["label"], "readme.txt");
+  }
+  EXPECT_EQ(listed, 1);
+}
+
 TEST(ImageCli, ABadImageIsNamedAndTheOthersAreStillScreened) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
   const Fixture f = make_fixture();

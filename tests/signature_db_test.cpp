@@ -198,23 +198,23 @@ TEST(SignatureDb, BrokenFilesGiveClearErrors) {
   EXPECT_EQ(open_error({}), "not a screen3d signature database");
 
   std::vector<uint8_t> version = good;
-  version[offsetof(DbHeader, version)] = 3;
-  EXPECT_EQ(open_error(version), "unsupported format version 3 (this build reads 1 to 2)");
+  version[offsetof(DbHeader, version)] = 4;
+  EXPECT_EQ(open_error(version), "unsupported format version 4 (this build reads 1 to 3)");
   version[offsetof(DbHeader, version)] = 0;
-  EXPECT_EQ(open_error(version), "unsupported format version 0 (this build reads 1 to 2)");
-  version[offsetof(DbHeader, version)] = 3;
+  EXPECT_EQ(open_error(version), "unsupported format version 0 (this build reads 1 to 3)");
+  version[offsetof(DbHeader, version)] = 4;
 
   std::vector<uint8_t> longer = good;
   longer.push_back(0);
   EXPECT_NE(open_error(longer).find("trailing data"), std::string::npos);
 
   const std::string dir = temp_dir("broken");
-  write_all(dir + "/v3.s3db", version);
+  write_all(dir + "/v4.s3db", version);
   try {
-    SignatureDb::open(dir + "/v3.s3db");
-    ADD_FAILURE() << "opened a version-3 file";
+    SignatureDb::open(dir + "/v4.s3db");
+    ADD_FAILURE() << "opened a version-4 file";
   } catch (const DbError& e) {
-    EXPECT_STREQ(e.what(), "unsupported format version 3 (this build reads 1 to 2)");
+    EXPECT_STREQ(e.what(), "unsupported format version 4 (this build reads 1 to 3)");
   }
   EXPECT_THROW(SignatureDb::open(dir + "/missing.s3db"), DbError);
   EXPECT_THROW(SignatureDb::open(dir), DbError);  // a directory
@@ -282,8 +282,9 @@ TEST(SignatureDb, ValidChecksumDoesNotExcuseBadFields) {
 
 // Every single-byte change and every truncation of a small file, resealed or not: the reader either
 // accepts it or throws DbError. Never anything else (run under -DS3D_SANITIZE=ON to catch overreads).
-TEST(SignatureDb, ExhaustiveByteMutationsNeverCrash) {
-  const std::vector<uint8_t> good = small_db_bytes();
+Signature listed_file(int k);
+
+void mutate_every_byte(const std::vector<uint8_t>& good) {
   size_t accepted = 0, refused = 0;
   for (size_t i = 0; i < good.size(); ++i) {
     for (uint8_t v : {uint8_t(0x00), uint8_t(0x01), uint8_t(0x7f), uint8_t(0xff), uint8_t(good[i] ^ 0x80)}) {
@@ -304,6 +305,15 @@ TEST(SignatureDb, ExhaustiveByteMutationsNeverCrash) {
   for (size_t n = 0; n < good.size(); ++n) EXPECT_NE(open_error({good.begin(), good.begin() + n}), "");
   EXPECT_GT(refused, 0u);
   EXPECT_GT(accepted, 0u);  // e.g. a changed label byte, resealed, is a valid database
+}
+
+// A version-2 file, and a version-3 one with a file-hash entry.
+TEST(SignatureDb, ExhaustiveByteMutationsNeverCrash) {
+  mutate_every_byte(small_db_bytes());
+  DbContents with_listed;
+  add_signature(with_listed, fake_signature(1, 2));
+  add_signature(with_listed, listed_file(2));
+  mutate_every_byte(serialize_database(with_listed));
 }
 
 TEST(SignatureDb, EditingAssignsIdsOnceAndRejectsDuplicates) {
@@ -357,6 +367,99 @@ TEST(SignatureDb, EditingAssignsIdsOnceAndRejectsDuplicates) {
   // A file that is not a database is never silently replaced.
   write_all(path, {'h', 'e', 'l', 'l', 'o'});
   EXPECT_THROW(load_contents_or_empty(path), DbError);
+}
+
+// A listed file (sig add-hashes): its SHA-256 alone. A database holding one is written as version 3
+// (kind byte); one without stays version 2, for readers of version 2. The reader refuses a kind byte
+// in an older version, an unknown kind, and a file-hash entry with shape data or without a hash.
+Signature listed_file(int k) {
+  Signature s;
+  s.meta.file_hash_only = true;
+  s.meta.label = "listed-" + std::to_string(k);
+  s.meta.category = Category::kFrame;
+  for (size_t i = 0; i < 32; ++i) s.meta.sha256[i] = static_cast<uint8_t>(200 + k + i);
+  s.meta.added_by = "tester";
+  s.meta.added_at = 1700000000 + k;
+  s.meta.tool_version = "0.1.0";
+  return s;
+}
+
+TEST(SignatureDb, FileHashEntriesAreVersionThreeAndCarryNothingButTheHash) {
+  DbContents c;
+  add_signature(c, fake_signature(1, 3));
+  EXPECT_EQ(reinterpret_cast<const DbHeader*>(serialize_database(c).data())->version, kShapeOnlyFormatVersion);
+  EXPECT_EQ(add_signature(c, listed_file(2)), "s-000002");
+  std::vector<uint8_t> b = serialize_database(c);
+  auto* h = reinterpret_cast<DbHeader*>(b.data());
+  EXPECT_EQ(h->version, 3u);
+  const SignatureDb db = SignatureDb::from_bytes(b);
+  ASSERT_EQ(db.size(), 2u);
+  EXPECT_FALSE(db.get(0).meta.file_hash_only);
+  Signature back = db.get(1);
+  EXPECT_TRUE(back.meta.file_hash_only);
+  expect_same(back, [] { Signature s = listed_file(2); s.meta.id = "s-000002"; return s; }());
+  EXPECT_EQ(db.record(1).kind, 1);
+  EXPECT_EQ(db.points(1).size(), 0u);
+
+  auto entry = [](std::vector<uint8_t>& x, size_t i) {
+    return reinterpret_cast<EntryRecord*>(x.data() + sizeof(DbHeader) + i * sizeof(EntryRecord));
+  };
+  auto patched = [&](auto&& edit) {
+    std::vector<uint8_t> x = b;
+    edit(x);
+    reseal(x);
+    return open_error(x);
+  };
+  EXPECT_EQ(patched([](auto& x) { reinterpret_cast<DbHeader*>(x.data())->version = 2; }),
+            "entry s-000002: reserved bytes are not zero");
+  EXPECT_EQ(patched([&](auto& x) { entry(x, 1)->kind = 2; }), "entry s-000002: invalid kind 2");
+  EXPECT_EQ(patched([&](auto& x) { entry(x, 0)->kind = 1; }), "entry s-000001: file-hash entry with shape data");
+  EXPECT_EQ(patched([&](auto& x) { entry(x, 1)->diag_mm = 3; }), "entry s-000002: file-hash entry with shape data");
+  EXPECT_EQ(patched([&](auto& x) { std::fill(std::begin(entry(x, 1)->sha256), std::end(entry(x, 1)->sha256), 0); }),
+            "entry s-000002: file-hash entry without a SHA-256");
+
+  // The writer refuses the same.
+  Signature with_points = listed_file(3);
+  with_points.points = fake_signature(3, 2).points;
+  EXPECT_THROW(add_signature(c, with_points), DbError);
+  Signature no_hash = listed_file(4);
+  no_hash.meta.sha256 = {};
+  EXPECT_THROW(add_signature(c, no_hash), DbError);
+  EXPECT_EQ(c.entries.size(), 2u);
+}
+
+// add_signatures: many at once, each against the database and the ones before it; a duplicate names
+// the entry it repeats and is not added; ids follow in order.
+TEST(SignatureDb, AddingManyReportsEachDuplicateAndKeepsOrder) {
+  DbContents c;
+  add_signature(c, fake_signature(1));
+  std::vector<Signature> batch = {listed_file(1), listed_file(2), listed_file(1), fake_signature(1), listed_file(3)};
+  batch[3].meta.sha256 = listed_file(9).meta.sha256;  // same geometry hashes as s-000001, another file
+  const std::vector<AddOutcome> r = add_signatures(c, batch);
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[0].id, "s-000002");
+  EXPECT_EQ(r[1].id, "s-000003");
+  EXPECT_EQ(r[2].id, "");
+  EXPECT_EQ(r[2].duplicate_of, "s-000002");
+  EXPECT_NE(r[2].error.find("the same file (SHA-256) is already signature s-000002"), std::string::npos) << r[2].error;
+  EXPECT_EQ(r[3].duplicate_of, "s-000001");
+  EXPECT_NE(r[3].error.find("exact hash"), std::string::npos) << r[3].error;
+  EXPECT_EQ(r[4].id, "s-000004");
+  EXPECT_EQ(c.entries.size(), 4u);
+  EXPECT_EQ(c.next_id, 5u);
+  // Ten thousand listed files: linear, not a scan of the database per entry.
+  std::vector<Signature> many;
+  for (int k = 0; k < 10000; ++k) {
+    Signature s = listed_file(0);
+    for (size_t i = 0; i < 4; ++i) s.meta.sha256[i] = static_cast<uint8_t>(k >> (8 * i));
+    s.meta.sha256[31] = 7;
+    many.push_back(std::move(s));
+  }
+  many.push_back(many[17]);
+  const std::vector<AddOutcome> m = add_signatures(c, std::move(many));
+  EXPECT_EQ(m[10000].duplicate_of, m[17].id);
+  EXPECT_EQ(c.entries.size(), 10004u);
+  EXPECT_EQ(SignatureDb::from_signatures(c.entries).size(), 10004u);
 }
 
 TEST(SignatureDb, WriterRefusesOversizedAndMalformedEntries) {

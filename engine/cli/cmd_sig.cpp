@@ -1,5 +1,6 @@
 // `screen3d sig add|list|remove`: edit and inspect a signature database.
 //   sig add --db DB --label LABEL --category CATEGORY [--severity S] [--added-by NAME] [--no-checks] FILE...
+//   sig add-hashes --db DB --category CATEGORY [--label LABEL] [--severity S] [--added-by NAME] LIST...
 //   sig list --db DB [--json]
 //   sig remove --db DB ID...
 // --db defaults to $SCREEN3D_DB. Edits load the whole database, change it in memory and write it
@@ -8,17 +9,25 @@
 // added and the exit status is 2. Results (new or removed ids, listings) go to stdout only after the
 // database was written; diagnostics are one stderr line each. `sig add` also warns, without
 // refusing, when a reference resembles an existing entry or is matched by a plain box, rod or pipe
-// of its own size (engine/reference_checks.h).
+// of its own size (engine/reference_checks.h). `sig add-hashes` adds listed files by their SHA-256
+// alone (SignatureMeta::file_hash_only), from hash lists such as `sha256sum` writes: for operators
+// given a list of known files rather than the files, and for files of any type (CAD sources,
+// archives) that shape matching cannot read.
 #include <time.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <iostream>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/cli/command.h"
@@ -39,7 +48,7 @@ struct SigOptions {
   std::string category;
   int severity = 5;
   std::string added_by;
-  std::vector<std::string> files;
+  std::vector<std::string> files;  // add: reference files; add-hashes: hash lists
   bool no_checks = false;
   // list
   bool json = false;
@@ -223,6 +232,148 @@ int run_add(const SigOptions& o) {
   return any_error ? kExitError : kExitOk;
 }
 
+// One line of a hash list: "HEX  NAME" or "HEX *NAME" (sha256sum), "SHA256 (NAME) = HEX" (BSD and
+// `sha256sum --tag`), or HEX alone. Blank lines and '#' comments give false with no reason.
+bool parse_hash_line(std::string_view line, std::array<uint8_t, 32>& sha, std::string& name, std::string& why) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+  if (line.empty() || line.front() == '#') return false;
+  name.clear();
+  std::string hex;
+  if (line.rfind("SHA256 (", 0) == 0) {
+    const size_t close = line.rfind(") = ");
+    if (close == std::string_view::npos || close < 8) {
+      why = "expected \"SHA256 (NAME) = HEX\"";
+      return false;
+    }
+    name = std::string(line.substr(8, close - 8));
+    hex = std::string(line.substr(close + 4));
+  } else {
+    const size_t sp = line.find_first_of(" \t");
+    hex = std::string(line.substr(0, sp));
+    if (sp != std::string_view::npos) {
+      std::string_view rest = line.substr(sp);
+      while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+      if (!rest.empty() && rest.front() == '*') rest.remove_prefix(1);  // sha256sum's binary-mode mark
+      name = std::string(rest);
+    }
+  }
+  if (!parse_sha256_hex(hex, sha)) {
+    why = "not a SHA-256 (64 hexadecimal digits)";
+    return false;
+  }
+  // The empty file's hash would make every empty file restricted: a list made by hashing a folder
+  // holds it whenever the folder holds an empty file.
+  static const std::array<uint8_t, 32> kEmpty = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
+                                                 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
+                                                 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+  if (sha == kEmpty) {
+    why = "the SHA-256 of an empty file (every empty file would match it): not added";
+    return false;
+  }
+  return true;
+}
+
+int run_add_hashes(const SigOptions& o) {
+  if (!have_db(o, "sig add-hashes")) return kExitError;
+  Category category{};
+  if (!parse_category(o.category, &category)) {
+    diagnose("sig add-hashes", "unknown category '" + o.category + "' (expected receiver, frame, fire-control or other)");
+    return kExitError;
+  }
+  if (o.severity < 1 || o.severity > 10) {
+    diagnose("sig add-hashes", "severity " + std::to_string(o.severity) + " out of range (expected 1..10)");
+    return kExitError;
+  }
+  DbContents db;
+  try {
+    db = load_contents_or_empty(o.db);
+  } catch (const DbError& e) {
+    diagnose(o.db, e.what());
+    return kExitError;
+  }
+  bool any_error = false;
+  std::vector<Signature> sigs;
+  std::vector<std::string> origin;  // "LIST:LINE" of each
+  constexpr std::streamsize kMaxLine = 1 << 16;
+  std::vector<char> buf(static_cast<size_t>(kMaxLine) + 1);
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  for (const std::string& list : o.files) {
+    std::ifstream file;
+    if (list != "-") {
+      file.open(list, std::ios::binary);
+      if (!file) {
+        diagnose(list, "cannot open the hash list");
+        any_error = true;
+        continue;
+      }
+    }
+    std::istream& in = list == "-" ? std::cin : file;
+    for (uint64_t n = 1;; ++n) {
+      in.getline(buf.data(), kMaxLine + 1);
+      const std::string where = list + ":" + std::to_string(n);
+      if (in.fail() && !in.eof() && in.gcount() == kMaxLine) {  // longer than kMaxLine: skip its rest
+        in.clear();
+        in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+        diagnose(where, "line longer than " + std::to_string(kMaxLine) + " bytes: not added");
+        any_error = true;
+        continue;
+      }
+      if (in.gcount() == 0 && !in) break;
+      std::array<uint8_t, 32> sha{};
+      std::string name, why;
+      if (!parse_hash_line(std::string_view(buf.data()), sha, name, why)) {
+        if (!why.empty()) {
+          diagnose(where, why);
+          any_error = true;
+        }
+        if (!in) break;
+        continue;
+      }
+      Signature s;
+      s.meta.file_hash_only = true;
+      s.meta.sha256 = sha;
+      s.meta.label = !o.label.empty() ? o.label : !name.empty() ? name : "sha256:" + hex(sha.data(), 8);
+      s.meta.category = category;
+      s.meta.severity = static_cast<uint8_t>(o.severity);
+      s.meta.added_by = o.added_by;
+      s.meta.added_at = now;
+      s.meta.tool_version = engine_version();
+      sigs.push_back(std::move(s));
+      origin.push_back(where);
+      if (!in) break;
+    }
+  }
+  std::vector<std::string> hexes;
+  hexes.reserve(sigs.size());
+  for (const Signature& s : sigs) hexes.push_back(hex(s.meta.sha256.data(), 32));
+  const std::vector<AddOutcome> results = add_signatures(db, std::move(sigs));
+  std::string added;  // stdout, once the database is written
+  uint64_t present = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].id.empty()) {
+      added += results[i].id + "\t" + hexes[i] + "\n";
+    } else if (!results[i].duplicate_of.empty()) {
+      ++present;  // a list merged again, or a file listed twice: nothing to do
+    } else {
+      diagnose(origin[i], results[i].error);
+      any_error = true;
+    }
+  }
+  if (present > 0)
+    diagnose("sig add-hashes", std::to_string(present) + " listed file(s) already in the database (left as they are)");
+  if (!added.empty()) {
+    try {
+      write_database(o.db, db);
+    } catch (const DbError& e) {
+      diagnose(o.db, e.what());
+      return kExitError;
+    }
+    write_out(added);
+  }
+  return any_error ? kExitError : kExitOk;
+}
+
 int run_list(const SigOptions& o) {
   if (!have_db(o, "sig list")) return kExitError;
   try {
@@ -244,6 +395,7 @@ int run_list(const SigOptions& o) {
         j["added_by"] = std::string(db.added_by(i));
         j["tool_version"] = std::string(db.tool_version(i));
         j["points"] = r.point_count;
+        j["kind"] = r.kind == 1 ? "file-hash" : "shape";  // file-hash: matches byte-identical files only
         j["exact_hash"] = hex64(r.exact_hash);
         j["pose_hash"] = hex64(r.pose_hash);
         // The best plain look-alike's score, measured by `sig add` (null: added with --no-checks).
@@ -323,6 +475,21 @@ void register_sig(CLI::App& app, Context& ctx) {
               "Skip the warnings for a reference that resembles an existing entry or that plain boxes, rods and pipes "
               "of its size would match (about 0.5 s per file)");
   a->callback([add, &ctx] { ctx.exit_code = run_add(*add); });
+
+  auto hashes = std::make_shared<SigOptions>();
+  hashes->added_by = default_added_by();
+  CLI::App* h = sig->add_subcommand(
+      "add-hashes", "Add listed files by their SHA-256 alone (creates the database if missing): each matches "
+                    "byte-identical files of any type. Reads lists as sha256sum writes them (HEX  NAME), BSD "
+                    "lines (SHA256 (NAME) = HEX) or one HEX per line; prints the new id and the hash per line.");
+  add_db_option(h, *hashes);
+  h->add_option("--label", hashes->label, "Label of every entry (default: the file name in the list, else "
+                                          "sha256:<first 16 hex digits>)");
+  h->add_option("--category", hashes->category, "receiver, frame, fire-control or other")->required();
+  h->add_option("--severity", hashes->severity, "1 (low) .. 10 (high)")->capture_default_str();
+  h->add_option("--added-by", hashes->added_by, "Who added them (default: $USER)");
+  h->add_option("LIST", hashes->files, "Hash lists (- for standard input)")->required();
+  h->callback([hashes, &ctx] { ctx.exit_code = run_add_hashes(*hashes); });
 
   auto list = std::make_shared<SigOptions>();
   CLI::App* l = sig->add_subcommand("list", "List entries: id, category, severity, added-at (UTC), sample points, "
