@@ -1,25 +1,40 @@
 #include "engine/sha256.h"
 
-#include <sodium.h>
+#include <openssl/evp.h>
 
 #include <stdexcept>
+
+// SHA-256 through OpenSSL's libcrypto rather than libsodium (which the signature database's checksum
+// still uses): every screened file is hashed, and on CPUs with the SHA extensions libcrypto's
+// assembly is several times faster than libsodium's portable code. Measured with bench/hash_ab.sh
+// (the two builds side by side, three runs, AMD EPYC with sha_ni): a 1 GB file that is not 3D is
+// screened in 0.66-0.67 s against 2.96-3.47 s; a 124 MB G-code in 2.03-2.35 s against 2.35-2.56 s.
 
 namespace s3d {
 namespace {
 
-void ensure_sodium() {
-  // A function-local static is initialised exactly once, even with concurrent first calls.
-  static const bool ok = sodium_init() >= 0;
-  if (!ok) throw std::runtime_error("libsodium failed to initialise");
+// Fetched once; an EVP_MD is read-only and shared by every thread.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (!m) m = EVP_sha256();
+    return m;
+  }();
+  if (!md) throw std::runtime_error("libcrypto has no SHA-256");
+  return md;
 }
+
+[[noreturn]] void fail(const char* what) { throw std::runtime_error(std::string("SHA-256 failed: ") + what); }
 
 }  // namespace
 
 std::array<uint8_t, 32> sha256(std::span<const uint8_t> data) {
-  ensure_sodium();
-  static_assert(crypto_hash_sha256_BYTES == 32);
   std::array<uint8_t, 32> out{};
-  crypto_hash_sha256(out.data(), data.data(), static_cast<unsigned long long>(data.size()));
+  unsigned int len = 0;
+  static const uint8_t kNothing = 0;
+  if (EVP_Digest(data.empty() ? &kNothing : data.data(), data.size(), out.data(), &len, sha256_md(), nullptr) != 1 ||
+      len != out.size())
+    fail("EVP_Digest");
   return out;
 }
 
@@ -39,22 +54,25 @@ std::string sha256_hex(std::span<const uint8_t> data) {
 }
 
 struct Sha256Stream::State {
-  crypto_hash_sha256_state h;
+  EVP_MD_CTX* ctx = nullptr;
+  ~State() { EVP_MD_CTX_free(ctx); }
 };
 
 Sha256Stream::Sha256Stream() : st_(std::make_unique<State>()) {
-  ensure_sodium();
-  crypto_hash_sha256_init(&st_->h);
+  st_->ctx = EVP_MD_CTX_new();
+  if (!st_->ctx || EVP_DigestInit_ex(st_->ctx, sha256_md(), nullptr) != 1) fail("EVP_DigestInit_ex");
 }
 Sha256Stream::~Sha256Stream() = default;
 
 void Sha256Stream::update(std::span<const uint8_t> data) {
-  crypto_hash_sha256_update(&st_->h, data.data(), static_cast<unsigned long long>(data.size()));
+  if (data.empty()) return;
+  if (EVP_DigestUpdate(st_->ctx, data.data(), data.size()) != 1) fail("EVP_DigestUpdate");
 }
 
 std::string Sha256Stream::final_hex() {
   std::array<uint8_t, 32> out{};
-  crypto_hash_sha256_final(&st_->h, out.data());
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(st_->ctx, out.data(), &len) != 1 || len != out.size()) fail("EVP_DigestFinal_ex");
   return to_hex(out);
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// SHA-256 of a byte span (libsodium). Inputs are identified by the hash of their exact bytes in
+// SHA-256 of a byte span (OpenSSL's libcrypto: see sha256.cpp for why). Inputs are identified by the hash of their exact bytes in
 // every report and in the signature database.
 #include <array>
 #include <cstdint>
@@ -9,8 +9,7 @@
 
 namespace s3d {
 
-// Thread-safe (libsodium is initialised once, on first use). Throws std::runtime_error only if
-// libsodium cannot initialise.
+// Thread-safe. Throws std::runtime_error only if libcrypto fails.
 std::array<uint8_t, 32> sha256(std::span<const uint8_t> data);
 
 // Lower-case hex, 64 characters.

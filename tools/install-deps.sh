@@ -8,7 +8,7 @@ pkgs=(
   libcgal-dev libgmp-dev libmpfr-dev libboost-dev
   libassimp-dev libtbb-dev libeigen3-dev libnanoflann-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libsodium-dev libarchive-dev libzip-dev libpugixml-dev zlib1g-dev
+  libsodium-dev libssl-dev libarchive-dev libzip-dev libpugixml-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   prusa-slicer  # real slicer output for the G-code tests and the gcode evaluation classes
