@@ -39,11 +39,11 @@ void guarded(LoadedInput& out, Body&& body) {
 
 bool is_gcode(Format f) { return f == Format::kGcode || f == Format::kGcode3mf || f == Format::kBgcode; }
 
-// SHA-256 of the input, 8 MiB at a time between stop checks (hashing a file of gigabytes takes
-// seconds; the digest is the same as hashing it at once).
-std::string hash_input(std::span<const uint8_t> data, const Limits& limits) {
+// The digests of the input, 8 MiB at a time between stop checks (hashing a file of gigabytes takes
+// seconds; the digests are the same as hashing it at once).
+Digests hash_input(std::span<const uint8_t> data, const Limits& limits, bool md5_sha1) {
   constexpr size_t kChunk = size_t{8} << 20;
-  Sha256Stream h;
+  DigestStream h(md5_sha1);
   for (size_t off = 0;; off += kChunk) {
     check_stop(limits);
     if (off >= data.size()) break;
@@ -53,8 +53,15 @@ std::string hash_input(std::span<const uint8_t> data, const Limits& limits) {
 }
 
 void read_bytes(LoadedInput& out, std::span<const uint8_t> data, const ReadOptions& opt, bool read_gcode,
-                std::string known_sha256 = {}) {
-  out.sha256 = known_sha256.empty() ? hash_input(data, opt.limits) : std::move(known_sha256);
+                std::string known_sha256, bool md5_sha1) {
+  if (known_sha256.empty() || md5_sha1) {
+    Digests d = hash_input(data, opt.limits, md5_sha1);
+    out.sha256 = known_sha256.empty() ? std::move(d.sha256) : std::move(known_sha256);
+    out.md5 = std::move(d.md5);
+    out.sha1 = std::move(d.sha1);
+  } else {
+    out.sha256 = std::move(known_sha256);
+  }
   out.format = detect_format(data);
   if (read_gcode && is_gcode(out.format)) {
     out.prints = gcode::read_prints(data, out.format, opt.limits);
@@ -92,12 +99,12 @@ std::string one_line(std::string_view text) {
   return s;
 }
 
-LoadedInput load_input(const InputFile& in, const ReadOptions& opt, bool read_gcode) {
+LoadedInput load_input(const InputFile& in, const ReadOptions& opt, bool read_gcode, bool md5_sha1) {
   LoadedInput out;
   out.path = in.path;
   guarded(out, [&] {
     const FileBytes bytes(in.path, opt.limits);
-    read_bytes(out, bytes.bytes(), opt, read_gcode);
+    read_bytes(out, bytes.bytes(), opt, read_gcode, {}, md5_sha1);
   });
   // FileBytes refuses empty files before anything is hashed; their hash is still well defined.
   if (out.sha256.empty() && out.error_code == ErrorCode::kEmpty) out.sha256 = sha256_hex({});
@@ -105,7 +112,7 @@ LoadedInput load_input(const InputFile& in, const ReadOptions& opt, bool read_gc
 }
 
 LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt, bool read_gcode,
-                             std::string known_sha256) {
+                             std::string known_sha256, bool md5_sha1) {
   LoadedInput out;
   out.path = std::move(name);
   guarded(out, [&] {
@@ -113,7 +120,7 @@ LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, co
       throw LoadError(ErrorCode::kLimitExceeded, "input size " + std::to_string(data.size()) +
                                                      " bytes exceeds the max_input_bytes limit of " +
                                                      std::to_string(opt.limits.max_input_bytes));
-    read_bytes(out, data, opt, read_gcode, std::move(known_sha256));
+    read_bytes(out, data, opt, read_gcode, std::move(known_sha256), md5_sha1);
   });
   return out;
 }

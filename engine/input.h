@@ -22,6 +22,8 @@ struct InputFile {
 struct LoadedInput {
   std::string path;                     // as given (for buffers: the caller's name)
   std::string sha256;                   // lower-case hex of the bytes; empty when they could not be read
+  std::string md5, sha1;                // the same, only when asked for (md5_sha1: a database lists
+                                        // files by them)
   Format format = Format::kUnknown;     // as detected from content, also when reading failed
   std::optional<Mesh> mesh;             // set when error is empty, except for G-code read for scanning
   std::vector<gcode::Print> prints;     // G-code read with read_gcode: the reconstructed print(s)
@@ -38,13 +40,14 @@ struct LoadedInput {
 // (out of memory, a bug) becomes error with no error_code. Thread-safe.
 // With `read_gcode`, G-code formats (gcode, gcode-3mf, bgcode) are reconstructed into `prints`
 // instead of failing as not a mesh.
-LoadedInput load_input(const InputFile& in, const ReadOptions& opt, bool read_gcode = false);
+// With `md5_sha1` the bytes are hashed with MD5 and SHA-1 as well (in the same pass).
+LoadedInput load_input(const InputFile& in, const ReadOptions& opt, bool read_gcode = false, bool md5_sha1 = false);
 
 // The same for bytes already in memory (an archive member, a buffer from an embedder); `name` is
 // reported as the path. Enforces opt.limits.max_input_bytes on data.size(). A caller that hashed
 // the bytes while receiving them passes the hex SHA-256 as `known_sha256` (not hashed again).
 LoadedInput load_input_bytes(std::span<const uint8_t> data, std::string name, const ReadOptions& opt,
-                             bool read_gcode = false, std::string known_sha256 = {});
+                             bool read_gcode = false, std::string known_sha256 = {}, bool md5_sha1 = false);
 
 // Error text for a caught exception: the message, made one line (control characters -> spaces).
 std::string one_line(std::string_view text);

@@ -1401,16 +1401,18 @@ Matcher::Matcher(std::vector<Signature> signatures, const MatchSettings& setting
   refs_.reserve(signatures.size());
   for (size_t i = 0; i < signatures.size(); ++i) {
     Signature& s = signatures[i];
-    if (s.meta.file_hash_only) {
+    if (s.meta.listed != ListedHash::kNone) {
       MatchEvidence e;
       e.signature_index = static_cast<uint32_t>(i);
       e.signature_id = s.meta.id;
       e.label = s.meta.label;
       e.category = s.meta.category;
       e.score = e.coverage = 1.0;
-      e.method = "sha256";
+      e.method = listed_hash_name(s.meta.listed);
       e.transform = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
-      known_files_.emplace(to_hex(s.meta.sha256), std::move(e));
+      const size_t n = listed_hash_bytes(s.meta.listed);
+      wants_md5_sha1_ |= s.meta.listed != ListedHash::kSha256;
+      known_files_.emplace(to_hex(std::span<const uint8_t>(s.meta.sha256.data(), n)), std::move(e));
       continue;
     }
     ref_index_.push_back(static_cast<uint32_t>(i));
@@ -1418,9 +1420,9 @@ Matcher::Matcher(std::vector<Signature> signatures, const MatchSettings& setting
   }
 }
 
-std::optional<MatchEvidence> Matcher::known_file(std::string_view sha256_hex) const {
-  if (!settings_.use_hashes || known_files_.empty()) return std::nullopt;
-  const auto it = known_files_.find(std::string(sha256_hex));
+std::optional<MatchEvidence> Matcher::known_file(std::string_view digest_hex) const {
+  if (!settings_.use_hashes || known_files_.empty() || digest_hex.empty()) return std::nullopt;
+  const auto it = known_files_.find(std::string(digest_hex));
   if (it == known_files_.end()) return std::nullopt;
   return it->second;
 }

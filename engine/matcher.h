@@ -54,10 +54,13 @@ class Matcher {
   MatchOutcome match_sample(const SampledInput& input, const StopToken* stop = nullptr) const;
   // Every signature: shapes and file hashes.
   size_t size() const { return refs_.size() + known_files_.size(); }
-  // The evidence for a file whose SHA-256 (lower-case hex) is a file-hash signature's
-  // (SignatureMeta::file_hash_only), method "sha256"; nothing otherwise, or with use_hashes off.
-  std::optional<MatchEvidence> known_file(std::string_view sha256_hex) const;
+  // The evidence for a file whose digest (lower-case hex: SHA-256, MD5 or SHA-1, told apart by
+  // length) a listed-file signature holds (SignatureMeta::listed), method "sha256", "md5" or
+  // "sha1"; nothing otherwise, or with use_hashes off.
+  std::optional<MatchEvidence> known_file(std::string_view digest_hex) const;
   bool has_known_files() const { return !known_files_.empty(); }
+  // Whether some listed file is known by MD5 or SHA-1 only: inputs must then be hashed so too.
+  bool wants_md5_sha1() const { return wants_md5_sha1_; }
   // Unit factors (25.4, 1/25.4, 1000, 1/1000) by which a file whose bounding box has diagonal
   // `diag_mm` would come to the size of some reference (within the accepted scale range): a part
   // exported in inches or metres, which slicers offer to convert on import. Usually empty.
@@ -68,7 +71,8 @@ class Matcher {
   MatchSettings settings_;
   std::vector<std::unique_ptr<CompiledRef>> refs_;  // the shape signatures
   std::vector<uint32_t> ref_index_;                  // each one's index in the engine's signature list
-  std::unordered_map<std::string, MatchEvidence> known_files_;  // file-hash signatures by SHA-256 hex
+  std::unordered_map<std::string, MatchEvidence> known_files_;  // listed-file signatures by digest hex
+  bool wants_md5_sha1_ = false;
   void to_signature_indices(MatchOutcome& m) const;
 };
 

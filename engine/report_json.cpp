@@ -42,6 +42,8 @@ nlohmann::ordered_json scan_result_json(const ScanResult& r) {
   j["matches"] = std::move(matches);
   j["error"] = r.error.empty() ? J(nullptr) : J(r.error);
   if (!r.notes.empty()) j["notes"] = r.notes;  // only when there are any: the contract's lines stay as they were
+  if (!r.md5.empty()) j["md5"] = r.md5;        // only when a database lists files by MD5 or SHA-1
+  if (!r.sha1.empty()) j["sha1"] = r.sha1;
   j["elapsed_ms"] = round_to(r.elapsed_ms, 0.1);
   return j;
 }

@@ -136,6 +136,8 @@ static ScanResult screen_loaded(LoadedInput in, const Matcher& matcher, Clock::t
   ScanResult r;
   r.path = std::move(in.path);
   r.sha256 = std::move(in.sha256);
+  r.md5 = std::move(in.md5);
+  r.sha1 = std::move(in.sha1);
   r.format = in.format;
   if (!in.ok()) {
     r.verdict = (is_not_3d(in.format) && in.error_code == ErrorCode::kUnsupported) ? Verdict::kSkipped : Verdict::kError;
@@ -195,23 +197,34 @@ static ScanResult screen_loaded(LoadedInput in, const Matcher& matcher, Clock::t
   return r;
 }
 
-// A listed file (its SHA-256 is a file-hash signature's) is restricted whatever its content: the
-// listed evidence comes first, the shape matches (if any) after it, and what kept the file from
-// being screened by shape (not 3D, unreadable, out of time) becomes a note.
-static void mark_listed(ScanResult& r, MatchEvidence e) {
+// The listed-file signatures (sig add-hashes) whose digest is one of the file's.
+static std::vector<MatchEvidence> listed_evidence(const Matcher& matcher, const std::string& sha256,
+                                                  const std::string& md5, const std::string& sha1) {
+  std::vector<MatchEvidence> out;
+  for (const std::string* d : {&sha256, &md5, &sha1})
+    if (std::optional<MatchEvidence> e = matcher.known_file(*d)) out.push_back(std::move(*e));
+  return out;
+}
+
+// A listed file is restricted whatever its content: the listed evidence comes first, the shape
+// matches (if any) after it, and what kept the file from being screened by shape (not 3D,
+// unreadable, out of time) becomes a note.
+static void mark_listed(ScanResult& r, std::vector<MatchEvidence> listed) {
+  if (listed.empty()) return;
   if (r.verdict == Verdict::kError || r.verdict == Verdict::kSkipped) {
-    r.notes.push_back("not screened by shape (" + r.error + "): matched as a listed file by its SHA-256");
+    std::string how = listed[0].method == "md5" ? "MD5" : listed[0].method == "sha1" ? "SHA-1" : "SHA-256";
+    r.notes.push_back("not screened by shape (" + r.error + "): matched as a listed file by its " + how);
     r.error.clear();
   }
   r.verdict = Verdict::kRestricted;
   r.score = 1.0;
-  r.matches.insert(r.matches.begin(), std::move(e));
+  r.matches.insert(r.matches.begin(), std::make_move_iterator(listed.begin()), std::make_move_iterator(listed.end()));
 }
 
 static ScanResult finish(LoadedInput in, const Matcher& matcher, Clock::time_point t0, const StopToken& stop) {
-  std::optional<MatchEvidence> listed = in.sha256.empty() ? std::nullopt : matcher.known_file(in.sha256);
+  std::vector<MatchEvidence> listed = listed_evidence(matcher, in.sha256, in.md5, in.sha1);
   ScanResult r = screen_loaded(std::move(in), matcher, t0, stop);
-  if (listed) mark_listed(r, std::move(*listed));
+  mark_listed(r, std::move(listed));
   return r;
 }
 
@@ -219,14 +232,16 @@ std::optional<ScanResult> Engine::scan_listed_container(std::span<const uint8_t>
                                                         Format format) const {
   if (!matcher_->has_known_files()) return std::nullopt;
   const auto t0 = Clock::now();
-  const std::string hex = sha256_hex(data);
-  std::optional<MatchEvidence> listed = matcher_->known_file(hex);
-  if (!listed) return std::nullopt;
+  Digests d = digests_hex(data, matcher_->wants_md5_sha1());
+  std::vector<MatchEvidence> listed = listed_evidence(*matcher_, d.sha256, d.md5, d.sha1);
+  if (listed.empty()) return std::nullopt;
   ScanResult r;
   r.path = name;
-  r.sha256 = hex;
+  r.sha256 = std::move(d.sha256);
+  r.md5 = std::move(d.md5);
+  r.sha1 = std::move(d.sha1);
   r.format = format;
-  mark_listed(r, std::move(*listed));
+  mark_listed(r, std::move(listed));
   r.notes.push_back("an archive: its members are screened on their own lines");
   r.elapsed_ms = ms_since(t0);
   return r;
@@ -238,7 +253,7 @@ ScanResult Engine::scan_file(const std::string& path, const std::atomic<bool>* c
   ReadOptions opt;
   opt.limits = settings_.limits;
   opt.limits.stop = &stop;
-  return finish(load_input(InputFile{path}, opt, true), *matcher_, t0, stop);
+  return finish(load_input(InputFile{path}, opt, true, matcher_->wants_md5_sha1()), *matcher_, t0, stop);
 }
 
 ScanResult Engine::scan_bytes(std::span<const uint8_t> data, const std::string& name, const std::string& known_sha256,
@@ -248,7 +263,8 @@ ScanResult Engine::scan_bytes(std::span<const uint8_t> data, const std::string& 
   ReadOptions opt;
   opt.limits = settings_.limits;
   opt.limits.stop = &stop;
-  return finish(load_input_bytes(data, name, opt, true, known_sha256), *matcher_, t0, stop);
+  return finish(load_input_bytes(data, name, opt, true, known_sha256, matcher_->wants_md5_sha1()), *matcher_, t0,
+                stop);
 }
 
 ScanResult Engine::scan_mesh(const Mesh& mesh, const std::string& name) const {

@@ -66,6 +66,7 @@ struct MatchEvidence {
 struct ScanResult {
   std::string path;
   std::string sha256;
+  std::string md5, sha1;  // only when the database lists files by MD5 or SHA-1 (empty otherwise)
   Format format = Format::kUnknown;
   Verdict verdict = Verdict::kClean;
   double score = 0;

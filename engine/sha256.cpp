@@ -14,17 +14,50 @@ namespace s3d {
 namespace {
 
 // Fetched once; an EVP_MD is read-only and shared by every thread.
+const EVP_MD* fetch(const char* name, const EVP_MD* fallback) {
+  const EVP_MD* m = EVP_MD_fetch(nullptr, name, nullptr);
+  if (!m) m = fallback;
+  if (!m) throw std::runtime_error(std::string("libcrypto has no ") + name);
+  return m;
+}
 const EVP_MD* sha256_md() {
-  static const EVP_MD* md = [] {
-    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    if (!m) m = EVP_sha256();
-    return m;
-  }();
-  if (!md) throw std::runtime_error("libcrypto has no SHA-256");
+  static const EVP_MD* md = fetch("SHA256", EVP_sha256());
+  return md;
+}
+const EVP_MD* md5_md() {
+  static const EVP_MD* md = fetch("MD5", EVP_md5());
+  return md;
+}
+const EVP_MD* sha1_md() {
+  static const EVP_MD* md = fetch("SHA1", EVP_sha1());
   return md;
 }
 
-[[noreturn]] void fail(const char* what) { throw std::runtime_error(std::string("SHA-256 failed: ") + what); }
+[[noreturn]] void fail(const char* what) { throw std::runtime_error(std::string("hashing failed: ") + what); }
+
+// One running digest.
+struct Running {
+  EVP_MD_CTX* ctx = nullptr;
+  explicit Running(const EVP_MD* md) {
+    ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, md, nullptr) != 1) {
+      EVP_MD_CTX_free(ctx);
+      fail("EVP_DigestInit_ex");
+    }
+  }
+  ~Running() { EVP_MD_CTX_free(ctx); }
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+  void update(std::span<const uint8_t> data) {
+    if (!data.empty() && EVP_DigestUpdate(ctx, data.data(), data.size()) != 1) fail("EVP_DigestUpdate");
+  }
+  std::string final_hex() {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx, out, &len) != 1) fail("EVP_DigestFinal_ex");
+    return to_hex(std::span<const uint8_t>(out, len));
+  }
+};
 
 }  // namespace
 
@@ -53,27 +86,44 @@ std::string sha256_hex(std::span<const uint8_t> data) {
   return to_hex(h);
 }
 
-struct Sha256Stream::State {
-  EVP_MD_CTX* ctx = nullptr;
-  ~State() { EVP_MD_CTX_free(ctx); }
+struct Sha256Stream::State : Running {
+  State() : Running(sha256_md()) {}
 };
 
-Sha256Stream::Sha256Stream() : st_(std::make_unique<State>()) {
-  st_->ctx = EVP_MD_CTX_new();
-  if (!st_->ctx || EVP_DigestInit_ex(st_->ctx, sha256_md(), nullptr) != 1) fail("EVP_DigestInit_ex");
-}
+Sha256Stream::Sha256Stream() : st_(std::make_unique<State>()) {}
 Sha256Stream::~Sha256Stream() = default;
+void Sha256Stream::update(std::span<const uint8_t> data) { st_->update(data); }
+std::string Sha256Stream::final_hex() { return st_->final_hex(); }
 
-void Sha256Stream::update(std::span<const uint8_t> data) {
-  if (data.empty()) return;
-  if (EVP_DigestUpdate(st_->ctx, data.data(), data.size()) != 1) fail("EVP_DigestUpdate");
+struct DigestStream::Extra {
+  Running md5{md5_md()}, sha1{sha1_md()};
+};
+
+DigestStream::DigestStream(bool md5_and_sha1) : extra_(md5_and_sha1 ? std::make_unique<Extra>() : nullptr) {}
+DigestStream::~DigestStream() = default;
+
+void DigestStream::update(std::span<const uint8_t> data) {
+  sha256_.update(data);
+  if (extra_) {
+    extra_->md5.update(data);
+    extra_->sha1.update(data);
+  }
 }
 
-std::string Sha256Stream::final_hex() {
-  std::array<uint8_t, 32> out{};
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(st_->ctx, out.data(), &len) != 1 || len != out.size()) fail("EVP_DigestFinal_ex");
-  return to_hex(out);
+Digests DigestStream::final_hex() {
+  Digests d;
+  d.sha256 = sha256_.final_hex();
+  if (extra_) {
+    d.md5 = extra_->md5.final_hex();
+    d.sha1 = extra_->sha1.final_hex();
+  }
+  return d;
+}
+
+Digests digests_hex(std::span<const uint8_t> data, bool md5_and_sha1) {
+  DigestStream s(md5_and_sha1);
+  s.update(data);
+  return s.final_hex();
 }
 
 }  // namespace s3d

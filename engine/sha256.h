@@ -29,4 +29,23 @@ class Sha256Stream {
   std::unique_ptr<State> st_;
 };
 
+// SHA-256, and MD5 and SHA-1 when asked: the digests hash lists of known files use (examiners'
+// hash sets are often MD5 or SHA-1). Lower-case hex; md5 and sha1 empty when not asked.
+struct Digests {
+  std::string sha256, md5, sha1;
+};
+class DigestStream {
+ public:
+  explicit DigestStream(bool md5_and_sha1);
+  ~DigestStream();
+  void update(std::span<const uint8_t> data);
+  Digests final_hex();  // once
+
+ private:
+  Sha256Stream sha256_;
+  struct Extra;
+  std::unique_ptr<Extra> extra_;  // null unless md5_and_sha1
+};
+Digests digests_hex(std::span<const uint8_t> data, bool md5_and_sha1);
+
 }  // namespace s3d

@@ -86,14 +86,16 @@ std::optional<std::string> check_values(uint8_t category, uint8_t severity, cons
   return std::nullopt;
 }
 
-// A file-hash entry (kind 1) carries its SHA-256 and nothing else; a shape entry (kind 0) is
-// checked by check_values alone.
+// A listed file (kind 1-3: ListedHash) carries its digest and nothing else, zeros after the
+// digest's bytes; a shape entry (kind 0) is checked by check_values alone.
 std::optional<std::string> check_kind(uint8_t kind, const uint8_t* sha256, uint64_t points, uint64_t exact,
                                       uint64_t pose, const float* descriptor, float diag, const float* extents,
                                       float area, float volume, uint8_t plain_match) {
-  if (kind > 1) return "invalid kind " + str(kind);
+  if (kind > 3) return "invalid kind " + str(kind);
   if (kind == 0) return std::nullopt;
-  if (all_zero(sha256, 32)) return "file-hash entry without a SHA-256";
+  const size_t n = listed_hash_bytes(static_cast<ListedHash>(kind));
+  if (all_zero(sha256, n)) return "file-hash entry without a digest";
+  if (!all_zero(sha256 + n, 32 - n)) return "file-hash entry with bytes after its digest";
   bool empty = points == 0 && exact == 0 && pose == 0 && plain_match == 0 && diag == 0 && area == 0 && volume == 0;
   for (int k = 0; k < 3; ++k) empty &= extents[k] == 0;
   for (size_t k = 0; k < kDescriptorDims; ++k) empty &= descriptor[k] == 0;
@@ -316,7 +318,7 @@ Signature SignatureDb::get(size_t i) const {
   s.meta.added_by = std::string(string_at(e.added_by_offset));
   s.meta.added_at = e.added_at;
   s.meta.tool_version = std::string(string_at(e.tool_version_offset));
-  s.meta.file_hash_only = e.kind == 1;
+  s.meta.listed = static_cast<ListedHash>(e.kind);
   s.descriptor = descriptor(i);
   s.diag_mm = e.diag_mm;
   std::copy(std::begin(e.extents_mm), std::end(e.extents_mm), s.extents_mm.begin());
@@ -484,8 +486,8 @@ std::vector<uint8_t> serialize_database(const DbContents& db) {
     e.point_offset = total_points;
     e.point_count = static_cast<uint32_t>(s.points.size());
     total_points += s.points.size();
-    e.kind = s.meta.file_hash_only ? 1 : 0;
-    any_file_hash |= s.meta.file_hash_only;
+    e.kind = static_cast<uint8_t>(s.meta.listed);
+    any_file_hash |= s.meta.listed != ListedHash::kNone;
     if (auto bad = check_kind(e.kind, e.sha256, e.point_count, e.exact_hash, e.pose_hash, e.descriptor, e.diag_mm,
                               e.extents_mm, e.area_mm2, e.volume_mm3, e.plain_match))
       throw DbError("entry " + who + ": " + *bad);

@@ -31,7 +31,7 @@ namespace s3d {
 // EntryRecord, QuantizedPoint, kDescriptorDims, the descriptor definition or the canonical hashes
 // bumps it. Version 2 gave EntryRecord a plain_match byte (reserved, zero, in version 1); this build
 // also reads version-1 files, whose entries then have no plain-look-alike score. Version 3 gave it a
-// kind byte (file-hash entries, reserved and zero before); a database without file-hash entries is
+// kind byte (listed files by SHA-256, MD5 or SHA-1, reserved and zero before); a database without them is
 // still written as version 2, so that builds which read only version 2 keep reading it.
 constexpr uint32_t kSignatureFormatVersion = 3;
 constexpr uint32_t kShapeOnlyFormatVersion = 2;        // written when no entry is a file hash
@@ -84,8 +84,9 @@ struct EntryRecord {
   uint8_t severity;              // 1..10
   uint8_t plain_match;           // Signature::plain_match: 0 = not measured, else 1 + round(254 x score)
                                  // (version 2; zero in version 1)
-  uint8_t kind;                  // 0: a shape; 1: a file's SHA-256 alone (SignatureMeta::file_hash_only:
-                                 //   no points, zero hashes and sizes) -- version 3; zero before
+  uint8_t kind;                  // ListedHash: 0 a shape; 1, 2, 3 a file's SHA-256, MD5 or SHA-1 alone,
+                                 //   in sha256's first 32, 16 or 20 bytes (no points, zero hashes and
+                                 //   sizes) -- version 3; zero before
   uint8_t reserved0[4];          // zero
   uint8_t sha256[32];            // of the reference file's bytes
   uint64_t exact_hash;           // exact_geometry_hash of the reference

@@ -16,6 +16,13 @@ const char* category_name(Category c);          // "receiver", "frame", "fire-co
 bool parse_category(const std::string& s, Category* out);
 
 constexpr uint32_t kMaxSamplePoints = 4096;
+
+// A signature that lists a file by a digest of its bytes instead of describing a shape (screen3d sig
+// add-hashes, from hash lists such as sha256sum, md5sum and sha1sum write).
+enum class ListedHash : uint8_t { kNone = 0, kSha256 = 1, kMd5 = 2, kSha1 = 3 };
+// Bytes of each digest (0 for kNone), and its name in evidence and listings ("sha256", "md5", "sha1").
+size_t listed_hash_bytes(ListedHash h);
+const char* listed_hash_name(ListedHash h);
 constexpr float kQuantumMm = 0.25f;
 
 struct SignatureMeta {
@@ -29,10 +36,11 @@ struct SignatureMeta {
   std::string added_by;
   int64_t added_at = 0;      // unix seconds
   std::string tool_version;
-  // A listed file, not a shape: only `sha256` is known (screen3d sig add-hashes, from a hash list
-  // such as `sha256sum` writes). It matches byte-identical files of any type -- a STEP or a zip as
-  // well as an STL -- and nothing else; the signature has no points, sizes or descriptor.
-  bool file_hash_only = false;
+  // Not kNone: a listed file, not a shape. Only its digest is known, in `sha256`'s first
+  // listed_hash_bytes() bytes (the rest zero): all 32 for SHA-256, 16 for MD5, 20 for SHA-1. It
+  // matches byte-identical files of any type -- a STEP or a zip as well as an STL -- and nothing
+  // else; the signature has no points, sizes or descriptor.
+  ListedHash listed = ListedHash::kNone;
 };
 
 // A sample point in the reference's canonical frame (centroid at origin, principal axes), quantized:

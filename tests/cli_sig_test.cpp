@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -191,8 +192,8 @@ TEST_F(CliSig, AddHashesListsFilesOfAnyTypeByTheirSha256) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(r.out_lines(), (std::vector<std::string>{"s-000001\t" + hex_of(step), "s-000002\t" + hex_of(part),
                                                        "s-000003\t" + hex_of(other), "s-000004\t" + hex_of(bare)}));
-  EXPECT_NE(r.err.find("screen3d: " + list + ":7: not a SHA-256 (64 hexadecimal digits)\n"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("screen3d: " + list + ":8: the SHA-256 of an empty file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("screen3d: " + list + ":7: not a SHA-256, SHA-1 or MD5 (64, 40 or 32 hexadecimal digits)\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("screen3d: " + list + ":8: the digest of an empty file"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("screen3d: " + list + ":10: line longer than 65536 bytes: not added"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("1 listed file(s) already in the database"), std::string::npos) << r.err;
 
@@ -203,7 +204,7 @@ TEST_F(CliSig, AddHashesListsFilesOfAnyTypeByTheirSha256) {
   EXPECT_EQ(entries[2]["label"], other);
   EXPECT_EQ(entries[3]["label"], "sha256:" + hex_of(bare).substr(0, 16));
   for (const auto& e : entries) {
-    EXPECT_EQ(e["kind"], "file-hash");
+    EXPECT_EQ(e["kind"], "sha256");
     EXPECT_EQ(e["points"], 0);
     EXPECT_EQ(e["category"], "frame");
     EXPECT_EQ(e["severity"], 8);
@@ -216,6 +217,43 @@ TEST_F(CliSig, AddHashesListsFilesOfAnyTypeByTheirSha256) {
   EXPECT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_EQ(r2.out, "");
   EXPECT_NE(r2.err.find("1 listed file(s) already in the database"), std::string::npos) << r2.err;
+
+  // md5sum and sha1sum lists (and their BSD forms): those files are matched by MD5 or SHA-1, and
+  // every input is then hashed so too (the "md5" and "sha1" fields of a result line).
+  const std::string by_md5 = write("by-md5.step", "ISO-10303-21;\nlisted by MD5\n");
+  const std::string by_sha1 = write("by-sha1.step", "ISO-10303-21;\nlisted by SHA-1\n");
+  auto digest = [&](const char* tool, const std::string& path) {
+    const std::string out = (dir_ / "digest.txt").string();
+    EXPECT_EQ(std::system((std::string(tool) + " '" + path + "' > '" + out + "'").c_str()), 0);
+    std::ifstream in(out);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  const std::string md5_line = digest("md5sum", by_md5), sha1_line = digest("sha1sum --tag", by_sha1);
+  ASSERT_EQ(md5_line.size(), 32 + 2 + by_md5.size()) << md5_line;
+  const std::string other_lists = write("other.lst", md5_line + "\n" + sha1_line + "\n");
+  const auto r3 = run_cli({"sig", "add-hashes", "--db", db_, "--category", "other", other_lists});
+  EXPECT_EQ(r3.exit_code, 0) << r3.err;
+  EXPECT_EQ(r3.out_lines(), (std::vector<std::string>{"s-000005\t" + md5_line.substr(0, 32),
+                                                       "s-000006\t" + sha1_line.substr(sha1_line.size() - 40)}));
+  const auto e2 = list_json();
+  ASSERT_EQ(e2.size(), 6u);
+  EXPECT_EQ(e2[4]["kind"], "md5");
+  EXPECT_TRUE(e2[4]["sha256"].is_null());
+  EXPECT_EQ(e2[4]["md5"], md5_line.substr(0, 32));
+  EXPECT_EQ(e2[5]["kind"], "sha1");
+  const auto by_other = run_cli({"scan", "--db", db_, "--json", "--no-isolate", by_md5, by_sha1});
+  EXPECT_EQ(by_other.exit_code, 1) << by_other.err;
+  ASSERT_EQ(by_other.out_lines().size(), 2u);
+  const auto m0 = nlohmann::json::parse(by_other.out_lines()[0]), m1 = nlohmann::json::parse(by_other.out_lines()[1]);
+  EXPECT_EQ(m0["verdict"], "restricted");
+  EXPECT_EQ(m0["matches"][0]["method"], "md5");
+  EXPECT_EQ(m0["md5"], md5_line.substr(0, 32));
+  EXPECT_EQ(m0["notes"][0], "not screened by shape (unrecognised file format): matched as a listed file by its MD5");
+  EXPECT_EQ(m1["verdict"], "restricted");
+  EXPECT_EQ(m1["matches"][0]["method"], "sha1");
+  EXPECT_EQ(m1["sha1"], sha1_line.substr(sha1_line.size() - 40));
 
   const std::string unlisted = write("unlisted.step", "ISO-10303-21;\nnot listed\n");
   const auto scan = run_cli({"scan", "--db", db_, "--json", "--no-isolate", step, part, unlisted});

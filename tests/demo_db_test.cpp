@@ -122,7 +122,7 @@ TEST(ListedFiles, ARestrictedListedFileAmongShapeSignatures) {
   test::write_zip(zip, {{"inside/pipe.stl", test::read_bytes(example("pipe.stl"))}, {"readme.txt", {'h', 'i'}}});
   for (const std::string& path : {example("pipe.stl"), zip}) {
     Signature listed;
-    listed.meta.file_hash_only = true;
+    listed.meta.listed = ListedHash::kSha256;
     listed.meta.id = "s-09999" + std::to_string(sigs.size() % 10);
     listed.meta.label = "listed " + path.substr(path.rfind('/') + 1);
     listed.meta.category = Category::kFrame;
@@ -147,7 +147,7 @@ TEST(ListedFiles, ARestrictedListedFileAmongShapeSignatures) {
   for (const MatchEvidence& m : bracket.matches) {
     ASSERT_LT(m.signature_index, sigs.size());
     EXPECT_EQ(sigs[m.signature_index].meta.label, m.label);
-    EXPECT_FALSE(sigs[m.signature_index].meta.file_hash_only);
+    EXPECT_EQ(sigs[m.signature_index].meta.listed, ListedHash::kNone);
   }
 
   std::vector<ScanResult> out;

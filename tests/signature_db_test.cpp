@@ -374,7 +374,7 @@ TEST(SignatureDb, EditingAssignsIdsOnceAndRejectsDuplicates) {
 // in an older version, an unknown kind, and a file-hash entry with shape data or without a hash.
 Signature listed_file(int k) {
   Signature s;
-  s.meta.file_hash_only = true;
+  s.meta.listed = ListedHash::kSha256;
   s.meta.label = "listed-" + std::to_string(k);
   s.meta.category = Category::kFrame;
   for (size_t i = 0; i < 32; ++i) s.meta.sha256[i] = static_cast<uint8_t>(200 + k + i);
@@ -394,9 +394,9 @@ TEST(SignatureDb, FileHashEntriesAreVersionThreeAndCarryNothingButTheHash) {
   EXPECT_EQ(h->version, 3u);
   const SignatureDb db = SignatureDb::from_bytes(b);
   ASSERT_EQ(db.size(), 2u);
-  EXPECT_FALSE(db.get(0).meta.file_hash_only);
+  EXPECT_EQ(db.get(0).meta.listed, ListedHash::kNone);
   Signature back = db.get(1);
-  EXPECT_TRUE(back.meta.file_hash_only);
+  EXPECT_EQ(back.meta.listed, ListedHash::kSha256);
   expect_same(back, [] { Signature s = listed_file(2); s.meta.id = "s-000002"; return s; }());
   EXPECT_EQ(db.record(1).kind, 1);
   EXPECT_EQ(db.points(1).size(), 0u);
@@ -412,11 +412,30 @@ TEST(SignatureDb, FileHashEntriesAreVersionThreeAndCarryNothingButTheHash) {
   };
   EXPECT_EQ(patched([](auto& x) { reinterpret_cast<DbHeader*>(x.data())->version = 2; }),
             "entry s-000002: reserved bytes are not zero");
-  EXPECT_EQ(patched([&](auto& x) { entry(x, 1)->kind = 2; }), "entry s-000002: invalid kind 2");
+  EXPECT_EQ(patched([&](auto& x) { entry(x, 1)->kind = 4; }), "entry s-000002: invalid kind 4");
+  // Read as an MD5 (16 bytes), the SHA-256's other 16 are bytes after the digest.
+  EXPECT_EQ(patched([&](auto& x) { entry(x, 1)->kind = 2; }), "entry s-000002: file-hash entry with bytes after its digest");
   EXPECT_EQ(patched([&](auto& x) { entry(x, 0)->kind = 1; }), "entry s-000001: file-hash entry with shape data");
   EXPECT_EQ(patched([&](auto& x) { entry(x, 1)->diag_mm = 3; }), "entry s-000002: file-hash entry with shape data");
   EXPECT_EQ(patched([&](auto& x) { std::fill(std::begin(entry(x, 1)->sha256), std::end(entry(x, 1)->sha256), 0); }),
-            "entry s-000002: file-hash entry without a SHA-256");
+            "entry s-000002: file-hash entry without a digest");
+
+  // Files listed by MD5 and SHA-1: the digest's bytes, zeros after them.
+  Signature md5 = listed_file(5), sha1 = listed_file(6);
+  md5.meta.listed = ListedHash::kMd5;
+  std::fill(md5.meta.sha256.begin() + 16, md5.meta.sha256.end(), 0);
+  sha1.meta.listed = ListedHash::kSha1;
+  std::fill(sha1.meta.sha256.begin() + 20, sha1.meta.sha256.end(), 0);
+  DbContents d = c;
+  add_signature(d, md5);
+  add_signature(d, sha1);
+  const SignatureDb three = SignatureDb::from_bytes(serialize_database(d));
+  EXPECT_EQ(three.get(2).meta.listed, ListedHash::kMd5);
+  EXPECT_EQ(three.get(2).meta.sha256, md5.meta.sha256);
+  EXPECT_EQ(three.get(3).meta.listed, ListedHash::kSha1);
+  Signature long_md5 = listed_file(7);  // 32 bytes under an MD5 kind
+  long_md5.meta.listed = ListedHash::kMd5;
+  EXPECT_THROW(add_signature(d, long_md5), DbError);
 
   // The writer refuses the same.
   Signature with_points = listed_file(3);

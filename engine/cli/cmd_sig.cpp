@@ -9,8 +9,8 @@
 // added and the exit status is 2. Results (new or removed ids, listings) go to stdout only after the
 // database was written; diagnostics are one stderr line each. `sig add` also warns, without
 // refusing, when a reference resembles an existing entry or is matched by a plain box, rod or pipe
-// of its own size (engine/reference_checks.h). `sig add-hashes` adds listed files by their SHA-256
-// alone (SignatureMeta::file_hash_only), from hash lists such as `sha256sum` writes: for operators
+// of its own size (engine/reference_checks.h). `sig add-hashes` adds listed files by a digest alone
+// (SHA-256, SHA-1 or MD5: SignatureMeta::listed), from hash lists such as sha256sum writes: for operators
 // given a list of known files rather than the files, and for files of any type (CAD sources,
 // archives) that shape matching cannot read.
 #include <time.h>
@@ -232,45 +232,82 @@ int run_add(const SigOptions& o) {
   return any_error ? kExitError : kExitOk;
 }
 
-// One line of a hash list: "HEX  NAME" or "HEX *NAME" (sha256sum), "SHA256 (NAME) = HEX" (BSD and
-// `sha256sum --tag`), or HEX alone. Blank lines and '#' comments give false with no reason.
-bool parse_hash_line(std::string_view line, std::array<uint8_t, 32>& sha, std::string& name, std::string& why) {
+std::string hex_lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r)
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  return r;
+}
+
+// Hex digits to bytes; false when `s` is not exactly 2 x out.size() of them.
+bool parse_hex(std::string_view s, std::span<uint8_t> out) {
+  if (s.size() != 2 * out.size()) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
+// One line of a hash list: "HEX  NAME" or "HEX *NAME" (sha256sum, sha1sum, md5sum), "SHA256 (NAME) =
+// HEX", "SHA1 (...)", "MD5 (...)" (BSD tools and `--tag`), or HEX alone. The digest is told by its
+// length: 64 hex digits SHA-256, 40 SHA-1, 32 MD5. Blank lines and '#' comments give false with no
+// reason.
+bool parse_hash_line(std::string_view line, ListedHash& kind, std::array<uint8_t, 32>& digest, std::string& name,
+                     std::string& why) {
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
   while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
   if (line.empty() || line.front() == '#') return false;
   name.clear();
-  std::string hex;
-  if (line.rfind("SHA256 (", 0) == 0) {
+  std::string_view hex;
+  ListedHash tagged = ListedHash::kNone;
+  for (const auto& [tag, k] : {std::pair<std::string_view, ListedHash>{"SHA256 (", ListedHash::kSha256},
+                               {"SHA1 (", ListedHash::kSha1}, {"MD5 (", ListedHash::kMd5}})
+    if (line.substr(0, tag.size()) == tag) tagged = k;
+  if (tagged != ListedHash::kNone) {
+    const size_t open = line.find('(');
     const size_t close = line.rfind(") = ");
-    if (close == std::string_view::npos || close < 8) {
-      why = "expected \"SHA256 (NAME) = HEX\"";
+    if (close == std::string_view::npos || close < open) {
+      why = "expected \"SHA256 (NAME) = HEX\", \"SHA1 (...)\" or \"MD5 (...)\"";
       return false;
     }
-    name = std::string(line.substr(8, close - 8));
-    hex = std::string(line.substr(close + 4));
+    name = std::string(line.substr(open + 1, close - open - 1));
+    hex = line.substr(close + 4);
   } else {
     const size_t sp = line.find_first_of(" \t");
-    hex = std::string(line.substr(0, sp));
+    hex = line.substr(0, sp);
     if (sp != std::string_view::npos) {
       std::string_view rest = line.substr(sp);
       while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
-      if (!rest.empty() && rest.front() == '*') rest.remove_prefix(1);  // sha256sum's binary-mode mark
+      if (!rest.empty() && rest.front() == '*') rest.remove_prefix(1);  // the binary-mode mark
       name = std::string(rest);
     }
   }
-  if (!parse_sha256_hex(hex, sha)) {
-    why = "not a SHA-256 (64 hexadecimal digits)";
+  kind = hex.size() == 64 ? ListedHash::kSha256 : hex.size() == 40 ? ListedHash::kSha1 : hex.size() == 32 ? ListedHash::kMd5
+                                                                                                      : ListedHash::kNone;
+  digest = {};
+  if (kind == ListedHash::kNone || (tagged != ListedHash::kNone && tagged != kind) ||
+      !parse_hex(hex, std::span<uint8_t>(digest.data(), listed_hash_bytes(kind)))) {
+    why = "not a SHA-256, SHA-1 or MD5 (64, 40 or 32 hexadecimal digits)";
     return false;
   }
-  // The empty file's hash would make every empty file restricted: a list made by hashing a folder
-  // holds it whenever the folder holds an empty file.
-  static const std::array<uint8_t, 32> kEmpty = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
-                                                 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
-                                                 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
-  if (sha == kEmpty) {
-    why = "the SHA-256 of an empty file (every empty file would match it): not added";
-    return false;
-  }
+  // The empty file's digests would make every empty file restricted: a list made by hashing a
+  // folder holds one whenever the folder holds an empty file.
+  static const std::string_view kEmpty[] = {"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                                            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                                            "d41d8cd98f00b204e9800998ecf8427e"};
+  for (std::string_view e : kEmpty)
+    if (hex.size() == e.size() && hex_lower(hex) == e) {
+      why = "the digest of an empty file (every empty file would match it): not added";
+      return false;
+    }
   return true;
 }
 
@@ -320,9 +357,10 @@ int run_add_hashes(const SigOptions& o) {
         continue;
       }
       if (in.gcount() == 0 && !in) break;
-      std::array<uint8_t, 32> sha{};
+      std::array<uint8_t, 32> digest{};
+      ListedHash kind = ListedHash::kNone;
       std::string name, why;
-      if (!parse_hash_line(std::string_view(buf.data()), sha, name, why)) {
+      if (!parse_hash_line(std::string_view(buf.data()), kind, digest, name, why)) {
         if (!why.empty()) {
           diagnose(where, why);
           any_error = true;
@@ -331,9 +369,11 @@ int run_add_hashes(const SigOptions& o) {
         continue;
       }
       Signature s;
-      s.meta.file_hash_only = true;
-      s.meta.sha256 = sha;
-      s.meta.label = !o.label.empty() ? o.label : !name.empty() ? name : "sha256:" + hex(sha.data(), 8);
+      s.meta.listed = kind;
+      s.meta.sha256 = digest;
+      s.meta.label = !o.label.empty() ? o.label
+                     : !name.empty()  ? name
+                                      : std::string(listed_hash_name(kind)) + ":" + hex(digest.data(), 8);
       s.meta.category = category;
       s.meta.severity = static_cast<uint8_t>(o.severity);
       s.meta.added_by = o.added_by;
@@ -346,7 +386,7 @@ int run_add_hashes(const SigOptions& o) {
   }
   std::vector<std::string> hexes;
   hexes.reserve(sigs.size());
-  for (const Signature& s : sigs) hexes.push_back(hex(s.meta.sha256.data(), 32));
+  for (const Signature& s : sigs) hexes.push_back(hex(s.meta.sha256.data(), listed_hash_bytes(s.meta.listed)));
   const std::vector<AddOutcome> results = add_signatures(db, std::move(sigs));
   std::string added;  // stdout, once the database is written
   uint64_t present = 0;
@@ -381,7 +421,10 @@ int run_list(const SigOptions& o) {
     std::string out;
     for (size_t i = 0; i < db.size(); ++i) {
       const EntryRecord& r = db.record(i);
-      const std::string sha = hex(r.sha256, sizeof r.sha256);
+      // A listed file known by MD5 or SHA-1 holds that digest in the first 16 or 20 bytes.
+      const auto kind = static_cast<ListedHash>(r.kind);
+      const bool by_sha256 = kind == ListedHash::kNone || kind == ListedHash::kSha256;
+      const std::string sha = hex(r.sha256, by_sha256 ? sizeof r.sha256 : listed_hash_bytes(kind));
       const std::string when = iso8601_utc(r.added_at);
       const std::string category = category_name(db.category(i));
       if (o.json) {
@@ -390,12 +433,14 @@ int run_list(const SigOptions& o) {
         j["label"] = std::string(db.label(i));
         j["category"] = category;
         j["severity"] = r.severity;
-        j["sha256"] = sha;
+        j["sha256"] = by_sha256 ? nlohmann::ordered_json(sha) : nlohmann::ordered_json(nullptr);
+        if (!by_sha256) j[listed_hash_name(kind)] = sha;
         j["added_at"] = when;
         j["added_by"] = std::string(db.added_by(i));
         j["tool_version"] = std::string(db.tool_version(i));
         j["points"] = r.point_count;
-        j["kind"] = r.kind == 1 ? "file-hash" : "shape";  // file-hash: matches byte-identical files only
+        // "shape", or the digest a listed file is known by ("sha256", "md5", "sha1": byte-identical files only)
+        j["kind"] = listed_hash_name(kind);
         j["exact_hash"] = hex64(r.exact_hash);
         j["pose_hash"] = hex64(r.pose_hash);
         // The best plain look-alike's score, measured by `sig add` (null: added with --no-checks).
@@ -479,12 +524,13 @@ void register_sig(CLI::App& app, Context& ctx) {
   auto hashes = std::make_shared<SigOptions>();
   hashes->added_by = default_added_by();
   CLI::App* h = sig->add_subcommand(
-      "add-hashes", "Add listed files by their SHA-256 alone (creates the database if missing): each matches "
-                    "byte-identical files of any type. Reads lists as sha256sum writes them (HEX  NAME), BSD "
-                    "lines (SHA256 (NAME) = HEX) or one HEX per line; prints the new id and the hash per line.");
+      "add-hashes", "Add listed files by a digest alone, SHA-256, SHA-1 or MD5 (creates the database if "
+                    "missing): each matches byte-identical files of any type. Reads lists as sha256sum, sha1sum "
+                    "and md5sum write them (HEX  NAME), BSD lines (SHA256 (NAME) = HEX, SHA1 (...), MD5 (...)) "
+                    "or one HEX per line; prints the new id and the digest per line.");
   add_db_option(h, *hashes);
   h->add_option("--label", hashes->label, "Label of every entry (default: the file name in the list, else "
-                                          "sha256:<first 16 hex digits>)");
+                                          "sha256:, sha1: or md5: and the first 16 hex digits)");
   h->add_option("--category", hashes->category, "receiver, frame, fire-control or other")->required();
   h->add_option("--severity", hashes->severity, "1 (low) .. 10 (high)")->capture_default_str();
   h->add_option("--added-by", hashes->added_by, "Who added them (default: $USER)");
