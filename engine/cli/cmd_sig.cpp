@@ -90,21 +90,31 @@ std::string hex64(uint64_t v) {
   return buf;
 }
 
-bool parse_sha256_hex(const std::string& s, std::array<uint8_t, 32>& out) {
-  if (s.size() != 64) return false;
+std::string hex_lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r)
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  return r;
+}
+
+// Hex digits to bytes; false when `s` is not exactly 2 x out.size() of them.
+bool parse_hex(std::string_view s, std::span<uint8_t> out) {
+  if (s.size() != 2 * out.size()) return false;
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  for (size_t i = 0; i < 32; ++i) {
+  for (size_t i = 0; i < out.size(); ++i) {
     const int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
     out[i] = static_cast<uint8_t>(hi * 16 + lo);
   }
   return true;
 }
+
+bool parse_sha256_hex(const std::string& s, std::array<uint8_t, 32>& out) { return parse_hex(s, out); }
 
 // Labels in a database may be hostile: never let control characters reach a terminal.
 std::string printable(std::string_view s) {
@@ -154,26 +164,47 @@ bool signature_for_file(const std::string& path, const SigOptions& o, Category c
   return false;
 }
 
-int run_add(const SigOptions& o) {
-  if (!have_db(o, "sig add")) return kExitError;
-  Category category{};
+// What `sig add` and `sig add-hashes` check first: a database, the category and severity; then the
+// database's contents (empty when the file does not exist yet). False after a diagnostic.
+bool begin_adding(const SigOptions& o, const char* command, Category& category, DbContents& db) {
+  if (!have_db(o, command)) return false;
   if (!parse_category(o.category, &category)) {
-    diagnose("sig add", "unknown category '" + o.category + "' (expected receiver, frame, fire-control or other)");
-    return kExitError;
+    diagnose(command, "unknown category '" + o.category + "' (expected receiver, frame, fire-control or other)");
+    return false;
   }
   if (o.severity < 1 || o.severity > 10) {
-    diagnose("sig add", "severity " + std::to_string(o.severity) + " out of range (expected 1..10)");
-    return kExitError;
+    diagnose(command, "severity " + std::to_string(o.severity) + " out of range (expected 1..10)");
+    return false;
   }
-  if (o.label.empty()) {
-    diagnose("sig add", "empty --label");
-    return kExitError;
-  }
-  DbContents db;
   try {
     db = load_contents_or_empty(o.db);
   } catch (const DbError& e) {
     diagnose(o.db, e.what());
+    return false;
+  }
+  return true;
+}
+
+// Writes the edited database when something was added, then prints what was; the exit status.
+int finish_adding(const SigOptions& o, const DbContents& db, const std::string& added, bool any_error) {
+  if (!added.empty()) {
+    try {
+      write_database(o.db, db);
+    } catch (const DbError& e) {
+      diagnose(o.db, e.what());
+      return kExitError;
+    }
+    write_out(added);
+  }
+  return any_error ? kExitError : kExitOk;
+}
+
+int run_add(const SigOptions& o) {
+  Category category{};
+  DbContents db;
+  if (!begin_adding(o, "sig add", category, db)) return kExitError;
+  if (o.label.empty()) {
+    diagnose("sig add", "empty --label");
     return kExitError;
   }
 
@@ -220,40 +251,7 @@ int run_add(const SigOptions& o) {
       any_error = true;
     }
   }
-  if (!added.empty()) {
-    try {
-      write_database(o.db, db);
-    } catch (const DbError& e) {
-      diagnose(o.db, e.what());
-      return kExitError;
-    }
-    write_out(added);
-  }
-  return any_error ? kExitError : kExitOk;
-}
-
-std::string hex_lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r)
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-  return r;
-}
-
-// Hex digits to bytes; false when `s` is not exactly 2 x out.size() of them.
-bool parse_hex(std::string_view s, std::span<uint8_t> out) {
-  if (s.size() != 2 * out.size()) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<uint8_t>(hi * 16 + lo);
-  }
-  return true;
+  return finish_adding(o, db, added, any_error);
 }
 
 // One line of a hash list: "HEX  NAME" or "HEX *NAME" (sha256sum, sha1sum, md5sum), "SHA256 (NAME) =
@@ -312,23 +310,9 @@ bool parse_hash_line(std::string_view line, ListedHash& kind, std::array<uint8_t
 }
 
 int run_add_hashes(const SigOptions& o) {
-  if (!have_db(o, "sig add-hashes")) return kExitError;
   Category category{};
-  if (!parse_category(o.category, &category)) {
-    diagnose("sig add-hashes", "unknown category '" + o.category + "' (expected receiver, frame, fire-control or other)");
-    return kExitError;
-  }
-  if (o.severity < 1 || o.severity > 10) {
-    diagnose("sig add-hashes", "severity " + std::to_string(o.severity) + " out of range (expected 1..10)");
-    return kExitError;
-  }
   DbContents db;
-  try {
-    db = load_contents_or_empty(o.db);
-  } catch (const DbError& e) {
-    diagnose(o.db, e.what());
-    return kExitError;
-  }
+  if (!begin_adding(o, "sig add-hashes", category, db)) return kExitError;
   bool any_error = false;
   std::vector<Signature> sigs;
   std::vector<std::string> origin;  // "LIST:LINE" of each
@@ -402,16 +386,7 @@ int run_add_hashes(const SigOptions& o) {
   }
   if (present > 0)
     diagnose("sig add-hashes", std::to_string(present) + " listed file(s) already in the database (left as they are)");
-  if (!added.empty()) {
-    try {
-      write_database(o.db, db);
-    } catch (const DbError& e) {
-      diagnose(o.db, e.what());
-      return kExitError;
-    }
-    write_out(added);
-  }
-  return any_error ? kExitError : kExitOk;
+  return finish_adding(o, db, added, any_error);
 }
 
 int run_list(const SigOptions& o) {
