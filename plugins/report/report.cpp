@@ -27,6 +27,8 @@ Row row_of(const json& r) {
   row.score = text_of(r, "score");
   row.format = text_of(r, "format");
   row.sha256 = text_of(r, "sha256");
+  row.md5 = text_of(r, "md5");
+  row.sha1 = text_of(r, "sha1");
   row.error = text_of(r, "error");
   if (r.contains("matches") && r["matches"].is_array() && !r["matches"].empty()) {
     const json& m = r["matches"][0];
@@ -36,6 +38,7 @@ Row row_of(const json& r) {
     row.coverage = text_of(m, "coverage");
     row.scale = text_of(m, "scale");
     row.mirrored = text_of(m, "mirrored");
+    row.method = text_of(m, "method");
   }
   if (r.contains("image_file") && r["image_file"].is_object()) {
     const json& f = r["image_file"];

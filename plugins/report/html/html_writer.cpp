@@ -107,6 +107,8 @@ void write_html(const ReportData& data, std::ostream& out) {
     const Row w = row_of(*r);
     out << "<h3 class=\"" << esc(w.verdict) << "\">" << esc(w.verdict) << ": " << esc(w.path) << "</h3>\n";
     std::vector<std::vector<std::string>> ev = {{"score", w.score}, {"format", w.format}, {"sha256", w.sha256}};
+    if (!w.md5.empty()) ev.push_back({"md5", w.md5});
+    if (!w.sha1.empty()) ev.push_back({"sha1", w.sha1});
     if (!w.image_inode.empty() || !w.image_file_system.empty())
       ev.push_back({"in the image", "partition " + w.image_partition + ", " + w.image_file_system + ", inode " + w.image_inode +
                                         (w.image_deleted == "true" ? ", deleted" : "") + (w.image_carved == "true" ? ", carved" : "")});
