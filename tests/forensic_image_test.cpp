@@ -583,7 +583,7 @@ TEST(ImageCli, ManyFilesComeOutInWalkOrder) {
 }
 
 // A file listed by its hash (sig add-hashes) is found in an image whatever it is: the fixture's text
-// file, otherwise counted as not 3D, becomes a restricted result.
+// file, otherwise counted as not 3D, becomes a restricted result. --progress prints while walking.
 TEST(ImageCli, AListedFileIsFoundWhateverItHolds) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
   const Fixture f = make_fixture();
@@ -594,8 +594,11 @@ TEST(ImageCli, AListedFileIsFoundWhateverItHolds) {
   std::ofstream(list) << sha256_hex(std::vector<uint8_t>(notes.begin(), notes.end())) << "  readme.txt\n";
   const auto add = test::run_cli({"sig", "add-hashes", "--db", db, "--category", "other", list});
   ASSERT_EQ(add.exit_code, 0) << add.err;
-  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", f.image});
+  // (With --progress: lines on stderr while the image is walked.)
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--progress", "0.000001", f.image});
   EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("screen3d: " + f.image + ": walking: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" files offered; "), std::string::npos) << r.err;
   const auto lines = json_lines(r);
   ASSERT_EQ(lines.size(), 5u) << r.out;
   int listed = 0;

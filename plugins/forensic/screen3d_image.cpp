@@ -71,6 +71,7 @@ struct Options {
   bool in_process = false;
   double image_timeout = 0;  // seconds a worker may take for one image; 0: no limit
   double stall_timeout = 0;  // seconds a worker may go without progress; 0: no limit
+  double progress = 0;       // seconds between progress lines on stderr; 0: none
   uint64_t worker_memory = cli::default_worker_memory_mib();  // each worker's data cap, MiB (0: none)
   std::vector<std::string> images;
   ScanSettings settings;
@@ -187,10 +188,13 @@ class ImageScanner {
     image_ = image;
     tally_ = {};
     offered_ = 0;
-    if (worker_) {
-      wo.enter = [this](const std::string& part) { return enter_part(part); };
-      wo.progress = [this] { heartbeat(); };
-    }
+    if (worker_) wo.enter = [this](const std::string& part) { return enter_part(part); };
+    if (worker_ || o_.progress > 0)
+      wo.progress = [this] {
+        if (worker_) heartbeat();
+        report_progress();
+      };
+    walk_started_ = last_progress_ = std::chrono::steady_clock::now();
     std::string err;
     try {
       err = walk_disk_image(image, wo, [&](const ImageFile& f) { take(f); }, &sum);
@@ -440,7 +444,27 @@ class ImageScanner {
     record("alive", {});
   }
 
+  // --progress: a line on stderr every o_.progress seconds while the walk goes on (the walk's thread
+  // only: it is the one that reports results, so the counts are its own).
+  void report_progress() {
+    if (!(o_.progress > 0)) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last_progress_).count() < o_.progress) return;
+    last_progress_ = now;
+    const Tally& t = tally_;
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "walking: %llu files offered; %llu screened: %llu restricted, %llu review, %llu errors; %llu not 3D "
+                  "(%.0f s)",
+                  static_cast<unsigned long long>(offered_), static_cast<unsigned long long>(t.screened),
+                  static_cast<unsigned long long>(t.restricted), static_cast<unsigned long long>(t.review),
+                  static_cast<unsigned long long>(t.errors), static_cast<unsigned long long>(t.not_3d),
+                  std::chrono::duration<double>(now - walk_started_).count());
+    diagnose(image_, line);
+  }
+
   void take(const ImageFile& f) {
+    report_progress();
     if (worker_) {
       worker_fault_point(image_);  // the tests' stand-in for libtsk dying in the walk...
       worker_fault_point(image_ + "!/" + f.path + "#walk");  // ...and dying at one file of it
@@ -644,6 +668,7 @@ class ImageScanner {
   nlohmann::ordered_json image_walk_;  // the last "image" record
   std::string image_error_;
   int workers_ = 0;
+  std::chrono::steady_clock::time_point walk_started_, last_progress_;  // --progress
   mutable std::mutex record_mu_;  // records_ and last_beat_: heartbeats come from the screening tasks too
   mutable std::chrono::steady_clock::time_point last_beat_ = std::chrono::steady_clock::now();
   bool worker_ = false;  // a worker process: the test fault hook (worker.h) is armed
@@ -858,6 +883,9 @@ int main(int argc, char** argv) {
                  "second of walking or screening) before it is stopped; the file or the part of the walk it was in is "
                  "reported and the walk goes on (default: no limit; set it above the time the largest file "
                  "takes to read and screen)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--progress", o.progress, "Print a progress line to stderr every SECONDS while an image is "
+                                          "walked: files offered, and the counts so far (default: none)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--worker-memory", o.worker_memory, "Each worker process's data memory cap in MiB; a file that "
                                                     "needs more is an error result (default: three quarters of the "
