@@ -116,7 +116,8 @@ S3D_API double s3d_result_match_score(const s3d_result* result, size_t i);
 S3D_API double s3d_result_match_coverage(const s3d_result* result, size_t i);
 S3D_API double s3d_result_match_scale(const s3d_result* result, size_t i);
 S3D_API int s3d_result_match_mirrored(const s3d_result* result, size_t i);
-/* How match i was found: "sha256", "geometry-hash", "pose-hash" (exact copies) or "shape". */
+/* How match i was found: "sha256", "geometry-hash", "pose-hash" (exact copies), "shape", or for a
+ * file listed by its digest (screen3d sig add-hashes) "sha256", "md5" or "sha1". */
 S3D_API const char* s3d_result_match_method(const s3d_result* result, size_t i);
 /* 1 when match i reached the restricted threshold but counts as review because a plain box, rod or
  * pipe of the reference's size scores nearly as high against it (the reference is not distinctive;
