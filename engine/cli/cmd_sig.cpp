@@ -185,16 +185,17 @@ bool begin_adding(const SigOptions& o, const char* command, Category& category, 
   return true;
 }
 
-// Writes the edited database when something was added, then prints what was; the exit status.
-int finish_adding(const SigOptions& o, const DbContents& db, const std::string& added, bool any_error) {
-  if (!added.empty()) {
+// Writes the edited database when something changed (`done`: the lines saying what, non-empty),
+// then prints them; the exit status.
+int finish_edit(const SigOptions& o, const DbContents& db, const std::string& done, bool any_error) {
+  if (!done.empty()) {
     try {
       write_database(o.db, db);
     } catch (const DbError& e) {
       diagnose(o.db, e.what());
       return kExitError;
     }
-    write_out(added);
+    write_out(done);
   }
   return any_error ? kExitError : kExitOk;
 }
@@ -251,7 +252,7 @@ int run_add(const SigOptions& o) {
       any_error = true;
     }
   }
-  return finish_adding(o, db, added, any_error);
+  return finish_edit(o, db, added, any_error);
 }
 
 // One line of a hash list: "HEX  NAME" or "HEX *NAME" (sha256sum, sha1sum, md5sum), "SHA256 (NAME) =
@@ -386,7 +387,7 @@ int run_add_hashes(const SigOptions& o) {
   }
   if (present > 0)
     diagnose("sig add-hashes", std::to_string(present) + " listed file(s) already in the database (left as they are)");
-  return finish_adding(o, db, added, any_error);
+  return finish_edit(o, db, added, any_error);
 }
 
 int run_list(const SigOptions& o) {
@@ -459,16 +460,7 @@ int run_remove(const SigOptions& o) {
       any_error = true;
     }
   }
-  if (!removed.empty()) {
-    try {
-      write_database(o.db, db);
-    } catch (const DbError& e) {
-      diagnose(o.db, e.what());
-      return kExitError;
-    }
-    write_out(removed);
-  }
-  return any_error ? kExitError : kExitOk;
+  return finish_edit(o, db, removed, any_error);
 }
 
 void add_db_option(CLI::App* sub, SigOptions& o) {
