@@ -59,6 +59,7 @@ class Matcher {
   // "sha1"; nothing otherwise, or with use_hashes off.
   std::optional<MatchEvidence> known_file(std::string_view digest_hex) const;
   bool has_known_files() const { return !known_files_.empty(); }
+  size_t known_file_count() const { return known_files_.size(); }
   // Whether some listed file is known by MD5 or SHA-1 only: inputs must then be hashed so too.
   bool wants_md5_sha1() const { return wants_md5_sha1_; }
   // Unit factors (25.4, 1/25.4, 1000, 1/1000) by which a file whose bounding box has diagonal

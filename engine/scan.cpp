@@ -39,6 +39,7 @@ std::unique_ptr<Engine> Engine::from_database(const std::string& db_path, ScanSe
 }
 
 size_t Engine::signature_count() const { return matcher_->size(); }
+size_t Engine::listed_file_count() const { return matcher_->known_file_count(); }
 
 namespace {
 using Clock = std::chrono::steady_clock;

@@ -122,6 +122,7 @@ class Engine {
 
   const ScanSettings& settings() const { return settings_; }
   size_t signature_count() const;
+  size_t listed_file_count() const;  // of them, files listed by a digest (sig add-hashes)
 
  private:
   ScanSettings settings_;

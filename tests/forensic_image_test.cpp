@@ -595,8 +595,15 @@ TEST(ImageCli, AListedFileIsFoundWhateverItHolds) {
   const auto add = test::run_cli({"sig", "add-hashes", "--db", db, "--category", "other", list});
   ASSERT_EQ(add.exit_code, 0) << add.err;
   // (With --progress: lines on stderr while the image is walked.)
-  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--progress", "0.000001", f.image});
+  const std::string report = test::temp_path("listed-report.json");
+  std::filesystem::remove(report);
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH,
+                                   {"--db", db, "--json", "--progress", "0.000001", "--report", report, f.image});
   EXPECT_EQ(r.exit_code, 1) << r.err;
+  std::ifstream rin(report);
+  const nlohmann::json rep = nlohmann::json::parse(rin);
+  EXPECT_EQ(rep["database"]["signatures"], 2);  // the part's shape and the listed file
+  EXPECT_EQ(rep["database"]["listed_files"], 1);
   EXPECT_NE(r.err.find("screen3d: " + f.image + ": walking: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(" files offered; "), std::string::npos) << r.err;
   const auto lines = json_lines(r);

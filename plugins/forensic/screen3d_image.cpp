@@ -246,7 +246,10 @@ class ImageScanner {
     r["version"] = version_line();
     r["started"] = started;
     r["finished"] = utc_now();
-    r["database"] = {{"path", db}, {"sha256", file_sha256(db)}, {"signatures", engine_.signature_count()}};
+    r["database"] = {{"path", db},
+                     {"sha256", file_sha256(db)},
+                     {"signatures", engine_.signature_count()},
+                     {"listed_files", engine_.listed_file_count()}};  // of them, files known by a digest
     const MatchSettings& m = engine_.settings().match;
     r["settings"] = {{"restricted_threshold", m.restricted_threshold}, {"review_threshold", m.review_threshold},
                      {"min_scale", m.min_scale}, {"max_scale", m.max_scale},
