@@ -43,7 +43,6 @@ void write_file(const std::string& path, const std::string& text) {
 
 std::string file_hash(const std::string& path) { return sha256_hex(test::read_bytes(path)); }
 
-
 // The regular files of a folder whose names end with `suffix`.
 std::vector<std::string> files_ending(const std::string& dir, const std::string& suffix) {
   std::vector<std::string> out;
@@ -59,6 +58,16 @@ std::vector<std::string> files_ending(const std::string& dir, const std::string&
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in);
+}
+
+// The one job the gate quarantined in `dir`: its bytes must be the job's (`before`, their SHA-256);
+// its JSON record, or null when there is not exactly one.
+nlohmann::json only_quarantined(const std::string& dir, const std::string& before) {
+  const auto moved = files_ending(dir + "/screen3d-quarantine", ".quarantined");
+  EXPECT_EQ(moved.size(), 1u);
+  if (moved.size() != 1) return nullptr;
+  EXPECT_EQ(file_hash(moved[0]), before);
+  return read_json(moved[0] + ".json");
 }
 
 std::string shell_quote(const std::string& s) {
@@ -159,10 +168,8 @@ TEST_F(GateCli, AFileThatCrashesTheScreeningIsHandledByOnError) {
   EXPECT_EQ(block.exit_code, 2);
   EXPECT_NE(block.err.find("screen3d: blocked: "), std::string::npos) << block.err;
   EXPECT_FALSE(fs::exists(g));
-  const auto moved = files_ending(dir + "/screen3d-quarantine", ".quarantined");
-  ASSERT_EQ(moved.size(), 1u);
-  EXPECT_EQ(file_hash(moved[0]), before);
-  const auto j = read_json(moved[0] + ".json");
+  const auto j = only_quarantined(dir, before);
+  ASSERT_FALSE(j.is_null());
   EXPECT_EQ(j["verdict"], "error");
   EXPECT_EQ(j["gate"]["reason"], "error");
   EXPECT_NE(j["error"].get<std::string>().find("stopped abnormally"), std::string::npos) << j.dump();
@@ -294,10 +301,8 @@ TEST_F(GateCli, RealPrusaSlicerGcodeAndPostProcessHook) {
   EXPECT_TRUE(r.out.empty());
   EXPECT_NE(r.err.find("blocked: " + out + " matches restricted part demo-gear-hub"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
-  const auto moved = files_ending(dir + "/screen3d-quarantine", ".quarantined");
-  ASSERT_EQ(moved.size(), 1u);
-  EXPECT_EQ(file_hash(moved[0]), before);
-  const auto j = read_json(moved[0] + ".json");
+  const auto j = only_quarantined(dir, before);
+  ASSERT_FALSE(j.is_null());
   EXPECT_EQ(j["verdict"], "restricted");
   EXPECT_EQ(j["format"], "gcode");
   EXPECT_EQ(j["sha256"], before);

@@ -33,6 +33,7 @@
 #include "engine/cli/command.h"
 #include "engine/input.h"
 #include "engine/reference_checks.h"
+#include "engine/sha256.h"
 #include "engine/version.h"
 #include "geometry/canonical_hash.h"
 #include "signatures/build_signature.h"
@@ -71,17 +72,6 @@ std::string iso8601_utc(int64_t unix_seconds) {
       std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
     return std::to_string(unix_seconds);  // outside what the C library can render
   return buf;
-}
-
-std::string hex(const uint8_t* p, size_t n) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string s;
-  s.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(kDigits[p[i] >> 4]);
-    s.push_back(kDigits[p[i] & 15]);
-  }
-  return s;
 }
 
 std::string hex64(uint64_t v) {
@@ -358,7 +348,7 @@ int run_add_hashes(const SigOptions& o) {
       s.meta.sha256 = digest;
       s.meta.label = !o.label.empty() ? o.label
                      : !name.empty()  ? name
-                                      : std::string(listed_hash_name(kind)) + ":" + hex(digest.data(), 8);
+                                      : std::string(listed_hash_name(kind)) + ":" + to_hex(std::span<const uint8_t>(digest.data(), 8));
       s.meta.category = category;
       s.meta.severity = static_cast<uint8_t>(o.severity);
       s.meta.added_by = o.added_by;
@@ -371,7 +361,7 @@ int run_add_hashes(const SigOptions& o) {
   }
   std::vector<std::string> hexes;
   hexes.reserve(sigs.size());
-  for (const Signature& s : sigs) hexes.push_back(hex(s.meta.sha256.data(), listed_hash_bytes(s.meta.listed)));
+  for (const Signature& s : sigs) hexes.push_back(to_hex(std::span<const uint8_t>(s.meta.sha256.data(), listed_hash_bytes(s.meta.listed))));
   const std::vector<AddOutcome> results = add_signatures(db, std::move(sigs));
   std::string added;  // stdout, once the database is written
   uint64_t present = 0;
@@ -400,7 +390,7 @@ int run_list(const SigOptions& o) {
       // A listed file known by MD5 or SHA-1 holds that digest in the first 16 or 20 bytes.
       const auto kind = static_cast<ListedHash>(r.kind);
       const bool by_sha256 = kind == ListedHash::kNone || kind == ListedHash::kSha256;
-      const std::string sha = hex(r.sha256, by_sha256 ? sizeof r.sha256 : listed_hash_bytes(kind));
+      const std::string sha = to_hex(std::span<const uint8_t>(r.sha256, by_sha256 ? sizeof r.sha256 : listed_hash_bytes(kind)));
       const std::string when = iso8601_utc(r.added_at);
       const std::string category = category_name(db.category(i));
       if (o.json) {
