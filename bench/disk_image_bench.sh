@@ -12,6 +12,7 @@ image_bin=$build/plugins/screen3d-image scan_bin=$build/engine/screen3d
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export MTOOLS_SKIP_CHECK=1
+. "$(dirname "$0")/fat_image_lib.sh"
 mkdir "$work/dir"
 cp "$corpus"/*.stl "$work/dir/"
 kib=$(( $(du -sk "$work/dir" | cut -f1) * 2 + 65536 ))
@@ -19,12 +20,6 @@ img=$work/corpus.img
 mkfs.fat -F 32 -C "$img" "$kib" >/dev/null
 mmd -i "$img" ::/c
 mcopy -i "$img" "$work"/dir/*.stl ::/c/
-timed() {  # label, output file, command...: prints "label seconds peak-KB"
-  local label=$1 out=$2
-  shift 2
-  /usr/bin/time -f "$label %e s %M KB" "$@" >"$out" 2>"$work/time.txt" || true
-  tail -1 "$work/time.txt"
-}
 echo "== $(ls "$work"/dir/*.stl | wc -l) STL files, FAT32 image of $kib KiB"
 for i in $(seq "$runs"); do
   timed "image  " "$work/image.json" "$image_bin" --threads 2 --json "$img"
@@ -50,18 +45,7 @@ for i in $(seq "$runs"); do
   timed "deleted --carve" "$work/deleted_carve.json" "$image_bin" --threads 2 --json --carve "$img"
 done
 # Zero every deleted 8.3 entry and long-name entry: only carving can find those files now.
-python3 - "$img" "$work/wiped.img" <<'PY'
-import sys
-d = bytearray(open(sys.argv[1], "rb").read())
-n = 0
-for o in range(0, len(d) - 32, 32):
-    e = d[o:o + 32]
-    if e[0] == 0xE5 and (e[11] == 0x0F or (e[11] & 0x18) == 0 and e[8:11] == b"STL"):
-        d[o:o + 32] = bytes(32)
-        n += 1
-open(sys.argv[2], "wb").write(d)
-print("zeroed directory entries:", n)
-PY
+zero_deleted_entries "$img" "$work/wiped.img" STL
 "$image_bin" --threads 2 --json --carve "$work/wiped.img" >"$work/carved.json" 2>/dev/null || true
 python3 - "$corpus" "$work/deleted.json" "$work/carved.json" <<'PY'
 import glob, hashlib, json, sys

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -254,6 +255,50 @@ TEST(Bgcode, MalformedHeadersAndLimits) {
 
   EXPECT_THROW(encode_bgcode("G1 X1\n", 4, 0), std::invalid_argument);
   EXPECT_THROW(encode_bgcode("G1 X1\n", 0, 3), std::invalid_argument);
+}
+
+// bgcode_extent finds where a file ends whatever follows it (zeros, random bytes, another file),
+// the same whether it sees the bytes at once or growing 4 KiB at a time; with fewer bytes it says
+// how much is whole blocks; without checksums a zeroed tail still ends it.
+TEST(Bgcode, ExtentFindsTheEndWhateverFollows) {
+  const std::string text = sample_gcode();
+  for (const bool crc : {true, false}) {
+    const std::vector<uint8_t> file = encode_bgcode(text, 1, 0, crc);
+    std::vector<uint8_t> junk(9000);
+    std::mt19937 rng(5);
+    for (uint8_t& b : junk) b = static_cast<uint8_t>(rng());
+    for (const std::vector<uint8_t>& tail : {std::vector<uint8_t>(9000, 0), junk, encode_bgcode("G1 X1\n", 0, 0, crc)}) {
+      std::vector<uint8_t> disk = file;
+      disk.insert(disk.end(), tail.begin(), tail.end());
+      uint64_t resume = 0;
+      bool seen = false;
+      BgcodeExtent x = bgcode_extent(disk, resume, seen);
+      ASSERT_EQ(x.state, BgcodeExtent::kEnd) << crc;
+      EXPECT_EQ(x.end, file.size()) << crc;
+      resume = 0;
+      seen = false;
+      for (size_t n = 4096;; n += 4096) {
+        x = bgcode_extent(std::span<const uint8_t>(disk).first(std::min(n, disk.size())), resume, seen);
+        if (x.state != BgcodeExtent::kNeedMore) break;
+        EXPECT_LE(x.complete, n);
+        ASSERT_LT(n, disk.size());
+      }
+      EXPECT_EQ(x.state, BgcodeExtent::kEnd);
+      EXPECT_EQ(x.end, file.size());
+    }
+    // Cut inside the last block: not ended, and the whole blocks before it hold G-code.
+    uint64_t resume = 0;
+    bool seen = false;
+    const BgcodeExtent cut = bgcode_extent(std::span<const uint8_t>(file).first(file.size() - 10), resume, seen);
+    EXPECT_EQ(cut.state, BgcodeExtent::kNeedMore);
+    EXPECT_TRUE(cut.gcode_seen);
+    EXPECT_LT(cut.complete, file.size() - 10);
+    EXPECT_GT(cut.complete, 10u);
+  }
+  const std::vector<uint8_t> not_bgcode(64, 'G');
+  uint64_t resume = 0;
+  bool seen = false;
+  EXPECT_EQ(bgcode_extent(not_bgcode, resume, seen).state, BgcodeExtent::kNotBgcode);
 }
 
 TEST(Bgcode, FeedAfterFinishIsAProgrammingError) {

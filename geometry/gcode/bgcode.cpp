@@ -630,6 +630,60 @@ void BgcodeDecoder::finish() {
 
 const BgcodeDecoder::Stats& BgcodeDecoder::stats() const { return st_->stats; }
 
+// ---- extent ---------------------------------------------------------------------------------------
+
+BgcodeExtent bgcode_extent(std::span<const uint8_t> bytes, uint64_t& resume, bool& gcode_seen) {
+  BgcodeExtent r;
+  const uint8_t* d = bytes.data();
+  const uint64_t n = bytes.size();
+  if (n < kFileHeaderBytes) return r;
+  if (std::memcmp(d, "GCDE", 4) != 0 || le32(d + 4) != kVersion || le16(d + 8) > 1) {
+    r.state = BgcodeExtent::kNotBgcode;
+    return r;
+  }
+  const bool checksums = le16(d + 8) == 1;
+  uint64_t pos = std::max<uint64_t>(resume, kFileHeaderBytes);
+  auto stop = [&](uint64_t at) {
+    r.state = at == kFileHeaderBytes ? BgcodeExtent::kNotBgcode : BgcodeExtent::kEnd;
+    r.end = at;
+  };
+  for (;;) {
+    r.complete = pos;
+    r.gcode_seen = gcode_seen;
+    if (n - pos < 8) return r;  // kNeedMore
+    const uint16_t type = le16(d + pos), compression = le16(d + pos + 2);
+    const uint32_t usize = le32(d + pos + 4);
+    if (type > kThumbnail || compression > 3 || (type == kFileMetadata && pos != kFileHeaderBytes) ||
+        (gcode_seen && type != kGcodeBlock) || usize > BgcodeDecoder::kMaxBlockBytes) {
+      stop(pos);
+      return r;
+    }
+    const uint64_t header = compression != 0 ? 12 : 8;
+    if (n - pos < header) return r;
+    const uint32_t csize = compression != 0 ? le32(d + pos + 8) : usize;
+    if (csize > BgcodeDecoder::kMaxBlockBytes || (compression == 1 && usize > uint64_t{csize} * 1032 + 1024) ||
+        (compression >= 2 && usize > uint64_t{csize} * 8 + 16)) {
+      stop(pos);
+      return r;
+    }
+    const uint64_t params = type == kThumbnail ? 6 : 2;
+    const uint64_t total = header + params + csize + (checksums ? 4 : 0);
+    if (n - pos < header + params) return r;
+    if (type == kGcodeBlock && le16(d + pos + header) > 2) {  // G-code encoding 0..2
+      stop(pos);
+      return r;
+    }
+    if (n - pos < total) return r;
+    if (checksums && crc_update(0, d + pos, total - 4) != le32(d + pos + total - 4)) {
+      stop(pos);
+      return r;
+    }
+    gcode_seen = gcode_seen || type == kGcodeBlock;
+    pos += total;
+    resume = pos;
+  }
+}
+
 // ---- encoder --------------------------------------------------------------------------------------
 
 std::vector<uint8_t> encode_bgcode(std::string_view gcode, int compression, int encoding, bool crc) {

@@ -64,6 +64,21 @@ class BgcodeDecoder {
 // blocks); encoding: 0 none, 1 MeatPack, 2 MeatPack keeping comment lines; crc: CRC32 per block.
 // For tests and the evaluation (PrusaSlicer 2.5 cannot write .bgcode). Deterministic. Throws
 // std::invalid_argument for an unknown compression or encoding.
+// Where the .bgcode file that starts at bytes[0] ends, read from its file header and block headers
+// (and each block's CRC32 when the file has checksums) without decompressing anything: for cutting
+// a file out of unallocated disk space, where anything may follow it. The file ends before the first
+// block that cannot belong to it: an invalid header, a CRC mismatch, file metadata after the first
+// block, or anything but a G-code block once G-code blocks began (they come last).
+struct BgcodeExtent {
+  enum State { kNotBgcode, kNeedMore, kEnd } state = kNeedMore;
+  uint64_t end = 0;           // kEnd: the file's size
+  uint64_t complete = 0;      // the bytes up to here are whole blocks (the file so far)
+  bool gcode_seen = false;    // a G-code block is among them
+};
+// `resume` is the caller's: start at 0 and pass the same value again with more bytes appended, so
+// each block is checked once.
+BgcodeExtent bgcode_extent(std::span<const uint8_t> bytes, uint64_t& resume, bool& gcode_seen);
+
 std::vector<uint8_t> encode_bgcode(std::string_view gcode, int compression, int encoding, bool crc = true);
 
 }  // namespace s3d::gcode

@@ -147,6 +147,7 @@ nlohmann::ordered_json where_json(const ImageFile& f) {
   j["deleted"] = f.deleted;
   j["size"] = f.size;
   j["carved"] = f.carved;
+  if (f.carved) j["carved_partial"] = f.carved_partial;
   return j;
 }
 
@@ -207,7 +208,8 @@ class ImageScanner {
     std::string line = std::to_string(sum.file_systems) + " file system(s), " + std::to_string(sum.files) +
                        " files (" + std::to_string(sum.deleted) + " deleted; " + std::to_string(sum.reallocated) +
                        " deleted names whose metadata a live file reuses), " + t.summary() +
-                       (o_.carve ? "; carved " + std::to_string(sum.carved) + " (" + std::to_string(sum.carve_dropped) +
+                       (o_.carve ? "; carved " + std::to_string(sum.carved) + " (" + std::to_string(sum.carved_partial) +
+                                       " G-code cut short; " + std::to_string(sum.carve_dropped) +
                                        " candidates without an end)"
                                  : std::string());
     diagnose(image, line);
@@ -220,6 +222,7 @@ class ImageScanner {
       j["reallocated_names"] = sum.reallocated;
       tally_.put(j);
       j["carved"] = o_.carve ? nlohmann::ordered_json(sum.carved) : nlohmann::ordered_json(nullptr);
+      if (o_.carve) j["carved_partial"] = sum.carved_partial;
       record("image", j);
       images_.push_back(std::move(j));
     }
@@ -633,7 +636,8 @@ class ImageScanner {
         if (!o_.json) {
           std::string text = scan_result_text(r);
           if (j.where.carved)
-            text += "  carved from unallocated space (" + j.where.file_system + "), no directory entry\n";
+            text += "  carved from unallocated space (" + j.where.file_system + "), no directory entry" +
+                    (j.where.carved_partial ? "; its end was not found: screened as far as it goes\n" : "\n");
           else if (j.where.deleted)
             text += "  deleted file (inode " + std::to_string(j.where.inode) + ", " + j.where.file_system +
                     (j.unrecoverable ? "), content not recoverable\n" : "), read from unallocated space\n");

@@ -47,6 +47,7 @@ Row row_of(const json& r) {
     row.image_inode = text_of(f, "inode");
     row.image_deleted = text_of(f, "deleted");
     row.image_carved = text_of(f, "carved");
+    row.image_carved_partial = text_of(f, "carved_partial");
   }
   if (r.contains("queue") && r["queue"].is_object()) {
     row.queue_action = text_of(r["queue"], "action");

@@ -26,6 +26,7 @@ struct ReportData {
 struct Row {
   std::string path, verdict, score, label, category, signature, coverage, scale, mirrored, format, sha256, error;
   std::string image_partition, image_file_system, image_inode, image_deleted, image_carved;  // screen3d-image
+  std::string image_carved_partial;  // carved G-code whose end was not found
   std::string queue_action, queue_to;                                                      // screen3d-queue
   std::string method;     // the best match's: shape, sha256, geometry-hash, pose-hash, md5, sha1
   std::string md5, sha1;  // when the database lists files by them (sig add-hashes)

@@ -2,11 +2,14 @@
 // with small limits: bad input must end in LoadError, and the text handed out is bounded by the
 // limit. Other inputs are G-code text for a round trip: encode_bgcode with the compression and
 // encoding picked by the first byte, decode, and compare (exactly, for the unencoded form).
+// bgcode_extent (carving) must agree with itself whether it sees the input at once or in two steps,
+// never end past the input, and find the exact end of our own encoding followed by zeros.
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "geometry/gcode/bgcode.h"
 #include "geometry/load_error.h"
@@ -27,6 +30,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // MeatPack at most doubles the declared G-code bytes.
     if (out_bytes > 2 * lim.max_decompressed_bytes) std::abort();
+    uint64_t resume = 0, resume2 = 0;
+    bool seen = false, seen2 = false;
+    const auto whole = s3d::gcode::bgcode_extent(in, resume, seen);
+    s3d::gcode::bgcode_extent(in.first(size / 2), resume2, seen2);
+    const auto stepped = s3d::gcode::bgcode_extent(in, resume2, seen2);
+    if (whole.state != stepped.state || whole.end != stepped.end || whole.complete != stepped.complete) std::abort();
+    if (whole.end > size || whole.complete > size) std::abort();
     return 0;
   }
   if (size == 0) return 0;
@@ -44,5 +54,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();  // our own encoding must decode
   }
   if (encoding == 0 && back != text) std::abort();
+  std::vector<uint8_t> on_disk = file;
+  on_disk.resize(file.size() + 64, 0);
+  uint64_t resume = 0;
+  bool seen = false;
+  const auto x = s3d::gcode::bgcode_extent(on_disk, resume, seen);
+  if (x.state != s3d::gcode::BgcodeExtent::kEnd || x.end != file.size()) std::abort();
   return 0;
 }

@@ -25,14 +25,15 @@ std::string cell(const std::string& s) {
 
 void write_csv(const ReportData& data, std::ostream& out) {
   out << "path,verdict,score,label,category,signature,coverage,scale,mirrored,format,sha256,error,"
-         "partition,file_system,inode,deleted,carved,queue_action,queue_to,method,md5,sha1\r\n";
+         "partition,file_system,inode,deleted,carved,queue_action,queue_to,method,md5,sha1,"
+         "carved_partial\r\n";
   for (const json& r : data.results) {
     const Row w = row_of(r);
     const std::string* cells[] = {&w.path,     &w.verdict,         &w.score,           &w.label,       &w.category,
                                   &w.signature, &w.coverage,       &w.scale,           &w.mirrored,    &w.format,
                                   &w.sha256,   &w.error,           &w.image_partition, &w.image_file_system,
                                   &w.image_inode, &w.image_deleted, &w.image_carved,   &w.queue_action, &w.queue_to,
-                                  &w.method,   &w.md5,             &w.sha1};
+                                  &w.method,   &w.md5,             &w.sha1,            &w.image_carved_partial};
     bool first = true;
     for (const std::string* c : cells) {
       if (!first) out << ',';

@@ -111,7 +111,8 @@ void write_html(const ReportData& data, std::ostream& out) {
     if (!w.sha1.empty()) ev.push_back({"sha1", w.sha1});
     if (!w.image_inode.empty() || !w.image_file_system.empty())
       ev.push_back({"in the image", "partition " + w.image_partition + ", " + w.image_file_system + ", inode " + w.image_inode +
-                                        (w.image_deleted == "true" ? ", deleted" : "") + (w.image_carved == "true" ? ", carved" : "")});
+                                        (w.image_deleted == "true" ? ", deleted" : "") + (w.image_carved == "true" ? ", carved" : "") +
+                                        (w.image_carved_partial == "true" ? " (its end not found)" : "")});
     if (!w.queue_action.empty()) ev.push_back({"queue", w.queue_action + " " + w.queue_to});
     table(out, {"", ""}, ev);
     std::vector<std::vector<std::string>> ms;
