@@ -9,14 +9,52 @@
 
 namespace s3d {
 
+namespace {
+
+// The member name of a file compressed whole: the archive's name without its compression suffix.
+std::string raw_member_name(std::string_view name) {
+  const size_t slash = name.find_last_of("/\\");
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  for (std::string_view suffix : {".gz", ".bz2", ".xz", ".zst", ".GZ", ".BZ2", ".XZ", ".ZST"})
+    if (name.size() > suffix.size() && name.ends_with(suffix)) return std::string(name.substr(0, name.size() - suffix.size()));
+  return "data";
+}
+
+}  // namespace
+
 std::string for_each_archive_member(std::span<const uint8_t> data, const Limits& limits,
-                                    const std::function<void(const ArchiveMember&)>& fn) {
+                                    const std::function<void(const ArchiveMember&)>& fn, Format format,
+                                    std::string_view name) {
   std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), &archive_read_free);
   if (!a) return "out of memory opening archive";
-  archive_read_support_format_zip(a.get());
+  // Only the readers the detected format needs: each one libarchive enables is more parser exposed
+  // to hostile bytes. A compressed file may hold a tar, or be one file compressed (raw).
+  const bool compressed = format == Format::kGzip || format == Format::kBzip2 || format == Format::kXz || format == Format::kZstd;
+  switch (format) {
+    case Format::k7z: archive_read_support_format_7zip(a.get()); break;
+    case Format::kRar:
+      archive_read_support_format_rar(a.get());
+      archive_read_support_format_rar5(a.get());
+      break;
+    case Format::kTar: archive_read_support_format_tar(a.get()); break;
+    case Format::kGzip: archive_read_support_filter_gzip(a.get()); break;
+    case Format::kBzip2: archive_read_support_filter_bzip2(a.get()); break;
+    case Format::kXz: archive_read_support_filter_xz(a.get()); break;
+    case Format::kZstd: archive_read_support_filter_zstd(a.get()); break;
+    default: archive_read_support_format_zip(a.get()); break;
+  }
+  if (compressed) {
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_raw(a.get());
+  }
   archive_read_support_filter_none(a.get());
+  const std::string kind = format == Format::kZip ? std::string("archive") : std::string(format_name(format)) + " archive";
+  auto why = [&]() -> std::string {
+    const char* e = archive_error_string(a.get());
+    return e && *e ? e : "libarchive gives no reason";
+  };
   if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
-    return std::string("cannot open archive: ") + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown");
+    return "cannot open " + kind + ": " + why();
   uint64_t total = 0;
   uint32_t entries = 0;
   std::vector<uint8_t> buf;
@@ -25,13 +63,15 @@ std::string for_each_archive_member(std::span<const uint8_t> data, const Limits&
     const int rc = archive_read_next_header(a.get(), &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
-      return std::string("corrupt archive: ") + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown");
+      return "corrupt " + kind + ": " + why();
     if (++entries > limits.max_archive_entries)
       return "archive has more than " + std::to_string(limits.max_archive_entries) +
              " entries (max_archive_entries limit)";
     if (archive_entry_filetype(e) != AE_IFREG) continue;
     ArchiveMember m;
-    m.name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "?";
+    m.name = archive_format(a.get()) == ARCHIVE_FORMAT_RAW ? raw_member_name(name)
+             : archive_entry_pathname(e)                   ? archive_entry_pathname(e)
+                                                           : "?";
     buf.clear();
     // Read in bounded chunks, counting real bytes (declared sizes can lie).
     uint8_t chunk[1 << 16];
@@ -40,7 +80,7 @@ std::string for_each_archive_member(std::span<const uint8_t> data, const Limits&
       const la_ssize_t n = archive_read_data(a.get(), chunk, sizeof chunk);
       if (n == 0) break;
       if (n < 0) {
-        m.error = std::string("cannot decompress member: ") + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "unknown");
+        m.error = "cannot decompress member: " + why();
         failed = true;
         break;
       }
@@ -60,7 +100,7 @@ std::string for_each_archive_member(std::span<const uint8_t> data, const Limits&
     }
     if (!failed) m.bytes = std::span<const uint8_t>(buf.data(), buf.size());
     fn(m);
-    if (failed && m.error.rfind("cannot decompress", 0) == 0) return "corrupt archive: " + m.error;
+    if (failed && m.error.rfind("cannot decompress", 0) == 0) return "corrupt " + kind + ": " + m.error;
   }
   return {};
 }
@@ -68,7 +108,7 @@ std::string for_each_archive_member(std::span<const uint8_t> data, const Limits&
 void scan_expanding_archives(const Engine& engine, std::span<const uint8_t> bytes, const std::string& name,
                              std::vector<ScanResult>& out, uint32_t depth) {
   const Format f = detect_format(bytes);
-  if (f != Format::kZip) {
+  if (!is_archive_format(f)) {
     out.push_back(engine.scan_bytes(bytes, name));
     return;
   }
@@ -87,7 +127,7 @@ void scan_expanding_archives(const Engine& engine, std::span<const uint8_t> byte
       out.push_back(unscreened_result(member, Verdict::kError, m.error));
     else
       scan_expanding_archives(engine, m.bytes, member, out, depth + 1);
-  });
+  }, f, name);
   if (!err.empty()) out.push_back(unscreened_result(name, Verdict::kError, err, f));
   else if (out.size() == before) out.push_back(unscreened_result(name, Verdict::kSkipped, "archive holds no files", f));
 }

@@ -354,6 +354,31 @@ int gcode_score(std::span<const uint8_t> data) {
   return 0;
 }
 
+// Archives other than zip, and whole-file compression, by their magic bytes (7-Zip, RAR 1.5-5, POSIX
+// and GNU tar, gzip, bzip2, xz, zstd). Asked only after every 3D format declined the file, so a
+// binary STL whose 80-byte header happens to start with one of these stays an STL.
+Format archive_magic(std::span<const uint8_t> d) {
+  auto at = [&](size_t off, std::string_view m) {
+    return d.size() >= off + m.size() && std::memcmp(d.data() + off, m.data(), m.size()) == 0;
+  };
+  using namespace std::string_view_literals;
+  if (at(0, "7z\xBC\xAF\x27\x1C"sv)) return Format::k7z;
+  if (at(0, "Rar!\x1A\x07\x00"sv) || at(0, "Rar!\x1A\x07\x01\x00"sv)) return Format::kRar;
+  if (at(0, "\xFD" "7zXZ\x00"sv)) return Format::kXz;
+  if (at(0, "\x28\xB5\x2F\xFD"sv)) return Format::kZstd;
+  if (at(0, "\x1F\x8B\x08"sv)) return Format::kGzip;  // deflate, the only method gzip defines
+  if (at(0, "BZh"sv) && d.size() >= 10 && d[3] >= '1' && d[3] <= '9' && at(4, "\x31\x41\x59\x26\x53\x59"sv))
+    return Format::kBzip2;
+  if (at(257, "ustar"sv) && d.size() >= 512) {  // a tar header's checksum: its bytes, the field as spaces
+    uint32_t sum = 0;
+    for (size_t i = 0; i < 512; ++i) sum += (i >= 148 && i < 156) ? uint32_t{' '} : d[i];
+    uint32_t stored = 0;
+    for (size_t i = 148; i < 156 && d[i] >= '0' && d[i] <= '7'; ++i) stored = stored * 8 + static_cast<uint32_t>(d[i] - '0');
+    if (sum == stored) return Format::kTar;
+  }
+  return Format::kUnknown;
+}
+
 }  // namespace
 
 Format detect_format(std::span<const uint8_t> data) {
@@ -395,7 +420,7 @@ Format detect_format(std::span<const uint8_t> data) {
       read_local_headers(data, z);
       return classify_zip(z);
     }
-    return Format::kUnknown;
+    return archive_magic(data);
   } catch (...) {
     return Format::kUnknown;
   }

@@ -16,9 +16,18 @@ std::string_view format_name(Format f) {
     case Format::kGcode3mf: return "gcode-3mf";
     case Format::kBgcode: return "bgcode";
     case Format::kZip: return "zip";
+    case Format::k7z: return "7z";
+    case Format::kRar: return "rar";
+    case Format::kTar: return "tar";
+    case Format::kGzip: return "gzip";
+    case Format::kBzip2: return "bzip2";
+    case Format::kXz: return "xz";
+    case Format::kZstd: return "zstd";
   }
   return "unknown";
 }
+
+bool is_archive_format(Format f) { return f >= Format::kZip && f <= kLastFormat; }
 
 bool is_mesh_format(Format f) {
   switch (f) {

@@ -19,10 +19,24 @@ enum class Format : uint8_t {
   kGcode3mf,
   kBgcode,
   kZip,
+  // Other archives, and files compressed whole (model.stl.gz, jobs.tar.xz): screened member by member
+  // as zips are (libarchive). Detected by their magic bytes, and only when no 3D format claims the file.
+  k7z,
+  kRar,
+  kTar,
+  kGzip,
+  kBzip2,
+  kXz,
+  kZstd,
 };
+inline constexpr Format kLastFormat = Format::kZstd;
 
-// Contract names: stl-binary, stl-ascii, obj, ply, off, amf, 3mf, gcode, gcode-3mf, bgcode, zip, unknown.
+// Contract names: stl-binary, stl-ascii, obj, ply, off, amf, 3mf, gcode, gcode-3mf, bgcode, zip, unknown;
+// added (the contract allows more): 7z, rar, tar, gzip, bzip2, xz, zstd.
 std::string_view format_name(Format f);
+
+// Zip and the other archives and compressed files above: what scanning opens member by member.
+bool is_archive_format(Format f);
 
 // True for formats that hold a triangle mesh a reader turns into a Mesh.
 bool is_mesh_format(Format f);

@@ -8,7 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const s3d::Format f = s3d::detect_format(std::span<const uint8_t>(data, size));
-  if (static_cast<int>(f) > static_cast<int>(s3d::Format::kZip)) std::abort();
+  if (static_cast<int>(f) > static_cast<int>(s3d::kLastFormat)) std::abort();
   if (s3d::format_name(f) == "unknown" && f != s3d::Format::kUnknown) std::abort();
   return 0;
 }
