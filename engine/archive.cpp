@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -73,10 +74,26 @@ std::string for_each_archive_member(std::span<const uint8_t> data, const Limits&
              : archive_entry_pathname(e)                   ? archive_entry_pathname(e)
                                                            : "?";
     buf.clear();
+    // --max-seconds bounds reading each member too (a member that inflates slowly, or hugely, within
+    // the size limits), checked per chunk; the members after it are still read.
+    StopToken clock;
+    if (limits.max_seconds > 0) {
+      clock.seconds = limits.max_seconds;
+      clock.deadline = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(limits.max_seconds));
+    }
     // Read in bounded chunks, counting real bytes (declared sizes can lie).
     uint8_t chunk[1 << 16];
     bool failed = false;
     for (;;) {
+      try {
+        clock.check();
+        if (limits.stop) limits.stop->check();
+      } catch (const LoadError& e) {
+        m.error = std::string(e.what()) + " while decompressing it";
+        failed = true;
+        break;
+      }
       const la_ssize_t n = archive_read_data(a.get(), chunk, sizeof chunk);
       if (n == 0) break;
       if (n < 0) {

@@ -8,7 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <functional>
 #include <string>
 #include <utility>
@@ -262,6 +265,30 @@ TEST(Archives, CorruptAndEncryptedArchivesAreNamedErrors) {
   }
   EXPECT_TRUE(flagged) << r.out;
   EXPECT_NE(r.err.find("cut.tar.xz"), std::string::npos) << r.err;
+}
+
+// --max-seconds bounds decompressing a member too: a member of 256 MiB of zeros (250 KB as gzip)
+// takes longer to inflate than 20 ms, so it is an error naming the limit, and the member after it
+// is still read.
+TEST(Archives, TheTimeLimitStopsAMemberThatInflatesForLong) {
+  const std::vector<uint8_t> zeros(256u << 20, 0), bracket = example_bytes("bracket_reposed.stl");
+  const std::vector<uint8_t> tgz = make_archive(kinds()[2].setup, {{"zeros.bin", zeros}, {"bracket.stl", bracket}});
+  ScanSettings s;
+  s.limits.max_seconds = 0.02;
+  const std::unique_ptr<Engine> timed = Engine::from_database(S3D_DEMO_DB, s);
+  std::vector<ScanResult> out;
+  const auto t0 = std::chrono::steady_clock::now();
+  scan_expanding_archives(*timed, tgz, "bomb.tar.gz", out);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].path, "bomb.tar.gz!/zeros.bin");
+  EXPECT_EQ(out[0].verdict, Verdict::kError);
+  EXPECT_NE(out[0].error.find("max_seconds"), std::string::npos) << out[0].error;
+  EXPECT_NE(out[0].error.find("while decompressing it"), std::string::npos) << out[0].error;
+  EXPECT_EQ(out[1].path, "bomb.tar.gz!/bracket.stl");  // read whole (its screening may hit the limit itself)
+  EXPECT_EQ(out[1].error.find("while decompressing"), std::string::npos) << out[1].error;
+  EXPECT_EQ(out[1].sha256, demo_engine().scan_bytes(bracket, "b.stl").sha256);
+  std::printf("[ measured ] a 256 MiB member stopped by --max-seconds 0.02: the archive took %.2f s\n", took);
 }
 
 }  // namespace

@@ -312,6 +312,7 @@ TEST(ScanCli, EditedStlHeaderAndUnreadable3dNamesAreNotPassedAsSkipped) {
   const std::string stl = write("edited.stl", edited);
   const std::string junk_stl = write("junk.stl", junk);
   const std::string junk_gcode = write("junk.gcode", junk);
+  const std::string junk_step = write("junk.step", junk);
   const std::string junk_bin = write("junk.bin", junk);
 
   auto r = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, stl});
@@ -326,7 +327,7 @@ TEST(ScanCli, EditedStlHeaderAndUnreadable3dNamesAreNotPassedAsSkipped) {
   ASSERT_EQ(clean.out_lines().size(), 1u);
   EXPECT_FALSE(nlohmann::json::parse(clean.out_lines()[0]).contains("notes"));
 
-  for (const std::string& named_3d : {junk_stl, junk_gcode}) {
+  for (const std::string& named_3d : {junk_stl, junk_gcode, junk_step}) {
     auto e = test::run_cli({"scan", "--json", "--db", S3D_DEMO_DB, named_3d});
     EXPECT_EQ(e.exit_code, 2) << named_3d;
     ASSERT_EQ(e.out_lines().size(), 1u);

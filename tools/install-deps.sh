@@ -12,6 +12,7 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   prusa-slicer  # real slicer output for the G-code tests and the gcode evaluation classes
+  libocct-data-exchange-dev  # OpenCASCADE: STEP and IGES files (geometry/formats/cad)
   libtsk-dev    # The Sleuth Kit: disk images for screen3d-image (plugins/forensic)
   dosfstools mtools ewf-tools ntfs-3g  # FAT, E01 and NTFS images built by the disk-image tests
 )

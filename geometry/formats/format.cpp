@@ -23,11 +23,27 @@ std::string_view format_name(Format f) {
     case Format::kBzip2: return "bzip2";
     case Format::kXz: return "xz";
     case Format::kZstd: return "zstd";
+    case Format::kStep: return "step";
+    case Format::kIges: return "iges";
   }
   return "unknown";
 }
 
-bool is_archive_format(Format f) { return f >= Format::kZip && f <= kLastFormat; }
+bool is_archive_format(Format f) {
+  switch (f) {
+    case Format::kZip:
+    case Format::k7z:
+    case Format::kRar:
+    case Format::kTar:
+    case Format::kGzip:
+    case Format::kBzip2:
+    case Format::kXz:
+    case Format::kZstd:
+      return true;
+    default:
+      return false;
+  }
+}
 
 bool is_mesh_format(Format f) {
   switch (f) {
@@ -38,6 +54,8 @@ bool is_mesh_format(Format f) {
     case Format::kOff:
     case Format::kAmf:
     case Format::k3mf:
+    case Format::kStep:
+    case Format::kIges:
       return true;
     default:
       return false;

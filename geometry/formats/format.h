@@ -28,11 +28,14 @@ enum class Format : uint8_t {
   kBzip2,
   kXz,
   kZstd,
+  // CAD exchange files (B-rep), tessellated by OpenCASCADE.
+  kStep,
+  kIges,
 };
-inline constexpr Format kLastFormat = Format::kZstd;
+inline constexpr Format kLastFormat = Format::kIges;
 
 // Contract names: stl-binary, stl-ascii, obj, ply, off, amf, 3mf, gcode, gcode-3mf, bgcode, zip, unknown;
-// added (the contract allows more): 7z, rar, tar, gzip, bzip2, xz, zstd.
+// added (the contract allows more): 7z, rar, tar, gzip, bzip2, xz, zstd, step, iges.
 std::string_view format_name(Format f);
 
 // Zip and the other archives and compressed files above: what scanning opens member by member.
