@@ -16,6 +16,9 @@
 #include <Bnd_Box.hxx>
 #include <IFSelect_ReturnStatus.hxx>
 #include <IGESControl_Reader.hxx>
+#include <Interface_CheckIterator.hxx>
+#include <Interface_InterfaceModel.hxx>
+#include <XSControl_WorkSession.hxx>
 #include <Message.hxx>
 #include <Message_Messenger.hxx>
 #include <Message_PrinterOStream.hxx>
@@ -39,6 +42,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "geometry/formats/interchange/weld.h"
 #include "geometry/formats/reader.h"
@@ -108,6 +112,85 @@ void append_faces(const TopoDS_Shape& shape, TopAbs_ShapeEnum avoid, const Limit
   append_object(out, part);
 }
 
+// OpenCASCADE follows entity references without checking that they resolve: a STEP file cut short
+// (an interrupted download) refers to entities it no longer defines, and the transfer dereferences
+// a null handle (SIGSEGV in StepGeom_CartesianPoint::NbCoordinates, seen on truncated files). So the
+// file is checked first, in one pass: the closing "END-ISO-10303-21;" is there, and every "#N"
+// referred to in the DATA section is defined there. Strings ('...', '' inside) and comments
+// (/* ... */) are skipped. Throws LoadError naming what is wrong.
+void check_step_references(std::span<const uint8_t> data) {
+  const std::string_view s(reinterpret_cast<const char*>(data.data()), data.size());
+  const size_t tail_from = s.size() > 4096 ? s.size() - 4096 : 0;
+  if (s.find("END-ISO-10303-21;", tail_from) == std::string_view::npos)
+    throw LoadError(ErrorCode::kTruncated, "STEP file has no closing END-ISO-10303-21; (cut short?)");
+  std::vector<uint64_t> defined, referred;
+  bool statement_start = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '\'') {  // a string; '' is a quote inside it
+      for (++i; i < s.size(); ++i)
+        if (s[i] == '\'') {
+          if (i + 1 < s.size() && s[i + 1] == '\'') ++i;
+          else break;
+        }
+      statement_start = false;
+    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
+      const size_t end = s.find("*/", i + 2);
+      i = end == std::string_view::npos ? s.size() : end + 1;
+    } else if (c == ';') {
+      statement_start = true;
+    } else if (c == '#' && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '9') {
+      uint64_t id = 0;
+      size_t k = i + 1;
+      for (; k < s.size() && s[k] >= '0' && s[k] <= '9' && id < (uint64_t{1} << 60); ++k) id = id * 10 + static_cast<uint64_t>(s[k] - '0');
+      size_t next = k;
+      while (next < s.size() && (s[next] == ' ' || s[next] == '\t' || s[next] == '\r' || s[next] == '\n')) ++next;
+      (statement_start && next < s.size() && s[next] == '=' ? defined : referred).push_back(id);
+      statement_start = false;
+      i = k - 1;
+    } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      statement_start = false;
+    }
+  }
+  std::sort(defined.begin(), defined.end());
+  std::sort(referred.begin(), referred.end());
+  referred.erase(std::unique(referred.begin(), referred.end()), referred.end());
+  for (uint64_t id : referred)
+    if (!std::binary_search(defined.begin(), defined.end(), id))
+      throw LoadError(ErrorCode::kMalformed, "STEP file refers to entity #" + std::to_string(id) + ", which it does not define");
+}
+
+// IGES ends with its Terminate record ('T' in column 73), which counts the records of each section
+// before it; a file cut short or with records lost fails this before OpenCASCADE reads it.
+void check_iges_sections(std::span<const uint8_t> data) {
+  const std::string_view s(reinterpret_cast<const char*>(data.data()), data.size());
+  uint64_t counts[4] = {0, 0, 0, 0};  // S, G, D, P
+  std::string_view last;
+  for (size_t p = 0; p < s.size();) {
+    size_t nl = s.find('\n', p);
+    if (nl == std::string_view::npos) nl = s.size();
+    std::string_view line = s.substr(p, nl - p);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    p = nl + 1;
+    if (line.empty()) continue;
+    if (line.size() < 73) throw LoadError(ErrorCode::kMalformed, "IGES file has a record shorter than 73 columns");
+    last = line;
+    const char* at = std::strchr("SGDP", line[72]);
+    if (at && line[72] != '\0') ++counts[at - "SGDP"];
+  }
+  if (last.empty() || last[72] != 'T') throw LoadError(ErrorCode::kTruncated, "IGES file has no Terminate record (cut short?)");
+  // Terminate: "S0000001G0000004D0000123P0000456" in columns 1-32.
+  for (int k = 0; k < 4; ++k) {
+    const std::string_view field = last.substr(static_cast<size_t>(8 * k), 8);
+    uint64_t n = 0;
+    for (char c : field.substr(1))
+      if (c >= '0' && c <= '9') n = n * 10 + static_cast<uint64_t>(c - '0');
+    if (field[0] != "SGDP"[k] || n != counts[k])
+      throw LoadError(ErrorCode::kMalformed, std::string("IGES file's Terminate record does not count its ") + "SGDP"[k] +
+                                                 " records (" + std::to_string(counts[k]) + " found)");
+  }
+}
+
 // An anonymous in-memory file holding `data` (memfd), for readers that only read from a path:
 // OpenCASCADE 7.6 reads STEP from a stream but IGES only from a file. Closed on destruction.
 class MemFile {
@@ -133,11 +216,13 @@ class MemFile {
 };
 
 IFSelect_ReturnStatus read_into(STEPControl_Reader& reader, std::span<const uint8_t> data) {
+  check_step_references(data);
   std::istringstream in(std::string(reinterpret_cast<const char*>(data.data()), data.size()));
   return reader.ReadStream("input", in);
 }
 
 IFSelect_ReturnStatus read_into(IGESControl_Reader& reader, std::span<const uint8_t> data) {
+  check_iges_sections(data);
   const MemFile file(data);
   return reader.ReadFile(file.path().c_str());
 }
@@ -159,6 +244,18 @@ Mesh read_cad(std::span<const uint8_t> data, const ReadOptions& opt, const char*
     if (st != IFSelect_RetDone)
       throw LoadError(ErrorCode::kMalformed, std::string(what) + " file could not be parsed (OpenCASCADE's reader " +
                                                  (st == IFSelect_RetVoid ? "found nothing in it" : st == IFSelect_RetFail ? "failed" : "stopped on an error") + ")");
+    // An entity that failed to load is left as an error entity, and entities referring to it reach
+    // the transfer with null handles, where OpenCASCADE does not check them (a SIGSEGV on damaged
+    // files): such a file is refused before the transfer.
+    const Handle(Interface_InterfaceModel) model = reader.Model();
+    if (model.IsNull()) throw LoadError(ErrorCode::kMalformed, std::string(what) + " file holds no model");
+    int failed = 0;
+    for (Standard_Integer i = 1; i <= model->NbEntities(); ++i) failed += model->IsErrorEntity(i) ? 1 : 0;
+    if (failed == 0 && !reader.WS()->ModelCheckList(Standard_False).IsEmpty(Standard_True)) failed = -1;
+    if (failed != 0)
+      throw LoadError(ErrorCode::kMalformed, std::string(what) + " file is damaged: " +
+                                                 (failed > 0 ? std::to_string(failed) + " of its entities could not be read"
+                                                             : std::string("OpenCASCADE's load check failed")));
     if (reader.TransferRoots() == 0) throw LoadError(ErrorCode::kMalformed, std::string(what) + " file holds no shape");
     shape = reader.OneShape();
   } catch (const Standard_Failure& e) {
