@@ -3,6 +3,8 @@
 // them): allocated, renamed and deleted files, a partition table, zip members, and hostile images.
 #include <gtest/gtest.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -597,8 +599,9 @@ TEST(ImageCli, FindsTheDeletedRenamedCopyAndLeavesTheImageAlone) {
 
 // A printer's SD card after the jobs were deleted and their directory entries overwritten: the part
 // sliced by prusa-slicer, the same G-code with every comment stripped, and as Prusa binary G-code,
-// are carved and `restricted`; the gear sliced beside them is carved and clean.
-TEST(ImageCli, CarvedGcodeOfThePartIsRestricted) {
+// are carved and `restricted`; the gear sliced beside them is carved and clean; a 7z holding the
+// part's STL is carved whole and its member is `restricted`.
+TEST(ImageCli, CarvedJobsOfThePartAreRestricted) {
   if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
   if (!std::filesystem::exists("/usr/bin/prusa-slicer")) GTEST_SKIP() << "prusa-slicer not installed";
   const Fixture f = make_fixture();
@@ -615,21 +618,42 @@ TEST(ImageCli, CarvedGcodeOfThePartIsRestricted) {
   const std::string text(g.begin(), g.end());
   { std::ofstream(stripped, std::ios::binary) << strip_comments(text); }
   write_file(binary, gcode::encode_bgcode(text, /*heatshrink 12/4*/ 3, /*MeatPack*/ 1));
-  fat_image(image, 16384, {{part_g, "JOB1.GCO"}, {stripped, "JOB2.GCO"}, {binary, "JOB3.BGC"}, {gear_g, "JOB4.GCO"}},
-            {"JOB1.GCO", "JOB2.GCO", "JOB3.BGC", "JOB4.GCO"});
-  wipe_entries(image, {"OB1    GCO", "OB2    GCO", "OB3    BGC", "OB4    GCO"}, image);
+  const std::string seven = test::temp_path("part.7z");
+  {
+    archive* a = archive_write_new();
+    archive_write_set_format_7zip(a);
+    ASSERT_EQ(archive_write_open_filename(a, seven.c_str()), ARCHIVE_OK);
+    const auto stl = test::read_bytes(f.part);
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, "jobs/part.stl");
+    archive_entry_set_size(e, static_cast<la_int64_t>(stl.size()));
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+    archive_write_data(a, stl.data(), stl.size());
+    archive_entry_free(e);
+    ASSERT_EQ(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+  }
+  fat_image(image, 16384,
+            {{part_g, "JOB1.GCO"}, {stripped, "JOB2.GCO"}, {binary, "JOB3.BGC"}, {gear_g, "JOB4.GCO"}, {seven, "JOB5.7Z"}},
+            {"JOB1.GCO", "JOB2.GCO", "JOB3.BGC", "JOB4.GCO", "JOB5.7Z"});
+  wipe_entries(image, {"OB1    GCO", "OB2    GCO", "OB3    BGC", "OB4    GCO", "OB5    7Z "}, image);
 
   const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--carve", image});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const auto lines = json_lines(r);
-  ASSERT_EQ(lines.size(), 4u) << r.out << r.err;
+  ASSERT_EQ(lines.size(), 5u) << r.out << r.err;
   auto file_hash = [](const std::string& path) { return sha256_hex(test::read_bytes(path)); };
-  int restricted = 0, clean = 0;
+  int restricted = 0, clean = 0, archived = 0;
   for (const auto& l : lines) {
     EXPECT_EQ(l["image_file"]["carved"], true);
     EXPECT_EQ(l["image_file"]["carved_partial"], false);
     const std::string sha = l["sha256"];
-    if (l["verdict"] == "restricted") {
+    const std::string path = l["path"];
+    if (path.find(".7z!/jobs/part.stl") != std::string::npos) {
+      archived += l["verdict"] == "restricted" && sha == file_hash(f.part);
+    } else if (l["verdict"] == "restricted") {
       ++restricted;
       EXPECT_TRUE(sha == file_hash(part_g) || sha == file_hash(stripped) || sha == file_hash(binary)) << l.dump();
     } else {
@@ -638,7 +662,8 @@ TEST(ImageCli, CarvedGcodeOfThePartIsRestricted) {
   }
   EXPECT_EQ(restricted, 3) << r.out;
   EXPECT_EQ(clean, 1) << r.out;
-  EXPECT_NE(r.err.find("carved 4 (0 G-code cut short"), std::string::npos) << r.err;
+  EXPECT_EQ(archived, 1) << r.out;
+  EXPECT_NE(r.err.find("carved 5 (0 G-code cut short"), std::string::npos) << r.err;
 }
 
 TEST(ImageCli, ReportNamesTheToolDatabaseImageAndFlaggedFiles) {

@@ -1,6 +1,7 @@
 #include "plugins/forensic/disk_image.h"
 
 #include <tsk/libtsk.h>
+#include <zlib.h>
 
 #include "engine/sha256.h"
 #include "geometry/gcode/bgcode.h"
@@ -244,7 +245,7 @@ class Carver {
   }
 
  private:
-  enum class Kind { kNone, kAsciiStl, kZip, kBinaryStl, kGcode, kBgcode };
+  enum class Kind { kNone, kAsciiStl, kZip, kBinaryStl, kGcode, kBgcode, kSevenZip };
 
   Kind signature(const uint8_t* d, uint64_t* need, bool* strong) const {
     const std::string_view head(reinterpret_cast<const char*>(d), block_size_);
@@ -252,6 +253,7 @@ class Carver {
     if (head.substr(0, 6) == "solid " && head.find("facet") != std::string_view::npos) return Kind::kAsciiStl;
     if (head.substr(0, 4) == std::string_view("PK\x03\x04", 4)) return Kind::kZip;
     if (head.substr(0, 8) == std::string_view("GCDE\x01\x00\x00\x00", 8)) return Kind::kBgcode;
+    if (seven_zip(d, need)) return Kind::kSevenZip;
     if (binary_stl(d, need)) {
       // Binary STL data passes the start test on about 4% of its interior blocks (measured on 20
       // corpus files), so a strong start also needs a header of text or zeros, as exporters write it
@@ -310,11 +312,27 @@ class Carver {
     return true;
   }
 
+  // A 7z archive starting here: its 32-byte signature header (magic, version, then the offset and
+  // size of the header at its end, under a CRC-32) gives its exact size.
+  bool seven_zip(const uint8_t* d, uint64_t* need) const {
+    if (std::memcmp(d, "7z\xBC\xAF\x27\x1C", 6) != 0) return false;
+    uint32_t crc = 0;
+    uint64_t offset = 0, size = 0;
+    std::memcpy(&crc, d + 8, 4);
+    std::memcpy(&offset, d + 12, 8);
+    std::memcpy(&size, d + 20, 8);
+    if (static_cast<uint32_t>(::crc32(0, d + 12, 20)) != crc || size == 0 || offset > w_.opt.max_carve_bytes ||
+        size > w_.opt.max_carve_bytes || 32 + offset + size > w_.opt.max_carve_bytes)
+      return false;
+    *need = 32 + offset + size;
+    return true;
+  }
+
   // Whether the candidate is complete, looking at what was appended after `from`.
   void check_end(size_t from) {
     const std::string_view all(reinterpret_cast<const char*>(buf_.data()), buf_.size());
-    if (kind_ == Kind::kBinaryStl) {
-      if (buf_.size() >= need_) emit(need_, ".stl", false);
+    if (kind_ == Kind::kBinaryStl || kind_ == Kind::kSevenZip) {
+      if (buf_.size() >= need_) emit(need_, kind_ == Kind::kSevenZip ? ".7z" : ".stl", false);
     } else if (kind_ == Kind::kAsciiStl) {
       const size_t at = all.find("endsolid", from >= 8 ? from - 8 : 0);
       if (at == std::string_view::npos) return;

@@ -27,7 +27,7 @@ struct ImageFile {
   std::span<const uint8_t> bytes;  // the whole content, or only a prefix when `truncated`
   bool truncated = false;       // larger than max_file_bytes: bytes holds the first prefix_bytes
   bool carved = false;          // cut out of unallocated space (WalkOptions::carve), no directory entry:
-                                //   path "$Carved/<first block>.<stl|zip|gcode|bgcode>", inode 0, deleted true
+                                //   path "$Carved/<first block>.<stl|zip|7z|gcode|bgcode>", inode 0, deleted true
   bool carved_partial = false;  // carved G-code whose end was not found (the run of free blocks broke,
                                 //   another file started, the carving limit): the bytes up to there
   std::string error;            // why the content could not be read (bytes is then empty)
@@ -42,10 +42,10 @@ struct WalkOptions {
   // "endsolid"), zip and 3MF ("PK\3\4" ... end of central directory), binary STL (a triangle count
   // that fits, and finite first triangles), G-code text (a slicer's first comment line, or with
   // comments stripped a start-of-job command, and only G-code lines; up to where the text ends),
-  // Prusa binary G-code ("GCDE", up to its last valid block). A candidate whose run of free blocks
-  // breaks is dropped, except G-code, which is offered as far as it goes (carved_partial). Content
-  // that starts with a whole deleted file the directory walk already offered is not offered again.
-  // Reads every unallocated block: slow on large disks.
+  // Prusa binary G-code ("GCDE", up to its last valid block), 7z (the size its signature header
+  // gives). A candidate whose run of free blocks breaks is dropped, except G-code, which is offered
+  // as far as it goes (carved_partial). Content that starts with a whole deleted file the directory
+  // walk already offered is not offered again. Reads every unallocated block: slow on large disks.
   bool carve = false;
   uint64_t max_carve_bytes = 256ull << 20;  // a candidate growing past this is dropped
   // Called before each part of the walk, with its name: "p2/:open" (opening the file system of
