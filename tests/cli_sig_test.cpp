@@ -250,8 +250,8 @@ TEST_F(CliSig, AddHashesListsFilesOfAnyTypeByTheirSha256) {
   EXPECT_EQ(m0["verdict"], "restricted");
   EXPECT_EQ(m0["matches"][0]["method"], "md5");
   EXPECT_EQ(m0["md5"], md5_line.substr(0, 32));
-  // (The listed files start like STEP files but are not: OpenCASCADE cannot read them.)
-  const std::string unread = "not screened by shape (STEP file could not be parsed (OpenCASCADE's reader failed)): ";
+  // (The listed files start like STEP files but are not: the STEP reader refuses them.)
+  const std::string unread = "not screened by shape (STEP file has no closing END-ISO-10303-21; (cut short?)): ";
   EXPECT_EQ(m0["notes"][0], unread + "matched as a listed file by its MD5");
   EXPECT_EQ(m1["verdict"], "restricted");
   EXPECT_EQ(m1["matches"][0]["method"], "sha1");
@@ -270,7 +270,8 @@ TEST_F(CliSig, AddHashesListsFilesOfAnyTypeByTheirSha256) {
   EXPECT_EQ(s0["matches"][0]["signature"], "s-000001");
   EXPECT_EQ(s0["matches"][0]["method"], "sha256");
   EXPECT_EQ(s0["matches"][0]["category"], "frame");
-  EXPECT_EQ(s0["notes"][0], unread + "matched as a listed file by its SHA-256");
+  EXPECT_EQ(s0["notes"][0], "not screened by shape (STEP file could not be parsed (OpenCASCADE's reader failed)): "
+                            "matched as a listed file by its SHA-256");
   EXPECT_EQ(s1["verdict"], "restricted");
   EXPECT_EQ(s1["format"], "stl-binary");
   EXPECT_EQ(s1["matches"][0]["signature"], "s-000002");
