@@ -145,6 +145,19 @@ TEST(CadReader, AStepPartIsScreenedLikeItsStl) {
   EXPECT_EQ(r.err.find("***"), std::string::npos) << "OpenCASCADE's console messages leak: " << r.err;
   for (const std::string& l : lines) EXPECT_EQ(l.front(), '{') << "not a result line on stdout: " << l;
 
+  // Without the OpenCASCADE module (SCREEN3D_CAD_MODULE naming a file that is not there) a STEP file
+  // is an error that says what is missing, and the STL beside it is screened as ever.
+  {
+    const test::ScopedEnv missing("SCREEN3D_CAD_MODULE", test::temp_path("no-such-module.so"));
+    const auto m = test::run_cli({"scan", "--json", "--db", db, step, stl});
+    EXPECT_EQ(m.exit_code, 1) << m.err;
+    ASSERT_EQ(m.out_lines().size(), 2u) << m.err;
+    const auto j0 = nlohmann::json::parse(m.out_lines()[0]);
+    EXPECT_EQ(j0["verdict"], "error");
+    EXPECT_NE(j0["error"].get<std::string>().find("libs3d_cad.so"), std::string::npos) << j0["error"];
+    EXPECT_EQ(nlohmann::json::parse(m.out_lines()[1])["verdict"], "restricted");
+  }
+
   // The other way round: an operator's reference is the CAD file; the STL is found.
   const std::string db2 = test::temp_path("from_step.s3db");
   std::filesystem::remove(db2);

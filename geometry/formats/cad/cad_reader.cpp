@@ -1,49 +1,25 @@
 // STEP (ISO 10303-21) and IGES readers: CAD exchange files hold boundary representations (faces on
-// exact surfaces), not triangles. OpenCASCADE (Debian's libocct, the library PrusaSlicer imports
-// STEP with) parses the file, converts its units to millimetres and transfers it to a shape, which
-// BRepMesh tessellates to a chordal deflection of 0.1% of the shape's diagonal (0.1 mm on a 100 mm
-// part; the matcher's signatures are quantised to 0.25 mm) and 20 degrees; the face triangulations
-// are joined into one indexed mesh, welded at the shared edge nodes, one object per solid (faces
-// outside any solid form one more object).
+// exact surfaces), not triangles. This half has no OpenCASCADE in it: the probes, the checks that
+// refuse damaged files before OpenCASCADE can trip over them, and the loading of the OpenCASCADE
+// module (occt_module.cpp, libs3d_cad.so; interface cad_module.h) on first use. The module parses,
+// converts units to millimetres and tessellates; the objects it hands back are welded here (shared
+// edge nodes coincide) and joined into one mesh.
 //
-// OpenCASCADE is kept inside this file: its headers are heavy, and nothing else needs them. Its
-// data-exchange readers share global state and are not safe to run concurrently, so reading and
-// transfer are serialised by a mutex (tessellation runs outside it). Its console messages are
-// switched off: stdout carries results only.
-#include <BRepBndLib.hxx>
-#include <BRepMesh_IncrementalMesh.hxx>
-#include <BRep_Tool.hxx>
-#include <Bnd_Box.hxx>
-#include <IFSelect_ReturnStatus.hxx>
-#include <IGESControl_Reader.hxx>
-#include <Interface_CheckIterator.hxx>
-#include <Interface_InterfaceModel.hxx>
-#include <XSControl_WorkSession.hxx>
-#include <Message.hxx>
-#include <Message_Messenger.hxx>
-#include <Message_PrinterOStream.hxx>
-#include <Poly_Triangulation.hxx>
-#include <STEPControl_Reader.hxx>
-#include <Standard_Failure.hxx>
-#include <TopExp_Explorer.hxx>
-#include <TopLoc_Location.hxx>
-#include <TopoDS.hxx>
-#include <TopoDS_Face.hxx>
-#include <TopoDS_Shape.hxx>
-
-#include <sys/mman.h>
+// The module is looked for at $SCREEN3D_CAD_MODULE alone when that is set, else where the build
+// wrote it (S3D_CAD_MODULE_PATH), then as libs3d_cad.so beside the executable. Without it a STEP or IGES
+// file is an error that says so; every other format works.
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "geometry/formats/cad/cad_module.h"
 #include "geometry/formats/interchange/weld.h"
 #include "geometry/formats/reader.h"
 #include "geometry/load_error.h"
@@ -53,63 +29,11 @@ namespace s3d::formats {
 namespace cad {
 namespace {
 
-std::mutex& exchange_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-void silence_messages() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const Handle(Message_Messenger)& m = Message::DefaultMessenger();
-    m->RemovePrinters(STANDARD_TYPE(Message_PrinterOStream));
-  });
-}
-
 std::string_view skip_bom_and_space(std::span<const uint8_t> data) {
   std::string_view s(reinterpret_cast<const char*>(data.data()), std::min<size_t>(data.size(), 4096));
   if (s.starts_with("\xEF\xBB\xBF")) s.remove_prefix(3);
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
   return s;
-}
-
-// Appends the triangles of every face of `shape` the explorer finds (faces of type `find`, not
-// inside `avoid`) to `out` as one object.
-void append_faces(const TopoDS_Shape& shape, TopAbs_ShapeEnum avoid, const Limits& limits, Mesh& out) {
-  std::vector<Vec3f> vertices;
-  std::vector<Tri> triangles;
-  TopExp_Explorer ex = avoid == TopAbs_SHAPE ? TopExp_Explorer(shape, TopAbs_FACE) : TopExp_Explorer(shape, TopAbs_FACE, avoid);
-  for (; ex.More(); ex.Next()) {
-    const TopoDS_Face& face = TopoDS::Face(ex.Current());
-    TopLoc_Location loc;
-    const Handle(Poly_Triangulation) tri = BRep_Tool::Triangulation(face, loc);
-    if (tri.IsNull()) continue;
-    const gp_Trsf trsf = loc.Transformation();
-    const auto base = static_cast<uint32_t>(vertices.size());
-    if (out.triangles.size() + triangles.size() + static_cast<size_t>(tri->NbTriangles()) > limits.max_triangles)
-      throw LoadError(ErrorCode::kLimitExceeded, "CAD file tessellates to more than " + std::to_string(limits.max_triangles) +
-                                                     " triangles (max_triangles)");
-    for (Standard_Integer i = 1; i <= tri->NbNodes(); ++i) {
-      const gp_Pnt p = tri->Node(i).Transformed(trsf);
-      vertices.push_back({static_cast<float>(p.X()), static_cast<float>(p.Y()), static_cast<float>(p.Z())});
-    }
-    const bool reversed = face.Orientation() == TopAbs_REVERSED;
-    for (Standard_Integer i = 1; i <= tri->NbTriangles(); ++i) {
-      Standard_Integer a = 0, b = 0, c = 0;
-      tri->Triangle(i).Get(a, b, c);
-      if (a < 1 || b < 1 || c < 1 || a > tri->NbNodes() || b > tri->NbNodes() || c > tri->NbNodes()) continue;
-      if (reversed) std::swap(b, c);
-      triangles.push_back({base + static_cast<uint32_t>(a - 1), base + static_cast<uint32_t>(b - 1),
-                           base + static_cast<uint32_t>(c - 1)});
-    }
-    check_stop(limits);
-  }
-  if (triangles.empty()) return;
-  weld_exact(vertices, triangles);
-  Mesh part;
-  part.vertices = std::move(vertices);
-  part.triangles = std::move(triangles);
-  append_object(out, part);
 }
 
 // OpenCASCADE follows entity references without checking that they resolve: a STEP file cut short
@@ -191,100 +115,85 @@ void check_iges_sections(std::span<const uint8_t> data) {
   }
 }
 
-// An anonymous in-memory file holding `data` (memfd), for readers that only read from a path:
-// OpenCASCADE 7.6 reads STEP from a stream but IGES only from a file. Closed on destruction.
-class MemFile {
- public:
-  explicit MemFile(std::span<const uint8_t> data) : fd_(::memfd_create("screen3d-cad", MFD_CLOEXEC)) {
-    if (fd_ < 0) throw LoadError(ErrorCode::kIo, std::string("cannot make an in-memory file: ") + std::strerror(errno));
-    for (size_t off = 0; off < data.size();) {
-      const ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw LoadError(ErrorCode::kIo, std::string("cannot fill an in-memory file: ") + std::strerror(errno));
-      off += static_cast<size_t>(n);
+// The module's read function, loaded once; null with the reason in `why` when it cannot be.
+s3d_cad_read_fn module_read(std::string& why) {
+  static std::once_flag once;
+  static s3d_cad_read_fn fn = nullptr;
+  static std::string error;
+  std::call_once(once, [] {
+    std::vector<std::string> tries;
+    if (const char* env = std::getenv("SCREEN3D_CAD_MODULE"); env && *env) {
+      tries.emplace_back(env);  // the operator's choice, alone
+    } else {
+#ifdef S3D_CAD_MODULE_PATH
+      tries.emplace_back(S3D_CAD_MODULE_PATH);
+#endif
+      char self[4096];
+      const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+      if (n > 0) {
+        std::string dir(self, static_cast<size_t>(n));
+        dir.resize(dir.find_last_of('/') + 1);
+        tries.push_back(dir + "libs3d_cad.so");
+      }
     }
-  }
-  ~MemFile() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  MemFile(const MemFile&) = delete;
-  MemFile& operator=(const MemFile&) = delete;
-  std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+    for (const std::string& path : tries) {
+      void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!h) {
+        const char* e = ::dlerror();
+        error += (error.empty() ? "" : "; ") + std::string(e ? e : path);
+        continue;
+      }
+      fn = reinterpret_cast<s3d_cad_read_fn>(::dlsym(h, "s3d_cad_read"));
+      if (fn) return;
+      error += (error.empty() ? "" : "; ") + path + ": no s3d_cad_read";
+    }
+    if (tries.empty()) error = "no path to look for it";
+  });
+  why = error;
+  return fn;
+}
 
- private:
-  int fd_;
+struct Collect {
+  const Limits* limits;
+  Mesh mesh;
 };
 
-IFSelect_ReturnStatus read_into(STEPControl_Reader& reader, std::span<const uint8_t> data) {
-  check_step_references(data);
-  std::istringstream in(std::string(reinterpret_cast<const char*>(data.data()), data.size()));
-  return reader.ReadStream("input", in);
-}
-
-IFSelect_ReturnStatus read_into(IGESControl_Reader& reader, std::span<const uint8_t> data) {
-  check_iges_sections(data);
-  const MemFile file(data);
-  return reader.ReadFile(file.path().c_str());
-}
-
-// Reads `data` with `reader` (STEPControl_Reader or IGESControl_Reader), transfers it and
-// tessellates it. `what`: "STEP" or "IGES", for messages.
-template <class Reader>
-Mesh read_cad(std::span<const uint8_t> data, const ReadOptions& opt, const char* what) {
+Mesh read_cad(std::span<const uint8_t> data, const ReadOptions& opt, int kind, const char* what) {
   if (data.size() > opt.limits.max_input_bytes)
     throw LoadError(ErrorCode::kLimitExceeded, std::string(what) + " file is larger than the limit of " +
                                                    std::to_string(opt.limits.max_input_bytes) + " bytes (max_input_bytes)");
-  silence_messages();
+  if (kind == S3D_CAD_STEP) check_step_references(data);
+  else check_iges_sections(data);
   check_stop(opt.limits);
-  TopoDS_Shape shape;
-  try {
-    std::lock_guard<std::mutex> lock(exchange_mutex());
-    Reader reader;
-    const IFSelect_ReturnStatus st = read_into(reader, data);
-    if (st != IFSelect_RetDone)
-      throw LoadError(ErrorCode::kMalformed, std::string(what) + " file could not be parsed (OpenCASCADE's reader " +
-                                                 (st == IFSelect_RetVoid ? "found nothing in it" : st == IFSelect_RetFail ? "failed" : "stopped on an error") + ")");
-    // An entity that failed to load is left as an error entity, and entities referring to it reach
-    // the transfer with null handles, where OpenCASCADE does not check them (a SIGSEGV on damaged
-    // files): such a file is refused before the transfer.
-    const Handle(Interface_InterfaceModel) model = reader.Model();
-    if (model.IsNull()) throw LoadError(ErrorCode::kMalformed, std::string(what) + " file holds no model");
-    int failed = 0;
-    for (Standard_Integer i = 1; i <= model->NbEntities(); ++i) failed += model->IsErrorEntity(i) ? 1 : 0;
-    if (failed == 0 && !reader.WS()->ModelCheckList(Standard_False).IsEmpty(Standard_True)) failed = -1;
-    if (failed != 0)
-      throw LoadError(ErrorCode::kMalformed, std::string(what) + " file is damaged: " +
-                                                 (failed > 0 ? std::to_string(failed) + " of its entities could not be read"
-                                                             : std::string("OpenCASCADE's load check failed")));
-    if (reader.TransferRoots() == 0) throw LoadError(ErrorCode::kMalformed, std::string(what) + " file holds no shape");
-    shape = reader.OneShape();
-  } catch (const Standard_Failure& e) {
-    throw LoadError(ErrorCode::kMalformed, std::string(what) + " file could not be read: " +
-                                               (e.GetMessageString() && *e.GetMessageString() ? e.GetMessageString() : e.DynamicType()->Name()));
-  }
-  check_stop(opt.limits);
-  Mesh mesh;
-  try {
-    if (shape.IsNull()) throw LoadError(ErrorCode::kMalformed, std::string(what) + " file holds no shape");
-    Bnd_Box box;
-    BRepBndLib::Add(shape, box);
-    if (box.IsVoid()) throw LoadError(ErrorCode::kMalformed, std::string(what) + " file holds no geometry");
-    double x0 = 0, y0 = 0, z0 = 0, x1 = 0, y1 = 0, z1 = 0;
-    box.Get(x0, y0, z0, x1, y1, z1);
-    const double diag = std::sqrt((x1 - x0) * (x1 - x0) + (y1 - y0) * (y1 - y0) + (z1 - z0) * (z1 - z0));
-    if (!std::isfinite(diag) || diag <= 0 || diag > 1e7)
-      throw LoadError(ErrorCode::kMalformed, std::string(what) + " file's shape has no usable size");
-    BRepMesh_IncrementalMesh mesher(shape, diag * 1e-3, Standard_False, 20.0 * M_PI / 180.0, Standard_False);
-    check_stop(opt.limits);
-    for (TopExp_Explorer solids(shape, TopAbs_SOLID); solids.More(); solids.Next())
-      append_faces(solids.Current(), TopAbs_SHAPE, opt.limits, mesh);
-    append_faces(shape, TopAbs_SOLID, opt.limits, mesh);  // faces outside any solid
-  } catch (const Standard_Failure& e) {
-    throw LoadError(ErrorCode::kMalformed, std::string(what) + " file could not be tessellated: " +
-                                               (e.GetMessageString() && *e.GetMessageString() ? e.GetMessageString() : e.DynamicType()->Name()));
-  }
-  if (mesh.triangles.empty()) throw LoadError(ErrorCode::kMalformed, std::string(what) + " file holds no faces to tessellate");
-  return mesh;
+  std::string why;
+  const s3d_cad_read_fn read = module_read(why);
+  if (!read)
+    throw LoadError(ErrorCode::kUnsupported, std::string(what) + " files need the OpenCASCADE module libs3d_cad.so, which could not be loaded (" + why + ")");
+  Collect c{&opt.limits, {}};
+  auto on_object = [](void* ctx, const float* xyz, size_t vertices, const uint32_t* tris, size_t count) {
+    auto& col = *static_cast<Collect*>(ctx);
+    Mesh part;
+    part.vertices.resize(vertices);
+    std::memcpy(part.vertices.data(), xyz, vertices * sizeof(Vec3f));
+    part.triangles.resize(count);
+    std::memcpy(part.triangles.data(), tris, count * sizeof(Tri));
+    weld_exact(part.vertices, part.triangles);
+    append_object(col.mesh, part);
+  };
+  auto stop = [](void* ctx) -> int {
+    const Limits& l = *static_cast<Collect*>(ctx)->limits;
+    try {
+      check_stop(l);
+      return 0;
+    } catch (const LoadError&) {
+      return 1;
+    }
+  };
+  char err[1024] = {};
+  const int rc = read(kind, data.data(), data.size(), opt.limits.max_triangles, on_object, stop, &c, err, sizeof err);
+  if (rc == 1 + static_cast<int>(ErrorCode::kCancelled)) check_stop(opt.limits);  // throws the limit's own message
+  if (rc != 0) throw LoadError(static_cast<ErrorCode>(rc - 1), err);
+  return std::move(c.mesh);
 }
 
 }  // namespace
@@ -297,14 +206,11 @@ int probe(std::span<const uint8_t> data) {
   return cad::skip_bom_and_space(data).starts_with("ISO-10303-21;") ? 100 : 0;
 }
 
-Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
-  return cad::read_cad<STEPControl_Reader>(data, opt, "STEP");
-}
+Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) { return cad::read_cad(data, opt, S3D_CAD_STEP, "STEP"); }
 
 }  // namespace step
 
 namespace iges {
-
 // IGES: 80-column records, the section letter in column 73 and the sequence number after it; the
 // file opens with the Start section ('S', number 1) or, when that is empty, the Global section ('G').
 int probe(std::span<const uint8_t> data) {
@@ -319,9 +225,7 @@ int probe(std::span<const uint8_t> data) {
   return 90;
 }
 
-Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) {
-  return cad::read_cad<IGESControl_Reader>(data, opt, "IGES");
-}
+Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) { return cad::read_cad(data, opt, S3D_CAD_IGES, "IGES"); }
 
 }  // namespace iges
 
