@@ -3,7 +3,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -76,12 +75,7 @@ std::string for_each_archive_member(std::span<const uint8_t> data, const Limits&
     buf.clear();
     // --max-seconds bounds reading each member too (a member that inflates slowly, or hugely, within
     // the size limits), checked per chunk; the members after it are still read.
-    StopToken clock;
-    if (limits.max_seconds > 0) {
-      clock.seconds = limits.max_seconds;
-      clock.deadline = std::chrono::steady_clock::now() +
-                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(limits.max_seconds));
-    }
+    const StopToken clock = stop_token(limits);
     // Read in bounded chunks, counting real bytes (declared sizes can lie).
     uint8_t chunk[1 << 16];
     bool failed = false;

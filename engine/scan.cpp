@@ -122,17 +122,6 @@ static SampledInput sampled_input(const gcode::PrintSample& p) {
   return s;
 }
 
-// The scan's stop token: its deadline from Limits::max_seconds, counted from now, and the cancel flag.
-static StopToken stop_token(const Limits& limits, const std::atomic<bool>* cancel) {
-  StopToken t;
-  t.cancel = cancel;
-  if (limits.max_seconds > 0) {
-    t.seconds = limits.max_seconds;
-    t.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits.max_seconds));
-  }
-  return t;
-}
-
 static ScanResult screen_loaded(LoadedInput in, const Matcher& matcher, Clock::time_point t0, const StopToken& stop) {
   ScanResult r;
   r.path = std::move(in.path);

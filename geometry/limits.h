@@ -42,6 +42,19 @@ struct Limits {
   const StopToken* stop = nullptr;                // set by the engine for the scan in progress
 };
 
+// A token for one scan (or one archive member) starting now: its deadline from limits.max_seconds,
+// and the caller's cancel flag.
+inline StopToken stop_token(const Limits& limits, const std::atomic<bool>* cancel = nullptr) {
+  StopToken t;
+  t.cancel = cancel;
+  if (limits.max_seconds > 0) {
+    t.seconds = limits.max_seconds;
+    t.deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                        std::chrono::duration<double>(limits.max_seconds));
+  }
+  return t;
+}
+
 // Throws as StopToken::check when the limits carry a token whose scan must stop.
 inline void check_stop(const Limits& limits) {
   if (limits.stop) limits.stop->check();

@@ -20,39 +20,18 @@
 #include "engine/archive.h"
 #include "engine/scan.h"
 #include "geometry/formats/format.h"
+#include "tests/support/archive_writer.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/test_helpers.h"
 
 namespace s3d {
 namespace {
 
-using Members = std::vector<std::pair<std::string, std::vector<uint8_t>>>;
+using test::Members;
+using test::make_archive;
 
 std::vector<uint8_t> example_bytes(const std::string& name) {
   return test::read_bytes(std::string(S3D_EXAMPLES_DIR) + "/" + name);
-}
-
-// An archive in memory: `setup` picks the format, filters and options on the writer.
-std::vector<uint8_t> make_archive(const std::function<void(archive*)>& setup, const Members& members) {
-  std::vector<uint8_t> out(64u << 20);
-  size_t used = 0;
-  archive* a = archive_write_new();
-  setup(a);
-  EXPECT_EQ(archive_write_open_memory(a, out.data(), out.size(), &used), ARCHIVE_OK) << archive_error_string(a);
-  for (const auto& [name, bytes] : members) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_size(e, static_cast<la_int64_t>(bytes.size()));
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK) << archive_error_string(a);
-    EXPECT_EQ(archive_write_data(a, bytes.data(), bytes.size()), static_cast<la_ssize_t>(bytes.size()));
-    archive_entry_free(e);
-  }
-  EXPECT_EQ(archive_write_close(a), ARCHIVE_OK) << archive_error_string(a);
-  archive_write_free(a);
-  out.resize(used);
-  return out;
 }
 
 // A RAR 4 archive with stored (uncompressed) members, written here byte by byte: no RAR writer is

@@ -3,8 +3,6 @@
 // them): allocated, renamed and deleted files, a partition table, zip members, and hostile images.
 #include <gtest/gtest.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -23,6 +21,7 @@
 #include "geometry/shapes.h"
 #include "geometry/write_mesh.h"
 #include "plugins/forensic/disk_image.h"
+#include "tests/support/archive_writer.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/test_helpers.h"
 
@@ -619,22 +618,8 @@ TEST(ImageCli, CarvedJobsOfThePartAreRestricted) {
   { std::ofstream(stripped, std::ios::binary) << strip_comments(text); }
   write_file(binary, gcode::encode_bgcode(text, /*heatshrink 12/4*/ 3, /*MeatPack*/ 1));
   const std::string seven = test::temp_path("part.7z");
-  {
-    archive* a = archive_write_new();
-    archive_write_set_format_7zip(a);
-    ASSERT_EQ(archive_write_open_filename(a, seven.c_str()), ARCHIVE_OK);
-    const auto stl = test::read_bytes(f.part);
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, "jobs/part.stl");
-    archive_entry_set_size(e, static_cast<la_int64_t>(stl.size()));
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
-    archive_write_data(a, stl.data(), stl.size());
-    archive_entry_free(e);
-    ASSERT_EQ(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-  }
+  write_file(seven, test::make_archive([](archive* a) { archive_write_set_format_7zip(a); },
+                                       {{"jobs/part.stl", test::read_bytes(f.part)}}));
   fat_image(image, 16384,
             {{part_g, "JOB1.GCO"}, {stripped, "JOB2.GCO"}, {binary, "JOB3.BGC"}, {gear_g, "JOB4.GCO"}, {seven, "JOB5.7Z"}},
             {"JOB1.GCO", "JOB2.GCO", "JOB3.BGC", "JOB4.GCO", "JOB5.7Z"});
