@@ -1,28 +1,42 @@
 // STEP (ISO 10303-21) and IGES readers: CAD exchange files hold boundary representations (faces on
 // exact surfaces), not triangles. This half has no OpenCASCADE in it: the probes, the checks that
-// refuse damaged files before OpenCASCADE can trip over them, and the loading of the OpenCASCADE
-// module (occt_module.cpp, libs3d_cad.so; interface cad_module.h) on first use. The module parses,
-// converts units to millimetres and tessellates; the objects it hands back are welded here (shared
-// edge nodes coincide) and joined into one mesh.
+// refuse damaged files before OpenCASCADE can trip over them, and the running of the OpenCASCADE
+// reader process, screen3d-cad-reader (occt_reader.cpp; protocol cad_protocol.h), once per file.
+// That process parses, converts units to millimetres and tessellates; the objects it sends back are
+// checked, welded here (shared edge nodes coincide) and joined into one mesh.
 //
-// The module is looked for at $SCREEN3D_CAD_MODULE alone when that is set, else where the build
-// wrote it (S3D_CAD_MODULE_PATH), then as libs3d_cad.so beside the executable. Without it a STEP or IGES
-// file is an error that says so; every other format works.
-#include <dlfcn.h>
+// A process per file, because OpenCASCADE's IGES parser still crashes on some damaged files and a
+// parse cannot be stopped part-way: a crash is an error result for that file, and the scan's time
+// limit or cancel flag (checked every 50 ms while the reply is awaited) kills the process. Files are
+// read in parallel (OpenCASCADE's readers share global state within one process, not across them).
+//
+// The program is looked for at $SCREEN3D_CAD_READER alone when that is set, else where the build
+// wrote it (S3D_CAD_READER_PATH), then as screen3d-cad-reader beside the executable. Without it a
+// STEP or IGES file is an error that says so; every other format works.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "geometry/formats/cad/cad_module.h"
+#include "geometry/formats/cad/cad_protocol.h"
 #include "geometry/formats/interchange/weld.h"
 #include "geometry/formats/reader.h"
 #include "geometry/load_error.h"
+
+extern char** environ;
 
 namespace s3d::formats {
 
@@ -115,85 +129,200 @@ void check_iges_sections(std::span<const uint8_t> data) {
   }
 }
 
-// The module's read function, loaded once; null with the reason in `why` when it cannot be.
-s3d_cad_read_fn module_read(std::string& why) {
-  static std::once_flag once;
-  static s3d_cad_read_fn fn = nullptr;
-  static std::string error;
-  std::call_once(once, [] {
-    std::vector<std::string> tries;
-    if (const char* env = std::getenv("SCREEN3D_CAD_MODULE"); env && *env) {
-      tries.emplace_back(env);  // the operator's choice, alone
-    } else {
-#ifdef S3D_CAD_MODULE_PATH
-      tries.emplace_back(S3D_CAD_MODULE_PATH);
+// Where screen3d-cad-reader is, or empty with the places tried in `why`. Looked up for every file
+// (a few system calls beside starting a process), so a changed $SCREEN3D_CAD_READER takes effect.
+std::string reader_program(std::string& why) {
+  std::vector<std::string> tries;
+  if (const char* env = std::getenv("SCREEN3D_CAD_READER"); env && *env) {
+    tries.emplace_back(env);  // the operator's choice, alone
+  } else {
+#ifdef S3D_CAD_READER_PATH
+    tries.emplace_back(S3D_CAD_READER_PATH);
 #endif
-      char self[4096];
-      const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-      if (n > 0) {
-        std::string dir(self, static_cast<size_t>(n));
-        dir.resize(dir.find_last_of('/') + 1);
-        tries.push_back(dir + "libs3d_cad.so");
-      }
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+      std::string dir(self, static_cast<size_t>(n));
+      dir.resize(dir.find_last_of('/') + 1);
+      tries.push_back(dir + "screen3d-cad-reader");
     }
-    for (const std::string& path : tries) {
-      void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!h) {
-        const char* e = ::dlerror();
-        error += (error.empty() ? "" : "; ") + std::string(e ? e : path);
-        continue;
-      }
-      fn = reinterpret_cast<s3d_cad_read_fn>(::dlsym(h, "s3d_cad_read"));
-      if (fn) return;
-      error += (error.empty() ? "" : "; ") + path + ": no s3d_cad_read";
-    }
-    if (tries.empty()) error = "no path to look for it";
-  });
-  why = error;
-  return fn;
+  }
+  for (const std::string& path : tries) {
+    if (::access(path.c_str(), X_OK) == 0) return path;
+    why += (why.empty() ? "" : "; ") + path + ": " + std::strerror(errno);
+  }
+  if (tries.empty()) why = "no place to look for it";
+  return {};
 }
 
-struct Collect {
-  const Limits* limits;
-  Mesh mesh;
+// A file descriptor closed on destruction.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  void reset() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
 };
 
-Mesh read_cad(std::span<const uint8_t> data, const ReadOptions& opt, int kind, const char* what) {
+// The reader process: killed and reaped on destruction unless wait() reaped it.
+struct Child {
+  pid_t pid = -1;
+  ~Child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      wait();
+    }
+  }
+  int wait() {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid = -1;
+    return status;
+  }
+};
+
+// The reply from the reader process, read with the scan's stop token checked every 50 ms.
+class Reply {
+ public:
+  Reply(int fd, const Limits& limits) : fd_(fd), limits_(limits) {}
+  // Exactly n bytes; false when the process closed its end first.
+  bool read(void* out, size_t n) {
+    auto* p = static_cast<uint8_t*>(out);
+    while (n > 0) {
+      pollfd pfd{fd_, POLLIN, 0};
+      const int ready = ::poll(&pfd, 1, 50);
+      if (ready < 0 && errno != EINTR) throw LoadError(ErrorCode::kIo, std::string("cannot wait for the CAD reader: ") + std::strerror(errno));
+      if (ready <= 0) {
+        check_stop(limits_);  // throws: the caller's Child kills the process
+        continue;
+      }
+      const ssize_t got = ::read(fd_, p, n);
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got < 0) throw LoadError(ErrorCode::kIo, std::string("cannot read from the CAD reader: ") + std::strerror(errno));
+      if (got == 0) return false;
+      p += got;
+      n -= static_cast<size_t>(got);
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+  const Limits& limits_;
+};
+
+// The data in an anonymous in-memory file, for the reader process's stdin (it can be any size and
+// needs no thread here to feed it).
+Fd mem_file(std::span<const uint8_t> data) {
+  Fd f(::memfd_create("screen3d-cad-input", MFD_CLOEXEC));
+  if (f.fd < 0) throw LoadError(ErrorCode::kIo, std::string("cannot make an in-memory file: ") + std::strerror(errno));
+  for (size_t off = 0; off < data.size();) {
+    const ssize_t n = ::write(f.fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw LoadError(ErrorCode::kIo, std::string("cannot fill an in-memory file: ") + std::strerror(errno));
+    off += static_cast<size_t>(n);
+  }
+  if (::lseek(f.fd, 0, SEEK_SET) != 0) throw LoadError(ErrorCode::kIo, std::string("cannot rewind an in-memory file: ") + std::strerror(errno));
+  return f;
+}
+
+Mesh read_cad(std::span<const uint8_t> data, const ReadOptions& opt, CadKind kind, const char* what) {
   if (data.size() > opt.limits.max_input_bytes)
     throw LoadError(ErrorCode::kLimitExceeded, std::string(what) + " file is larger than the limit of " +
                                                    std::to_string(opt.limits.max_input_bytes) + " bytes (max_input_bytes)");
-  if (kind == S3D_CAD_STEP) check_step_references(data);
+  if (kind == kCadStep) check_step_references(data);
   else check_iges_sections(data);
   check_stop(opt.limits);
   std::string why;
-  const s3d_cad_read_fn read = module_read(why);
-  if (!read)
-    throw LoadError(ErrorCode::kUnsupported, std::string(what) + " files need the OpenCASCADE module libs3d_cad.so, which could not be loaded (" + why + ")");
-  Collect c{&opt.limits, {}};
-  auto on_object = [](void* ctx, const float* xyz, size_t vertices, const uint32_t* tris, size_t count) {
-    auto& col = *static_cast<Collect*>(ctx);
-    Mesh part;
-    part.vertices.resize(vertices);
-    std::memcpy(part.vertices.data(), xyz, vertices * sizeof(Vec3f));
-    part.triangles.resize(count);
-    std::memcpy(part.triangles.data(), tris, count * sizeof(Tri));
-    weld_exact(part.vertices, part.triangles);
-    append_object(col.mesh, part);
+  const std::string program = reader_program(why);
+  if (program.empty())
+    throw LoadError(ErrorCode::kUnsupported, std::string(what) + " files need OpenCASCADE's reader, screen3d-cad-reader, which was not found (" + why + ")");
+
+  // Start it: the file on stdin, the pipe on stdout, stderr shared.
+  Fd input = mem_file(data);
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw LoadError(ErrorCode::kIo, std::string("cannot make a pipe: ") + std::strerror(errno));
+  Fd from_child(p[0]), child_end(p[1]);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, input.fd, 0);  // dup2 clears close-on-exec on 0 and 1
+  posix_spawn_file_actions_adddup2(&fa, child_end.fd, 1);
+  const std::string limit = std::to_string(opt.limits.max_triangles);
+  std::string kind_arg = kind == kCadStep ? "step" : "iges";
+  std::vector<char*> argv = {const_cast<char*>(program.c_str()), kind_arg.data(), const_cast<char*>(limit.c_str()), nullptr};
+  Child child;
+  const int rc = ::posix_spawn(&child.pid, program.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    child.pid = -1;
+    throw LoadError(ErrorCode::kUnsupported, std::string(what) + " files need OpenCASCADE's reader, and " + program +
+                                                 " could not be started: " + std::strerror(rc));
+  }
+  input.reset();
+  child_end.reset();  // so that the reply ends when the process does
+
+  // The reply: objects, then the result. Everything is checked before it is allocated or used.
+  const auto malformed = [&](const std::string& how) {
+    return LoadError(ErrorCode::kMalformed, std::string("the CAD reader sent a malformed reply reading this ") + what + " file (" + how + ")");
   };
-  auto stop = [](void* ctx) -> int {
-    const Limits& l = *static_cast<Collect*>(ctx)->limits;
-    try {
-      check_stop(l);
-      return 0;
-    } catch (const LoadError&) {
-      return 1;
+  Reply reply(from_child.fd, opt.limits);
+  Mesh mesh;
+  uint64_t triangles = 0, vertices = 0;
+  for (;;) {
+    char tag = 0;
+    if (!reply.read(&tag, 1)) break;
+    if (tag == kResultRecord) {
+      int32_t status = 0;
+      uint32_t len = 0;
+      if (!reply.read(&status, sizeof status) || !reply.read(&len, sizeof len)) throw malformed("result cut short");
+      if (status < 0 || status > 1 + static_cast<int>(ErrorCode::kCancelled) || len > kMaxMessage) throw malformed("bad result");
+      std::string msg(len, '\0');
+      if (!reply.read(msg.data(), len)) throw malformed("message cut short");
+      child.wait();
+      if (status != 0) throw LoadError(static_cast<ErrorCode>(status - 1), msg);
+      return mesh;
     }
-  };
-  char err[1024] = {};
-  const int rc = read(kind, data.data(), data.size(), opt.limits.max_triangles, on_object, stop, &c, err, sizeof err);
-  if (rc == 1 + static_cast<int>(ErrorCode::kCancelled)) check_stop(opt.limits);  // throws the limit's own message
-  if (rc != 0) throw LoadError(static_cast<ErrorCode>(rc - 1), err);
-  return std::move(c.mesh);
+    if (tag != kObjectRecord) throw malformed("unknown record");
+    uint64_t counts[2] = {0, 0};
+    if (!reply.read(counts, sizeof counts)) throw malformed("object cut short");
+    const uint64_t nv = counts[0], nt = counts[1];
+    const uint64_t max_vertices = opt.limits.max_triangles > UINT64_MAX / 3 ? UINT64_MAX : 3 * opt.limits.max_triangles;
+    if (nt == 0 || nt > opt.limits.max_triangles - triangles || nv > max_vertices - vertices || nv > uint64_t{UINT32_MAX})
+      throw malformed("object larger than max_triangles allows");
+    triangles += nt;
+    vertices += nv;
+    Mesh part;
+    part.vertices.resize(nv);
+    part.triangles.resize(nt);
+    if (!reply.read(part.vertices.data(), nv * sizeof(Vec3f)) || !reply.read(part.triangles.data(), nt * sizeof(Tri)))
+      throw malformed("object cut short");
+    for (const Tri& t : part.triangles)
+      for (uint32_t v : t)
+        if (v >= nv) throw malformed("triangle index out of range");
+    for (const Vec3f& v : part.vertices)
+      for (float c : v)
+        if (!std::isfinite(c)) throw LoadError(ErrorCode::kBadValue, std::string(what) + " file tessellates to non-finite coordinates");
+    weld_exact(part.vertices, part.triangles);
+    append_object(mesh, part);
+  }
+  // The process closed stdout without a result: it crashed or was killed.
+  const int status = child.wait();
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = sigabbrev_np(sig);
+    throw LoadError(ErrorCode::kMalformed, std::string(what) + " file crashed OpenCASCADE's reader (signal " + std::to_string(sig) +
+                                               (name ? std::string(", SIG") + name : std::string()) +
+                                               "): it is damaged or made to crash readers");
+  }
+  throw LoadError(ErrorCode::kMalformed, std::string(what) + " file: OpenCASCADE's reader ended without a result (exit status " +
+                                             std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
 }
 
 }  // namespace
@@ -206,7 +335,7 @@ int probe(std::span<const uint8_t> data) {
   return cad::skip_bom_and_space(data).starts_with("ISO-10303-21;") ? 100 : 0;
 }
 
-Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) { return cad::read_cad(data, opt, S3D_CAD_STEP, "STEP"); }
+Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) { return cad::read_cad(data, opt, cad::kCadStep, "STEP"); }
 
 }  // namespace step
 
@@ -225,7 +354,7 @@ int probe(std::span<const uint8_t> data) {
   return 90;
 }
 
-Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) { return cad::read_cad(data, opt, S3D_CAD_IGES, "IGES"); }
+Mesh read(std::span<const uint8_t> data, const ReadOptions& opt) { return cad::read_cad(data, opt, cad::kCadIges, "IGES"); }
 
 }  // namespace iges
 

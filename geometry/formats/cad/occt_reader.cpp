@@ -1,14 +1,15 @@
-// The OpenCASCADE half of the STEP and IGES readers, built as a module of its own (libs3d_cad.so)
-// that geometry/formats/cad/cad_reader.cpp loads with dlopen the first time a STEP or IGES file is
-// read: OpenCASCADE's libraries cost every process that links them about 35 ms of start-up (their
-// static initialisers; measured with an empty program linked with and without them), which every
-// scan, gate run and worker process would pay. Interface: cad_module.h. Nothing here throws past it.
+// screen3d-cad-reader: the OpenCASCADE half of the STEP and IGES readers, a program of its own that
+// geometry/formats/cad/cad_reader.cpp starts for each STEP or IGES file (protocol: cad_protocol.h).
+// A process of its own, not a library the caller loads: OpenCASCADE's IGES parser crashes on some
+// damaged files (SIGSEGV in IGESSolid_ToolLoop::ReadOwnParams) and its parse cannot be stopped
+// part-way, so a crash or a kill for --max-seconds must cost one file, not the scan, the gateway or
+// the host program using the C API. It also keeps OpenCASCADE's start-up (about 35 ms of static
+// initialisers, measured) out of every process that never reads a CAD file.
 //
 // OpenCASCADE parses the file, converts its units to millimetres and transfers it to a shape, which
 // BRepMesh tessellates to a chordal deflection of 0.1% of the shape's diagonal and 20 degrees; the
-// faces' triangles go to the caller one object per solid (faces outside any solid form one more).
-// Its data-exchange readers share global state, so reading and transfer hold a mutex; its console
-// messages are switched off (stdout carries results only).
+// faces' triangles go to stdout one object per solid (faces outside any solid form one more). Its
+// console messages are switched off (stdout carries the records only).
 #include <BRepBndLib.hxx>
 #include <BRepMesh_IncrementalMesh.hxx>
 #include <BRep_Tool.hxx>
@@ -30,46 +31,41 @@
 #include <TopoDS_Shape.hxx>
 #include <XSControl_WorkSession.hxx>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <span>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "geometry/formats/cad/cad_module.h"
+#include "geometry/formats/cad/cad_protocol.h"
 #include "geometry/load_error.h"
 
 namespace s3d::formats::cad {
 namespace {
 
-std::mutex& exchange_mutex() {
-  static std::mutex m;
-  return m;
-}
-
 void silence_messages() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const Handle(Message_Messenger)& m = Message::DefaultMessenger();
-    m->RemovePrinters(STANDARD_TYPE(Message_PrinterOStream));
-  });
+  const Handle(Message_Messenger)& m = Message::DefaultMessenger();
+  m->RemovePrinters(STANDARD_TYPE(Message_PrinterOStream));
 }
 
-// What the caller handed over: where the objects go and how to ask whether to stop.
+// Where the objects go: stdout, as 'O' records.
 struct Sink {
   uint64_t max_triangles;
-  s3d_cad_object_fn on_object;
-  s3d_cad_stop_fn stop;
-  void* ctx;
   uint64_t triangles = 0;
-  void check() const {
-    if (stop && stop(ctx)) throw LoadError(ErrorCode::kCancelled, "stopped");
+  void object(const std::vector<float>& xyz, const std::vector<uint32_t>& tris) const {
+    const uint64_t counts[2] = {xyz.size() / 3, tris.size() / 3};
+    if (std::fputc(kObjectRecord, stdout) == EOF || std::fwrite(counts, sizeof counts, 1, stdout) != 1 ||
+        std::fwrite(xyz.data(), sizeof(float), xyz.size(), stdout) != xyz.size() ||
+        std::fwrite(tris.data(), sizeof(uint32_t), tris.size(), stdout) != tris.size())
+      throw LoadError(ErrorCode::kIo, "cannot write the tessellation to stdout");
   }
 };
 
@@ -101,11 +97,10 @@ void append_faces(const TopoDS_Shape& shape, TopAbs_ShapeEnum avoid, Sink& sink)
       triangles.insert(triangles.end(), {base + static_cast<uint32_t>(a - 1), base + static_cast<uint32_t>(b - 1),
                                          base + static_cast<uint32_t>(c - 1)});
     }
-    sink.check();
   }
   if (triangles.empty()) return;
   sink.triangles += triangles.size() / 3;
-  sink.on_object(sink.ctx, vertices.data(), vertices.size() / 3, triangles.data(), triangles.size() / 3);
+  sink.object(vertices, triangles);
 }
 
 // An anonymous in-memory file holding `data` (memfd), for readers that only read from a path:
@@ -147,10 +142,8 @@ IFSelect_ReturnStatus read_into(IGESControl_Reader& reader, std::span<const uint
 template <class Reader>
 void read_cad(std::span<const uint8_t> data, Sink& sink, const char* what) {
   silence_messages();
-  sink.check();
   TopoDS_Shape shape;
   try {
-    std::lock_guard<std::mutex> lock(exchange_mutex());
     Reader reader;
     const IFSelect_ReturnStatus st = read_into(reader, data);
     if (st != IFSelect_RetDone)
@@ -174,7 +167,6 @@ void read_cad(std::span<const uint8_t> data, Sink& sink, const char* what) {
     throw LoadError(ErrorCode::kMalformed, std::string(what) + " file could not be read: " +
                                                (e.GetMessageString() && *e.GetMessageString() ? e.GetMessageString() : e.DynamicType()->Name()));
   }
-  sink.check();
   try {
     if (shape.IsNull()) throw LoadError(ErrorCode::kMalformed, std::string(what) + " file holds no shape");
     Bnd_Box box;
@@ -186,7 +178,6 @@ void read_cad(std::span<const uint8_t> data, Sink& sink, const char* what) {
     if (!std::isfinite(diag) || diag <= 0 || diag > 1e7)
       throw LoadError(ErrorCode::kMalformed, std::string(what) + " file's shape has no usable size");
     BRepMesh_IncrementalMesh mesher(shape, diag * 1e-3, Standard_False, 20.0 * M_PI / 180.0, Standard_False);
-    sink.check();
     for (TopExp_Explorer solids(shape, TopAbs_SOLID); solids.More(); solids.Next())
       append_faces(solids.Current(), TopAbs_SHAPE, sink);
     append_faces(shape, TopAbs_SOLID, sink);  // faces outside any solid
@@ -197,39 +188,80 @@ void read_cad(std::span<const uint8_t> data, Sink& sink, const char* what) {
   if (sink.triangles == 0) throw LoadError(ErrorCode::kMalformed, std::string(what) + " file holds no faces to tessellate");
 }
 
+// Reads the whole of stdin (the parent hands over a memfd; a pipe works too).
+std::vector<uint8_t> read_stdin() {
+  std::vector<uint8_t> data;
+  uint8_t buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw s3d::LoadError(s3d::ErrorCode::kIo, std::string("cannot read the file from stdin: ") + std::strerror(errno));
+    if (n == 0) return data;
+    data.insert(data.end(), buf, buf + n);
+  }
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define S3D_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S3D_UNDER_ASAN 1
+#endif
+#endif
+
+// The 'R' record, then out at once: _exit skips OpenCASCADE's static destructors (and the leak
+// report an AddressSanitizer build would add), which the parent does not wait for.
+[[noreturn]] void finish(int status, const std::string& why) {
+  const uint32_t len = static_cast<uint32_t>(std::min<size_t>(why.size(), kMaxMessage));
+  const int32_t st = status;
+  const bool ok = std::fputc(kResultRecord, stdout) != EOF && std::fwrite(&st, sizeof st, 1, stdout) == 1 &&
+                  std::fwrite(&len, sizeof len, 1, stdout) == 1 && std::fwrite(why.data(), 1, len, stdout) == len &&
+                  std::fflush(stdout) == 0;
+  ::_exit(ok ? 0 : 3);
+}
+
 }  // namespace
 }  // namespace s3d::formats::cad
 
-// The module's one export (the project builds with hidden visibility).
-extern "C" __attribute__((visibility("default"))) int s3d_cad_read(int kind, const uint8_t* data, size_t size, uint64_t max_triangles, s3d_cad_object_fn on_object,
-                            s3d_cad_stop_fn stop, void* ctx, char* err, size_t err_size) {
+int main(int argc, char** argv) {
   using namespace s3d;
-  auto fail = [&](ErrorCode code, const std::string& why) {
-    if (err && err_size > 0) {
-      const size_t n = std::min(why.size(), err_size - 1);
-      std::memcpy(err, why.data(), n);
-      err[n] = '\0';
-    }
-    return 1 + static_cast<int>(code);
-  };
+  using namespace s3d::formats::cad;
+  uint64_t max_triangles = 0;
+  const bool step = argc == 3 && std::strcmp(argv[1], "step") == 0;
+  if (argc != 3 || (!step && std::strcmp(argv[1], "iges") != 0) ||
+      std::from_chars(argv[2], argv[2] + std::strlen(argv[2]), max_triangles).ec != std::errc()) {
+    std::fprintf(stderr,
+                 "usage: screen3d-cad-reader step|iges MAX_TRIANGLES < FILE\n"
+                 "Reads a STEP or IGES file with OpenCASCADE for screen3d and writes its tessellation to stdout\n"
+                 "in the binary records of geometry/formats/cad/cad_protocol.h. Started by screen3d itself.\n");
+    return 2;
+  }
+#if !defined(S3D_UNDER_ASAN)
+  const rlimit cap{kReaderAddressSpace, kReaderAddressSpace};
+  ::setrlimit(RLIMIT_AS, &cap);  // best effort: a lower hard limit already set stays
+#endif
+  static char out_buf[1 << 16];
+  std::setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
+  const char* what = step ? "STEP" : "IGES";
   try {
-    formats::cad::Sink sink{max_triangles, on_object, stop, ctx};
-    const std::span<const uint8_t> bytes(data, size);
-    if (kind == S3D_CAD_STEP)
-      formats::cad::read_cad<STEPControl_Reader>(bytes, sink, "STEP");
+    const std::vector<uint8_t> data = read_stdin();
+    Sink sink{max_triangles};
+    if (step)
+      read_cad<STEPControl_Reader>(data, sink, what);
     else
-      formats::cad::read_cad<IGESControl_Reader>(bytes, sink, "IGES");
-    return 0;
+      read_cad<IGESControl_Reader>(data, sink, what);
+    finish(0, "");
   } catch (const LoadError& e) {
-    return fail(e.code(), e.what());
+    finish(1 + static_cast<int>(e.code()), e.what());
   } catch (const Standard_Failure& e) {
-    return fail(ErrorCode::kMalformed, std::string("OpenCASCADE failed: ") +
-                                           (e.GetMessageString() && *e.GetMessageString() ? e.GetMessageString() : e.DynamicType()->Name()));
+    finish(1 + static_cast<int>(ErrorCode::kMalformed),
+           std::string("OpenCASCADE failed: ") +
+               (e.GetMessageString() && *e.GetMessageString() ? e.GetMessageString() : e.DynamicType()->Name()));
   } catch (const std::bad_alloc&) {
-    return fail(ErrorCode::kLimitExceeded, "out of memory reading the CAD file");
+    finish(1 + static_cast<int>(ErrorCode::kLimitExceeded), std::string(what) + " file made OpenCASCADE run out of memory");
   } catch (const std::exception& e) {
-    return fail(ErrorCode::kMalformed, std::string("CAD file could not be read: ") + e.what());
+    finish(1 + static_cast<int>(ErrorCode::kMalformed), std::string(what) + " file could not be read: " + e.what());
   } catch (...) {
-    return fail(ErrorCode::kMalformed, "CAD file could not be read (unknown exception)");
+    finish(1 + static_cast<int>(ErrorCode::kMalformed), std::string(what) + " file could not be read (unknown exception)");
   }
 }
