@@ -38,6 +38,7 @@
 #include "geometry/load_error.h"
 #include "geometry/mesh_facts.h"
 #include "geometry/write_mesh.h"
+#include "tests/support/cad_parts.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/test_helpers.h"
 
@@ -409,4 +410,7 @@ TEST(CadTiming, DISABLED_StepAgainstItsStl) {
 }
 
 }  // namespace
+
+std::string test::write_bracket_step(const std::string& name) { return write_step(bracket(), name); }
+
 }  // namespace s3d

@@ -10,9 +10,11 @@
 // limit or cancel flag (checked every 50 ms while the reply is awaited) kills the process. Files are
 // read in parallel (OpenCASCADE's readers share global state within one process, not across them).
 //
-// The program is looked for at $SCREEN3D_CAD_READER alone when that is set, else where the build
-// wrote it (S3D_CAD_READER_PATH), then as screen3d-cad-reader beside the executable. Without it a
-// STEP or IGES file is an error that says so; every other format works.
+// The program is looked for at $SCREEN3D_CAD_READER alone when that is set, else beside the program
+// (or libscreen3d.so), in ../libexec/screen3d/ from there, then where the build wrote it
+// (S3D_CAD_READER_PATH). Without it a STEP or IGES file is an error that says so; every other format
+// works.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -129,23 +131,44 @@ void check_iges_sections(std::span<const uint8_t> data) {
   }
 }
 
-// Where screen3d-cad-reader is, or empty with the places tried in `why`. Looked up for every file
-// (a few system calls beside starting a process), so a changed $SCREEN3D_CAD_READER takes effect.
+// The folder (with its '/') of the program or shared library this code is part of: libscreen3d.so
+// for a program using the C API, else the executable. Empty when neither can be told.
+std::string own_folder() {
+  Dl_info info{};
+  std::string path;
+  if (::dladdr(reinterpret_cast<void*>(&own_folder), &info) != 0 && info.dli_fname && std::strchr(info.dli_fname, '/'))
+    path = info.dli_fname;  // a shared library (the main program's own entry has no path in it)
+  if (path.empty() || path.front() != '/') {
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return {};
+    path.assign(self, static_cast<size_t>(n));
+  }
+  return path.substr(0, path.find_last_of('/') + 1);
+}
+
+// Where screen3d-cad-reader is, or empty with the places tried in `why`: $SCREEN3D_CAD_READER alone
+// when set; else beside the program (or libscreen3d), in ../libexec/screen3d/ from there (an
+// installed tree, cmake/install.cmake), then, for a program in the build tree, where the build
+// wrote it. Looked up for every file (a
+// few system calls beside starting a process), so a changed $SCREEN3D_CAD_READER takes effect.
 std::string reader_program(std::string& why) {
   std::vector<std::string> tries;
   if (const char* env = std::getenv("SCREEN3D_CAD_READER"); env && *env) {
     tries.emplace_back(env);  // the operator's choice, alone
   } else {
-#ifdef S3D_CAD_READER_PATH
-    tries.emplace_back(S3D_CAD_READER_PATH);
-#endif
-    char self[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-      std::string dir(self, static_cast<size_t>(n));
-      dir.resize(dir.find_last_of('/') + 1);
+    if (const std::string dir = own_folder(); !dir.empty()) {
       tries.push_back(dir + "screen3d-cad-reader");
+      tries.push_back(dir + "../libexec/screen3d/screen3d-cad-reader");
     }
+#if defined(S3D_CAD_READER_PATH) && defined(S3D_BUILD_DIR)
+    // Only for a program running from the build tree: an installed one never depends on it.
+    char* here = ::realpath(own_folder().c_str(), nullptr);
+    char* build = ::realpath(S3D_BUILD_DIR, nullptr);
+    if (here && build && (std::string(here) + "/").starts_with(std::string(build) + "/")) tries.emplace_back(S3D_CAD_READER_PATH);
+    std::free(here);
+    std::free(build);
+#endif
   }
   for (const std::string& path : tries) {
     if (::access(path.c_str(), X_OK) == 0) return path;
