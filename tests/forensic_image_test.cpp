@@ -207,10 +207,18 @@ TEST(DiskImage, APartOfTheWalkCanBePassedOver) {
     EXPECT_EQ(err, "");
     return paths;
   };
+  // With carving, the free space before the first partition is a part of its own ("free<N>/:carve").
+  auto without_free = [](std::vector<std::string> v) {
+    std::erase_if(v, [](const std::string& p) { return p.rfind("free", 0) == 0; });
+    return v;
+  };
   std::vector<std::string> parts;
   forensic::WalkSummary sum;
   const std::vector<std::string> all = walk_declining("", &parts, &sum, /*carve=*/true);
-  ASSERT_EQ(parts.size(), 6u);
+  ASSERT_EQ(parts.size(), 7u);
+  EXPECT_EQ(parts[0].rfind("free", 0), 0u) << parts[0];
+  EXPECT_EQ(parts[0].substr(parts[0].find(':')), ":carve") << parts[0];
+  parts = without_free(parts);
   const std::string a = parts[0].substr(0, parts[0].find(':')), b = parts[3].substr(0, parts[3].find(':'));
   EXPECT_EQ(a.front(), 'p');
   EXPECT_NE(a, b);
@@ -233,7 +241,7 @@ TEST(DiskImage, APartOfTheWalkCanBePassedOver) {
   const std::vector<std::string> without_open = walk_declining(a + ":open", &parts, &sum, /*carve=*/true);
   EXPECT_EQ(sum.parts_skipped, 1u);
   EXPECT_EQ(sum.file_systems, 1u);
-  EXPECT_EQ(parts, (std::vector<std::string>{a + ":open", b + ":open", b + ":files", b + ":carve"}));
+  EXPECT_EQ(without_free(parts), (std::vector<std::string>{a + ":open", b + ":open", b + ":files", b + ":carve"}));
   EXPECT_EQ(without_open, std::vector<std::string>(all.begin() + 5, all.end()));
 }
 
@@ -494,6 +502,69 @@ TEST(DiskImage, NotAnImageIsAClearErrorAndNoFile) {
   EXPECT_TRUE(walk(path, &err).empty());
   EXPECT_NE(err.find("no partition table or file system"), std::string::npos) << err;
   EXPECT_EQ(err.find('\n'), std::string::npos);
+}
+
+// Space no file system describes is carved as raw sectors with --carve: a card whose file system was
+// wiped (its boot sector zeroed, as a quick "format" by another tool or damage leaves it), the same
+// file system as a partition, and free space between partitions. Without carving each is an error
+// or nothing, as before; with it the files come out whole, named by the region they were cut from.
+TEST(DiskImage, CarvesSpaceNoFileSystemDescribes) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const Fixture f = make_fixture();
+  const std::vector<uint8_t> turned = test::read_bytes(f.turned);
+  const std::string gcode_path = test::temp_path("job.gcode");
+  const std::string gcode = job_gcode(20000);
+  { std::ofstream(gcode_path, std::ios::binary) << gcode; }
+  const std::string fat = test::temp_path("wiped_fs.img");
+  const std::string note = test::temp_path("note.txt");
+  { std::ofstream(note) << "old notes\n"; }
+  fat_image(fat, 4096, {{f.turned, "holiday.jpg"}, {gcode_path, "job.gco"}, {note, "note.txt"}}, {"note.txt"});
+  std::vector<uint8_t> bytes = test::read_bytes(fat);
+  std::fill(bytes.begin(), bytes.begin() + 512, uint8_t{0});  // the boot sector: no file system to be seen
+  const std::string wiped = test::temp_path("wiped.img");
+  write_file(wiped, bytes);
+  const auto whole = [&](const std::vector<Seen>& seen, const std::vector<uint8_t>& want, const std::string& prefix) {
+    int n = 0;
+    for (const Seen& s : seen) {
+      if (s.bytes != want) continue;
+      ++n;
+      EXPECT_TRUE(s.carved) << s.path;
+      EXPECT_EQ(s.path.rfind(prefix + "$Carved/", 0), 0u) << s.path;
+    }
+    return n;
+  };
+  const std::vector<uint8_t> gcode_bytes(gcode.begin(), gcode.end());
+  std::string err;
+  EXPECT_TRUE(walk(wiped, &err).empty());
+  EXPECT_NE(err.find("no partition table or file system recognised"), std::string::npos) << err;
+  forensic::WalkSummary sum;
+  std::vector<Seen> seen = walk(wiped, &err, &sum, true, /*carve=*/true);
+  EXPECT_NE(err.find("the whole image was carved"), std::string::npos) << err;
+  EXPECT_EQ(whole(seen, turned, ""), 1);
+  EXPECT_EQ(whole(seen, gcode_bytes, ""), 1);
+  EXPECT_EQ(sum.carved, seen.size());
+
+  // The same as partition 2 of a disk (TSK numbers the table and the gap before it 0 and 1), and a
+  // copy of the turned part in the free space before the partition (sector 100).
+  const std::string disk = partitioned_disk(wiped, 1, "wiped_disk.img");
+  std::vector<uint8_t> d = test::read_bytes(disk);
+  std::copy(turned.begin(), turned.end(), d.begin() + 100 * 512);
+  write_file(disk, d);
+  EXPECT_TRUE(walk(disk, &err).empty());
+  EXPECT_NE(err.find("lists no partition with a file system"), std::string::npos) << err;
+  seen = walk(disk, &err, nullptr, true, /*carve=*/true);
+  EXPECT_NE(err.find("carved as raw space"), std::string::npos) << err;
+  std::string part_prefix, free_prefix;
+  for (const Seen& s : seen) {
+    if (s.bytes == gcode_bytes) part_prefix = s.path.substr(0, s.path.find('/') + 1);
+    if (s.bytes == turned && s.partition < 0) free_prefix = s.path.substr(0, s.path.find('/') + 1);
+  }
+  EXPECT_EQ(part_prefix.rfind("p", 0), 0u) << part_prefix;
+  EXPECT_EQ(whole(seen, gcode_bytes, part_prefix), 1);
+  EXPECT_EQ(free_prefix.rfind("free", 0), 0u) << free_prefix;
+  int turned_copies = 0;
+  for (const Seen& s : seen) turned_copies += s.bytes == turned;
+  EXPECT_EQ(turned_copies, 2);  // the one in the partition and the one before it
 }
 
 // Truncated and corrupted images, FAT and (when mke2fs is there) ext4, walked with and without

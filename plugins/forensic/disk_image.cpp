@@ -222,9 +222,9 @@ class Carver {
  public:
   Carver(Walk& w, uint32_t block_size) : w_(w), block_size_(block_size) {}
 
-  void block(const TSK_FS_BLOCK* b) {
-    const auto* data = reinterpret_cast<const uint8_t*>(b->buf);
-    if (kind_ != Kind::kNone && b->addr != last_ + 1) cut_short(false);
+  // The next free block, `addr` its address (in blocks), `data` its block_size bytes.
+  void block(uint64_t addr, const uint8_t* data) {
+    if (kind_ != Kind::kNone && addr != last_ + 1) cut_short(false);
     // A new file starting here ends the candidate unfinished: a false binary-STL start (a count that
     // runs past the real end) must not swallow the files after it. A zip is not split at "PK\3\4",
     // which also starts each member inside it.
@@ -232,12 +232,12 @@ class Carver {
     if (kind_ != Kind::kNone) {  // the block belongs to the candidate, whether it ends here or not
       const size_t before = buf_.size();
       buf_.insert(buf_.end(), data, data + block_size_);
-      last_ = b->addr;
+      last_ = addr;
       if (buf_.size() > w_.opt.max_carve_bytes) cut_short(false);
       else check_end(before);
       return;
     }
-    start(b->addr, data);
+    start(addr, data);
   }
 
   void finish() {
@@ -274,7 +274,7 @@ class Carver {
     return k != Kind::kNone && strong && (zip_too || k != Kind::kZip);
   }
 
-  void start(TSK_DADDR_T addr, const uint8_t* d) {
+  void start(uint64_t addr, const uint8_t* d) {
     bool strong = false;
     const Kind k = signature(d, &need_, &strong);
     if (k == Kind::kNone) return;
@@ -410,7 +410,7 @@ class Carver {
   Walk& w_;
   const uint32_t block_size_;
   Kind kind_ = Kind::kNone;
-  TSK_DADDR_T first_ = 0, last_ = 0;
+  uint64_t first_ = 0, last_ = 0;
   uint64_t need_ = 0;
   uint64_t resume_ = 0;      // kBgcode: where bgcode_extent goes on
   bool gcode_seen_ = false;  // kBgcode: a G-code block was whole
@@ -421,7 +421,7 @@ TSK_WALK_RET_ENUM on_block(const TSK_FS_BLOCK* b, void* ptr) {
   auto* c = static_cast<std::pair<Carver*, Walk*>*>(ptr);
   try {
     if (c->second->opt.progress && (++c->second->blocks & 1023) == 0) c->second->opt.progress();
-    c->first->block(b);
+    c->first->block(static_cast<uint64_t>(b->addr), reinterpret_cast<const uint8_t*>(b->buf));
   } catch (...) {
     c->second->failure = std::current_exception();
     return TSK_WALK_STOP;
@@ -439,6 +439,35 @@ std::string carve_fs(TSK_FS_INFO* fs, Walk& w) {
   if (w.failure) std::rethrow_exception(w.failure);
   if (!rc) carver.finish();
   return rc ? "carving stopped: " + tsk_message() : std::string();
+}
+
+// Carves `length` bytes of the image from `offset` on as if every sector were free: space no file
+// system of TSK's describes (an image or partition whose file system is damaged, wiped or of a kind
+// TSK does not read; the free space between partitions). Files are cut at sector boundaries, which
+// every file system's clusters sit on. Returns "" or why reading stopped.
+std::string carve_raw(TSK_IMG_INFO* img, uint64_t offset, uint64_t length, Walk& w) {
+  const uint32_t sector = img->sector_size >= 512 && img->sector_size <= 4096 ? img->sector_size : 512;
+  w.fs_name = "raw";
+  w.fs_offset = offset;
+  w.deleted_heads.clear();
+  Carver carver(w, sector);
+  std::vector<uint8_t> chunk(1 << 20);
+  for (uint64_t pos = 0; pos + sector <= length;) {
+    const size_t ask = static_cast<size_t>(std::min<uint64_t>(chunk.size(), (length - pos) / sector * sector));
+    const ssize_t n = tsk_img_read(img, static_cast<TSK_OFF_T>(offset + pos), reinterpret_cast<char*>(chunk.data()), ask);
+    if (n < static_cast<ssize_t>(sector)) {
+      carver.finish();
+      return n < 0 ? "carving stopped: " + tsk_message() : std::string();
+    }
+    const size_t whole = static_cast<size_t>(n) / sector * sector;
+    for (size_t s = 0; s < whole; s += sector) {
+      if (w.opt.progress && (++w.blocks & 1023) == 0) w.opt.progress();
+      carver.block((pos + s) / sector, chunk.data() + s);
+    }
+    pos += whole;
+  }
+  carver.finish();
+  return {};
 }
 
 // WalkOptions::enter for the part `what` of the file system at w.prefix; false: skip it.
@@ -492,14 +521,33 @@ std::string walk_disk_image(const std::string& image_path, const WalkOptions& op
   std::unique_ptr<TSK_VS_INFO, VsCloser> vs(tsk_vs_open(img.get(), 0, TSK_VS_TYPE_DETECT));
   if (vs) {
     std::string problems;
+    uint32_t raw_carved = 0;
+    // With carving, a region no file system describes is carved raw (carve_raw), named "p<N>/" for a
+    // partition and "free<N>/" for space outside every partition.
+    auto carve_region = [&](const TSK_VS_PART_INFO* part) {
+      if (!w.opt.carve || !enter(w, ":carve")) return;
+      w.partition = (part->flags & TSK_VS_PART_FLAG_ALLOC) ? static_cast<int64_t>(part->addr) : -1;
+      const uint64_t offset = static_cast<uint64_t>(vs->offset) + static_cast<uint64_t>(part->start) * vs->block_size;
+      const std::string err = carve_raw(img.get(), offset, static_cast<uint64_t>(part->len) * vs->block_size, w);
+      ++raw_carved;
+      if (!err.empty()) problems.append(problems.empty() ? "" : "; ").append(w.prefix).append(": ").append(err);
+    };
     for (TSK_PNUM_T i = 0; i < vs->part_count; ++i) {
       const TSK_VS_PART_INFO* part = tsk_vs_part_get(vs.get(), i);
-      if (!part || !(part->flags & TSK_VS_PART_FLAG_ALLOC)) continue;
+      if (!part) continue;
+      if (part->flags & TSK_VS_PART_FLAG_UNALLOC) {  // between, before or after the partitions
+        w.prefix = std::string("free").append(std::to_string(part->addr)).append("/");
+        carve_region(part);
+        continue;
+      }
+      if (!(part->flags & TSK_VS_PART_FLAG_ALLOC)) continue;  // the partition tables themselves
       w.prefix = std::string("p").append(std::to_string(part->addr)).append("/");
       if (!enter(w, ":open")) continue;
       std::unique_ptr<TSK_FS_INFO, FsCloser> fs(tsk_fs_open_vol(part, TSK_FS_TYPE_DETECT));
-      if (!fs) {  // swap, extended-partition containers, unformatted space: normal
+      if (!fs) {  // swap, extended-partition containers, unformatted space -- or a damaged file system
         tsk_error_reset();
+        // An extended-partition container holds the logical partitions, carved on their own.
+        if (!part->desc || !contains_lower(part->desc, "extended")) carve_region(part);
         continue;
       }
       w.partition = static_cast<int64_t>(part->addr);
@@ -509,13 +557,24 @@ std::string walk_disk_image(const std::string& image_path, const WalkOptions& op
         problems.append(w.prefix).append(": ").append(err);
       }
     }
-    if (sum.file_systems == 0 && sum.parts_skipped == 0) return "the partition table lists no partition with a file system TSK reads";
+    if (sum.file_systems == 0 && sum.parts_skipped == 0)
+      problems.insert(0, std::string("the partition table lists no partition with a file system TSK reads") +
+                             (raw_carved ? " (carved as raw space)" : "") + (problems.empty() ? "" : "; "));
     return problems;
   }
   tsk_error_reset();
   if (!enter(w, ":open")) return {};
   std::unique_ptr<TSK_FS_INFO, FsCloser> fs(tsk_fs_open_img(img.get(), 0, TSK_FS_TYPE_DETECT));
-  if (!fs) return "no partition table or file system recognised: " + tsk_message();
+  if (!fs) {
+    std::string why = "no partition table or file system recognised: " + tsk_message();
+    tsk_error_reset();
+    if (w.opt.carve && enter(w, ":carve")) {  // a wiped or damaged card: the whole image is carved
+      why += " (the whole image was carved as raw space)";
+      const std::string err = carve_raw(img.get(), 0, static_cast<uint64_t>(img->size), w);
+      if (!err.empty()) why += "; " + err;
+    }
+    return why;
+  }
   return walk_fs(fs.get(), w);
 }
 

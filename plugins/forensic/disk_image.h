@@ -18,7 +18,7 @@ namespace s3d::forensic {
 struct ImageFile {
   std::string path;             // inside the image: "dir/a.stl", or "p2/dir/a.stl" when the image has
                                 //   a partition table (p<N>: TSK's partition address)
-  std::string file_system;      // "fat16", "ntfs", "ext4", ...
+  std::string file_system;      // "fat16", "ntfs", "ext4", ...; "raw" for a file carved from space no file system describes
   int64_t partition = -1;       // TSK partition address, -1 when the file system starts the image
   uint64_t fs_offset = 0;       // byte offset of the file system in the image
   uint64_t inode = 0;           // metadata address
@@ -46,6 +46,9 @@ struct WalkOptions {
   // gives). A candidate whose run of free blocks breaks is dropped, except G-code, which is offered
   // as far as it goes (carved_partial). Content that starts with a whole deleted file the directory
   // walk already offered is not offered again. Reads every unallocated block: slow on large disks.
+  // Space no file system describes (no file system recognised in the image, a partition whose file
+  // system TSK cannot open, free space between partitions) is carved as raw sectors, paths
+  // "$Carved/..", "p<N>/$Carved/.." and "free<N>/$Carved/..", file_system "raw".
   bool carve = false;
   uint64_t max_carve_bytes = 256ull << 20;  // a candidate growing past this is dropped
   // Called before each part of the walk, with its name: "p2/:open" (opening the file system of

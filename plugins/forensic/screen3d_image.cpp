@@ -875,7 +875,9 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "One JSON object per screened file per line");
   app.add_option("--threads", o.threads, "Worker threads (default: all cores)");
   app.add_flag("--no-deleted", o.no_deleted, "Skip deleted files");
-  app.add_flag("--carve", o.carve, "Also cut STL, 3MF and zip files out of unallocated space (reads all free blocks)");
+  app.add_flag("--carve", o.carve, "Also cut STL, 3MF, zip, 7z and G-code files out of unallocated space (reads all free "
+                                   "blocks, and as raw sectors space no file system describes: a wiped or unreadable "
+                                   "file system, the gaps between partitions)");
   app.add_flag("--all", o.all, "Also list the files that are not 3D (verdict skipped)");
   app.add_option("--report", o.report, "Write an examiner's report (JSON): tool, database, settings, times, "
                                        "each image's counts, every flagged file, the errors");
