@@ -504,6 +504,64 @@ TEST(DiskImage, NotAnImageIsAClearErrorAndNoFile) {
   EXPECT_EQ(err.find('\n'), std::string::npos);
 }
 
+// Carving Wavefront OBJ: the part as OBJ (as screen3d writes it: a comment, then vertices and faces)
+// and as another exporter writes it (mtllib, o, vn lines), deleted with their directory entries
+// wiped, are cut out whole and named .obj; a deleted text file of prose and a deleted G-code beside
+// them are not taken for OBJ; the carved OBJ of the part is restricted.
+TEST(DiskImage, CarvesObjWhoseDirectoryEntriesAreGone) {
+  if (!have_tools()) GTEST_SKIP() << "dosfstools/mtools not installed";
+  const std::string ours = test::temp_path("ours.obj"), theirs = test::temp_path("theirs.obj"),
+                    prose = test::temp_path("prose.txt"), job = test::temp_path("job.gcode"),
+                    image = test::temp_path("obj.img");
+  const Mesh part = part_mesh();
+  write_obj(part, ours);
+  {
+    std::ofstream out(theirs, std::ios::binary);
+    out << "mtllib part.mtl\no Part_Body\n";
+    for (const Vec3f& v : part.vertices) out << "v " << v[0] << ' ' << v[1] << ' ' << v[2] << "\n";
+    out << "vn 0 0 1\nusemtl Default\ns off\n";
+    for (const Tri& t : part.triangles) out << "f " << t[0] + 1 << "//1 " << t[1] + 1 << "//1 " << t[2] + 1 << "//1\n";
+  }
+  {
+    std::ofstream out(prose);
+    for (int i = 0; i < 200; ++i) out << "# notes for the print queue, line " << i << "\nv is for vertex, f for face\n";
+  }
+  { std::ofstream(job, std::ios::binary) << job_gcode(20000); }
+  fat_image(image, 8192, {{ours, "OURS.OBJ"}, {theirs, "THEIRS.OBJ"}, {prose, "PROSE.TXT"}, {job, "JOB.GCO"}},
+            {"OURS.OBJ", "THEIRS.OBJ", "PROSE.TXT", "JOB.GCO"});
+  const std::string wiped = test::temp_path("wiped.img");
+  wipe_entries(image, {"URS    OBJ", "HEIRS  OBJ", "ROSE   TXT", "OB     GCO"}, wiped);
+  std::string err;
+  forensic::WalkSummary sum;
+  const std::vector<Seen> seen = walk(wiped, &err, &sum, true, /*carve=*/true);
+  EXPECT_EQ(err, "");
+  int obj = 0, gco = 0;
+  for (const Seen& s : seen) {
+    if (!s.carved) continue;
+    const std::string ext = s.path.substr(s.path.rfind('.'));
+    if (ext == ".obj") {
+      ++obj;
+      EXPECT_TRUE(s.bytes == test::read_bytes(ours) || s.bytes == test::read_bytes(theirs)) << s.path << " " << s.bytes.size();
+    }
+    gco += ext == ".gcode";
+  }
+  EXPECT_EQ(obj, 2);
+  EXPECT_EQ(gco, 1);
+  EXPECT_EQ(sum.carved, 3u);  // not the prose
+
+  const std::string db = test::temp_path("obj.s3db");
+  const std::string ref = test::temp_path("ref.stl");
+  write_stl_binary(part, ref);
+  ASSERT_EQ(test::run_cli({"sig", "add", "--db", db, "--label", "part", "--category", "other", ref}).exit_code, 0);
+  const auto r = test::run_program(S3D_IMAGE_CLI_PATH, {"--db", db, "--json", "--carve", wiped});
+  int restricted_obj = 0;
+  for (const std::string& l : r.out_lines()) {
+    const auto j = nlohmann::json::parse(l);
+    if (j["path"].get<std::string>().ends_with(".obj") && j["verdict"] == "restricted") ++restricted_obj;
+  }
+  EXPECT_EQ(restricted_obj, 2) << r.out << r.err;
+}
+
 // Space no file system describes is carved as raw sectors with --carve: a card whose file system was
 // wiped (its boot sector zeroed, as a quick "format" by another tool or damage leaves it), the same
 // file system as a partition, and free space between partitions. Without carving each is an error
@@ -719,7 +777,7 @@ TEST(ImageCli, CarvedJobsOfThePartAreRestricted) {
   EXPECT_EQ(restricted, 3) << r.out;
   EXPECT_EQ(clean, 1) << r.out;
   EXPECT_EQ(archived, 1) << r.out;
-  EXPECT_NE(r.err.find("carved 5 (0 G-code cut short"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("carved 5 (0 G-code or OBJ cut short"), std::string::npos) << r.err;
 }
 
 TEST(ImageCli, ReportNamesTheToolDatabaseImageAndFlaggedFiles) {

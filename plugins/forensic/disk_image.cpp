@@ -149,6 +149,22 @@ TSK_WALK_RET_ENUM on_entry(TSK_FS_FILE* f, const char* parent, void* ptr) {
 // G-code text: printable ASCII, tab, CR, LF, and bytes of UTF-8 (object names in comments).
 bool text_byte(uint8_t c) { return c >= 0x20 ? c != 0x7f : (c == '\n' || c == '\r' || c == '\t'); }
 
+// The block's text up to its last complete line (all of it when a non-text byte ends it inside the
+// block); empty when the block does not open with at least 64 bytes of text.
+std::string_view block_text(std::string_view block) {
+  size_t text = 0;
+  while (text < block.size() && text_byte(static_cast<uint8_t>(block[text]))) ++text;
+  if (text < 64) return {};
+  std::string_view t = block.substr(0, text);
+  if (text == block.size()) {  // the text goes on past the block: its last line may be cut
+    const size_t nl = t.rfind('\n');
+    if (nl == std::string_view::npos) return {};
+    t = t.substr(0, nl + 1);
+  }
+  return t;
+}
+
+
 // One line of G-code: blank, a comment, a command word (G, M, T or a line number N, then a digit),
 // or a Klipper command (an upper-case name: EXCLUDE_OBJECT_DEFINE NAME=..., START_PRINT).
 bool gcode_line(std::string_view l) {
@@ -181,15 +197,8 @@ bool contains_lower(std::string_view hay, std::string_view needle) {
 enum class GcodeStart { kNone, kHeader, kCommands };
 
 GcodeStart gcode_start(std::string_view block) {
-  size_t text = 0;
-  while (text < block.size() && text_byte(static_cast<uint8_t>(block[text]))) ++text;
-  if (text < 64) return GcodeStart::kNone;
-  std::string_view t = block.substr(0, text);
-  if (text == block.size()) {  // the text goes on past the block: its last line may be cut
-    const size_t nl = t.rfind('\n');
-    if (nl == std::string_view::npos) return GcodeStart::kNone;
-    t = t.substr(0, nl + 1);
-  }
+  const std::string_view t = block_text(block);
+  if (t.empty()) return GcodeStart::kNone;
   const size_t first_end = t.find('\n');
   const std::string_view first = t.substr(0, first_end);
   GcodeStart kind = GcodeStart::kNone;
@@ -215,6 +224,64 @@ GcodeStart gcode_start(std::string_view block) {
     p = nl == std::string_view::npos ? t.size() : nl + 1;
   }
   return lines >= 4 ? kind : GcodeStart::kNone;
+}
+
+// One line of a Wavefront OBJ file: blank, a comment, or a statement keyword and a space; a vertex
+// ("v", "vn", "vt") must carry numbers only. Counts the vertices in `vertices`.
+bool obj_line(std::string_view l, int& vertices) {
+  while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
+  while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t')) l.remove_suffix(1);
+  if (l.empty() || l.front() == '#') return true;
+  const size_t sp = l.find_first_of(" \t");
+  if (sp == std::string_view::npos) return false;
+  const std::string_view key = l.substr(0, sp), rest = l.substr(sp + 1);
+  if (key == "v" || key == "vn" || key == "vt") {
+    int numbers = 0;
+    for (size_t p = 0; p < rest.size();) {
+      while (p < rest.size() && (rest[p] == ' ' || rest[p] == '\t')) ++p;
+      if (p == rest.size()) break;
+      const size_t q = std::min(rest.find_first_of(" \t", p), rest.size());
+      for (size_t k = p; k < q; ++k)
+        if (!std::strchr("0123456789.-+eE", rest[k])) return false;
+      ++numbers;
+      p = q;
+    }
+    vertices += key == "v";
+    return numbers >= (key == "vt" ? 1 : 3);
+  }
+  static constexpr std::string_view kKeys[] = {"f", "l", "p", "o", "g", "s", "mtllib", "usemtl", "vp", "cstype", "deg", "curv", "surf"};
+  return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
+}
+
+// How a block starts a Wavefront OBJ file, if it does. A block inside a file starts at a line start
+// rarely and with a vertex or face line then, so the first line must be one a file opens with: a
+// comment, "mtllib", "o" or "g". kStrong (ends another candidate): that comment names OBJ or an
+// exporter ("OBJ File", "Wavefront", "exported", "generated", "written by"), or the file opens with
+// mtllib. Every complete line must be an OBJ line, with at least three vertices among them.
+enum class ObjStart { kNone, kWeak, kStrong };
+
+ObjStart obj_start(std::string_view block) {
+  const std::string_view t = block_text(block);
+  if (t.empty()) return ObjStart::kNone;
+  const std::string_view first = t.substr(0, t.find('\n'));
+  ObjStart kind = ObjStart::kNone;
+  if (first.starts_with("#")) {
+    kind = ObjStart::kWeak;
+    for (const char* marker : {"obj", "wavefront", "exported", "generated", "written by", "created by"})
+      if (contains_lower(first, marker)) kind = ObjStart::kStrong;
+  } else if (first.starts_with("mtllib ")) {
+    kind = ObjStart::kStrong;
+  } else if (first.starts_with("o ") || first.starts_with("g ")) {
+    kind = ObjStart::kWeak;
+  }
+  if (kind == ObjStart::kNone) return kind;
+  int vertices = 0;
+  for (size_t p = 0; p < t.size();) {
+    const size_t nl = t.find('\n', p);
+    if (!obj_line(t.substr(p, nl == std::string_view::npos ? std::string_view::npos : nl - p), vertices)) return ObjStart::kNone;
+    p = nl == std::string_view::npos ? t.size() : nl + 1;
+  }
+  return vertices >= 3 ? kind : ObjStart::kNone;
 }
 
 // Cuts files out of the unallocated blocks of one file system, in block order (see WalkOptions::carve).
@@ -245,7 +312,7 @@ class Carver {
   }
 
  private:
-  enum class Kind { kNone, kAsciiStl, kZip, kBinaryStl, kGcode, kBgcode, kSevenZip };
+  enum class Kind { kNone, kAsciiStl, kZip, kBinaryStl, kGcode, kBgcode, kSevenZip, kObj };
 
   Kind signature(const uint8_t* d, uint64_t* need, bool* strong) const {
     const std::string_view head(reinterpret_cast<const char*>(d), block_size_);
@@ -262,8 +329,13 @@ class Carver {
       return Kind::kBinaryStl;
     }
     const GcodeStart g = gcode_start(head);
-    *strong = g == GcodeStart::kHeader;
-    return g == GcodeStart::kNone ? Kind::kNone : Kind::kGcode;
+    if (g != GcodeStart::kNone) {
+      *strong = g == GcodeStart::kHeader;
+      return Kind::kGcode;
+    }
+    const ObjStart o = obj_start(head);
+    *strong = o == ObjStart::kStrong;
+    return o == ObjStart::kNone ? Kind::kNone : Kind::kObj;
   }
 
   // A file start strong enough to end an unfinished candidate.
@@ -344,11 +416,11 @@ class Carver {
       if (at == std::string_view::npos || at + 22 > all.size()) return;  // not yet, or its fixed part goes on
       const size_t comment = static_cast<size_t>(buf_[at + 20] | (buf_[at + 21] << 8));
       if (at + 22 + comment <= all.size()) emit(at + 22 + comment, ".zip", false);
-    } else if (kind_ == Kind::kGcode) {
+    } else if (kind_ == Kind::kGcode || kind_ == Kind::kObj) {
       // A text file ends where its text does: the slack after it is zeros or old data, rarely text
       // (when it is, the carve runs on into it, as far as the text goes).
       for (size_t i = from; i < buf_.size(); ++i)
-        if (!text_byte(buf_[i])) return emit(i, ".gcode", false);
+        if (!text_byte(buf_[i])) return emit(i, text_ext(), false);
     } else if (kind_ == Kind::kBgcode) {
       const gcode::BgcodeExtent x = gcode::bgcode_extent(buf_, resume_, gcode_seen_);
       if (x.state == gcode::BgcodeExtent::kEnd) emit(x.end, ".bgcode", false);
@@ -357,18 +429,20 @@ class Carver {
   }
 
   // The candidate ended before its end was seen. A binary STL, an ASCII STL or a zip is useless
-  // without its end and is dropped; G-code is screened as far as it goes (the layers printed first),
+  // without its end and is dropped; G-code and OBJ are screened as far as they go (the layers printed first),
   // a binary G-code up to its last whole block. G-code text has no end marker: one that fills its
   // last block exactly and is followed by another file (`next_file`) is whole.
   void cut_short(bool next_file) {
-    if (kind_ == Kind::kGcode) {
+    if (kind_ == Kind::kGcode || kind_ == Kind::kObj) {
       const size_t end = std::min<size_t>(buf_.size(), w_.opt.max_carve_bytes);
-      return emit(end, ".gcode", !next_file || end < buf_.size());
+      return emit(end, text_ext(), !next_file || end < buf_.size());
     }
     // bgcode_extent already walked every whole block; `resume_` is where the first unfinished one starts.
     if (kind_ == Kind::kBgcode && gcode_seen_) return emit(resume_, ".bgcode", !next_file || resume_ != buf_.size());
     drop();
   }
+
+  const char* text_ext() const { return kind_ == Kind::kObj ? ".obj" : ".gcode"; }
 
   void emit(size_t size, const char* ext, bool partial) {
     buf_.resize(size);

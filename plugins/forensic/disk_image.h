@@ -27,8 +27,8 @@ struct ImageFile {
   std::span<const uint8_t> bytes;  // the whole content, or only a prefix when `truncated`
   bool truncated = false;       // larger than max_file_bytes: bytes holds the first prefix_bytes
   bool carved = false;          // cut out of unallocated space (WalkOptions::carve), no directory entry:
-                                //   path "$Carved/<first block>.<stl|zip|7z|gcode|bgcode>", inode 0, deleted true
-  bool carved_partial = false;  // carved G-code whose end was not found (the run of free blocks broke,
+                                //   path "$Carved/<first block>.<stl|zip|7z|gcode|bgcode|obj>", inode 0, deleted true
+  bool carved_partial = false;  // carved G-code or OBJ whose end was not found (the run of free blocks broke,
                                 //   another file started, the carving limit): the bytes up to there
   std::string error;            // why the content could not be read (bytes is then empty)
 };
@@ -43,8 +43,10 @@ struct WalkOptions {
   // that fits, and finite first triangles), G-code text (a slicer's first comment line, or with
   // comments stripped a start-of-job command, and only G-code lines; up to where the text ends),
   // Prusa binary G-code ("GCDE", up to its last valid block), 7z (the size its signature header
-  // gives). A candidate whose run of free blocks breaks is dropped, except G-code, which is offered
-  // as far as it goes (carved_partial). Content that starts with a whole deleted file the directory
+  // gives), Wavefront OBJ (a first line an OBJ file opens with -- a comment, mtllib, o or g -- and
+  // only OBJ lines, three vertices at least; up to where the text ends). A candidate whose run of free
+  // blocks breaks is dropped, except G-code and OBJ, which are offered as far as they go
+  // (carved_partial). Content that starts with a whole deleted file the directory
   // walk already offered is not offered again. Reads every unallocated block: slow on large disks.
   // Space no file system describes (no file system recognised in the image, a partition whose file
   // system TSK cannot open, free space between partitions) is carved as raw sectors, paths
@@ -68,7 +70,7 @@ struct WalkSummary {
   uint64_t deleted = 0;        // of them, deleted
   uint64_t reallocated = 0;    // deleted names whose metadata another file now uses (not offered)
   uint64_t carved = 0;         // files cut out of unallocated space and offered
-  uint64_t carved_partial = 0;  // of them, G-code cut short (ImageFile::carved_partial)
+  uint64_t carved_partial = 0;  // of them, G-code or OBJ cut short (ImageFile::carved_partial)
   uint64_t carve_dropped = 0;  // candidates that ended without their end marker or grew too large
   uint32_t parts_skipped = 0;  // parts of the walk that WalkOptions::enter declined
 };

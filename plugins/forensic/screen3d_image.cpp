@@ -209,7 +209,7 @@ class ImageScanner {
                        " files (" + std::to_string(sum.deleted) + " deleted; " + std::to_string(sum.reallocated) +
                        " deleted names whose metadata a live file reuses), " + t.summary() +
                        (o_.carve ? "; carved " + std::to_string(sum.carved) + " (" + std::to_string(sum.carved_partial) +
-                                       " G-code cut short; " + std::to_string(sum.carve_dropped) +
+                                       " G-code or OBJ cut short; " + std::to_string(sum.carve_dropped) +
                                        " candidates without an end)"
                                  : std::string());
     diagnose(image, line);
