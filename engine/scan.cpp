@@ -61,7 +61,7 @@ std::string extension_3d(const std::string& path) {
   std::string ext = name.substr(dot + 1);
   for (char& c : ext) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   // (Not ".g": RepRapFirmware macros use it, but so do grammar files and much else on a seized drive.)
-  for (const char* known : {"stl", "obj", "ply", "off", "amf", "3mf", "gcode", "gco", "bgcode", "step", "stp", "igs", "iges"})
+  for (const char* known : {"stl", "obj", "ply", "off", "amf", "3mf", "gcode", "gco", "bgcode", "step", "stp", "igs", "iges", "gltf", "glb"})
     if (ext == known) return ext;
   return {};
 }

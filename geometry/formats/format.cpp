@@ -25,6 +25,7 @@ std::string_view format_name(Format f) {
     case Format::kZstd: return "zstd";
     case Format::kStep: return "step";
     case Format::kIges: return "iges";
+    case Format::kGltf: return "gltf";
   }
   return "unknown";
 }
@@ -56,6 +57,7 @@ bool is_mesh_format(Format f) {
     case Format::k3mf:
     case Format::kStep:
     case Format::kIges:
+    case Format::kGltf:
       return true;
     default:
       return false;

@@ -31,11 +31,13 @@ enum class Format : uint8_t {
   // CAD exchange files (B-rep), tessellated by OpenCASCADE.
   kStep,
   kIges,
+  // glTF 2.0 (.glb, and .gltf with embedded buffers): Cura opens it; model sites publish it.
+  kGltf,
 };
-inline constexpr Format kLastFormat = Format::kIges;
+inline constexpr Format kLastFormat = Format::kGltf;
 
 // Contract names: stl-binary, stl-ascii, obj, ply, off, amf, 3mf, gcode, gcode-3mf, bgcode, zip, unknown;
-// added (the contract allows more): 7z, rar, tar, gzip, bzip2, xz, zstd, step, iges.
+// added (the contract allows more): 7z, rar, tar, gzip, bzip2, xz, zstd, step, iges, gltf.
 std::string_view format_name(Format f);
 
 // Zip and the other archives and compressed files above: what scanning opens member by member.
