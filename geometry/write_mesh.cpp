@@ -2,6 +2,9 @@
 
 #include <zip.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -266,6 +269,60 @@ void write_stl_ascii(const Mesh& mesh, const std::string& path) {
     out.maybe_flush();
   }
   s += "endsolid screen3d\n";
+  out.close();
+}
+
+void write_glb(const Mesh& mesh, const std::string& path) {
+  validate(mesh);
+  std::vector<uint8_t> bin;
+  auto put = [&bin](const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    bin.insert(bin.end(), b, b + n);
+  };
+  std::array<float, 3> lo{}, hi{};
+  for (size_t i = 0; i < mesh.vertices.size(); ++i) {
+    put(mesh.vertices[i].data(), 12);
+    for (size_t k = 0; k < 3; ++k) {
+      lo[k] = i == 0 ? mesh.vertices[i][k] : std::min(lo[k], mesh.vertices[i][k]);
+      hi[k] = i == 0 ? mesh.vertices[i][k] : std::max(hi[k], mesh.vertices[i][k]);
+    }
+  }
+  const size_t pos_bytes = bin.size();
+  using json = nlohmann::json;
+  json accessors = json::array(), views = json::array(), prims = json::array();
+  views.push_back({{"buffer", 0}, {"byteOffset", 0}, {"byteLength", pos_bytes}});
+  accessors.push_back({{"bufferView", 0}, {"componentType", 5126}, {"count", mesh.vertices.size()}, {"type", "VEC3"},
+                       {"min", lo}, {"max", hi}});
+  for (const auto& [b, e] : object_ranges(mesh)) {
+    const size_t start = bin.size();
+    for (size_t i = b; i < e; ++i) put(mesh.triangles[i].data(), 12);
+    views.push_back({{"buffer", 0}, {"byteOffset", start}, {"byteLength", bin.size() - start}});
+    accessors.push_back({{"bufferView", views.size() - 1}, {"componentType", 5125}, {"count", 3 * (e - b)}, {"type", "SCALAR"}});
+    prims.push_back({{"attributes", {{"POSITION", 0}}}, {"indices", accessors.size() - 1}, {"mode", 4}});
+  }
+  const json doc = {{"asset", {{"version", "2.0"}, {"generator", "screen3d"}}},
+                    {"scene", 0},
+                    {"scenes", {{{"nodes", {0}}}}},
+                    {"nodes", {{{"mesh", 0}, {"scale", {0.001, 0.001, 0.001}}}}},
+                    {"meshes", {{{"primitives", prims}}}},
+                    {"accessors", accessors},
+                    {"bufferViews", views},
+                    {"buffers", {{{"byteLength", bin.size()}}}}};
+  std::string text = doc.dump();
+  while (text.size() % 4) text += ' ';
+  while (bin.size() % 4) bin.push_back(0);
+  OutFile out(path);
+  std::string& s = out.buf();
+  auto u32 = [&s](uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); };
+  u32(0x46546C67);  // "glTF"
+  u32(2);
+  u32(static_cast<uint32_t>(12 + 8 + text.size() + 8 + bin.size()));
+  u32(static_cast<uint32_t>(text.size()));
+  u32(0x4E4F534A);  // "JSON"
+  s += text;
+  u32(static_cast<uint32_t>(bin.size()));
+  u32(0x004E4942);  // "BIN"
+  s.append(reinterpret_cast<const char*>(bin.data()), bin.size());
   out.close();
 }
 

@@ -32,6 +32,11 @@ void write_off(const Mesh& mesh, const std::string& path);
 // AMF (uncompressed XML), one <object> per Mesh object, unit="millimeter".
 void write_amf(const Mesh& mesh, const std::string& path);
 
+// glTF 2.0 binary (.glb): one mesh whose primitives are the Mesh objects, positions as floats in
+// millimetres under a root node scaled by 0.001 (glTF's unit is the metre), so the coordinates
+// round-trip exactly; uint32 indices.
+void write_glb(const Mesh& mesh, const std::string& path);
+
 // 3MF: one <object> and one build item (no transform) per Mesh object. Coordinates are written as
 // they are and labelled with `unit` (micron, millimeter, centimeter, inch, foot, meter), so a
 // reader scales them by that unit.

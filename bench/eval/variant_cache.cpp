@@ -37,7 +37,7 @@ constexpr VariantClassInfo kClasses[] = {
     {VariantClass::kRemesh, "remesh", 3, nullptr},
     {VariantClass::kSmooth, "smooth", 1, nullptr},
     {VariantClass::kNoise, "noise", 1, nullptr},
-    {VariantClass::kFormat, "format", 3, nullptr},
+    {VariantClass::kFormat, "format", 4, nullptr},
     {VariantClass::kPlate, "plate", 1, nullptr},
     {VariantClass::kSplit, "split", 2, nullptr},
     {VariantClass::kEmbedded, "embedded", 1, nullptr},
@@ -60,7 +60,7 @@ constexpr const char* kFirmwareNames[] = {"reprap", "klipper", "marlin-skew", "k
 
 // Which file format a variant is written in.
 enum class Writer {
-  kStlBinary, kStlAscii, kObj, k3mf, kGcode, kGcodeStripped, kGcodeEvasive,
+  kStlBinary, kStlAscii, kObj, k3mf, kGlb, kGcode, kGcodeStripped, kGcodeEvasive,
   kGcodeFirmware,  // which firmware: kFirmwareOf[k]
 };
 
@@ -74,7 +74,7 @@ Writer writer_of(VariantClass cls, int k) {
   if (cls == VariantClass::kGcodeEvasive) return Writer::kGcodeEvasive;
   if (cls == VariantClass::kGcodeFirmware) return Writer::kGcodeFirmware;
   if (cls != VariantClass::kFormat) return Writer::kStlBinary;
-  return k == 0 ? Writer::kStlAscii : k == 1 ? Writer::kObj : Writer::k3mf;
+  return k == 0 ? Writer::kStlAscii : k == 1 ? Writer::kObj : k == 2 ? Writer::k3mf : Writer::kGlb;
 }
 
 const char* extension(Writer w) {
@@ -82,6 +82,7 @@ const char* extension(Writer w) {
     case Writer::kStlAscii: return ".stl";
     case Writer::kObj: return ".obj";
     case Writer::k3mf: return ".3mf";
+    case Writer::kGlb: return ".glb";
     case Writer::kGcode:
     case Writer::kGcodeStripped:
     case Writer::kGcodeEvasive:
@@ -205,6 +206,7 @@ void write_mesh_file(const Mesh& m, Writer w, const std::string& path) {
       case Writer::kStlAscii: write_stl_ascii(m, tmp); break;
       case Writer::kObj: write_obj(m, tmp); break;
       case Writer::k3mf: write_3mf(m, tmp); break;
+      case Writer::kGlb: write_glb(m, tmp); break;
       case Writer::kGcode:
       case Writer::kGcodeStripped:
       case Writer::kGcodeEvasive:
@@ -342,7 +344,8 @@ std::string variant_name(VariantClass cls, int k) {
   switch (cls) {
     case VariantClass::kRemesh: return k == 0 ? "remesh/isotropic" : k == 1 ? "remesh/decimate-30" : "remesh/subdivide-1";
     case VariantClass::kSmooth: return "smooth/loop-1";
-    case VariantClass::kFormat: return k == 0 ? "format/stl-ascii" : k == 1 ? "format/obj" : "format/3mf";
+    case VariantClass::kFormat:
+      return k == 0 ? "format/stl-ascii" : k == 1 ? "format/obj" : k == 2 ? "format/3mf" : "format/glb";
     case VariantClass::kSplit: return k == 0 ? "split/1-plane" : "split/2-planes";
     case VariantClass::kEdit: return k == 0 ? "edit/through-hole" : "edit/boss-3mm";
     case VariantClass::kGcodeFirmware: return std::string("gcode-firmware/") + kFirmwareNames[k & 3];
