@@ -444,16 +444,17 @@ struct Builder {
 
 }  // namespace
 
-// GLB: "glTF" and version 2. Text glTF: a JSON object whose first keys include "asset" with a
-// version, or the accessors and meshes glTF names; it is JSON, so only that shape tells it apart.
+// GLB: "glTF" and version 2. Text glTF: a JSON object whose first 4 KiB hold "asset" and
+// "version" and one of the arrays only glTF names so (accessors, bufferViews, meshes with buffers);
+// it is JSON, so only that shape tells it apart from the JSON files a drive holds.
 int probe(std::span<const uint8_t> data) {
   if (data.size() >= 12 && u32(data, 0) == kGlbMagic && u32(data, 4) == 2) return 100;
   const std::string_view s = skip_space(data);
   if (!s.starts_with("{")) return 0;
   const std::string_view head = s.substr(0, 4096);
-  const bool asset = head.find("\"asset\"") != std::string_view::npos;
-  const bool gltf_keys = head.find("\"accessors\"") != std::string_view::npos || head.find("\"bufferViews\"") != std::string_view::npos ||
-                         head.find("\"meshes\"") != std::string_view::npos || head.find("\"generator\"") != std::string_view::npos;
+  auto has = [&](std::string_view key) { return head.find(key) != std::string_view::npos; };
+  const bool asset = has("\"asset\"") && has("\"version\"");
+  const bool gltf_keys = has("\"accessors\"") || has("\"bufferViews\"") || (has("\"meshes\"") && has("\"buffers\""));
   return asset && gltf_keys ? 80 : 0;
 }
 
