@@ -72,4 +72,12 @@ FileBytes::~FileBytes() {
     delete[] data_;
 }
 
+std::string executable_folder() {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return {};
+  std::string path(self, static_cast<size_t>(n));
+  return path.substr(0, path.find_last_of('/') + 1);
+}
+
 }  // namespace s3d

@@ -25,4 +25,8 @@ class FileBytes {
   bool mapped_ = false;
 };
 
+// The folder of the running executable, with its trailing '/' (Linux: /proc/self/exe); empty when
+// it cannot be told. Installed trees find their own files from it (cmake/install.cmake).
+std::string executable_folder();
+
 }  // namespace s3d

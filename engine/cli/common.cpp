@@ -45,11 +45,8 @@ std::string resolve_db(const std::string& given) {
   if (const char* env = std::getenv("SCREEN3D_DB"); env && *env) return env;
 #ifdef S3D_INSTALLED_DEMO_DB
   // An installed tree's own demo database, beside the program's bin/ (cmake/install.cmake).
-  char self[4096];
-  if (const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1); n > 0) {
-    std::string path(self, static_cast<size_t>(n));
-    path.resize(path.find_last_of('/') + 1);
-    path += S3D_INSTALLED_DEMO_DB;
+  if (const std::string dir = executable_folder(); !dir.empty()) {
+    const std::string path = dir + S3D_INSTALLED_DEMO_DB;
     if (::access(path.c_str(), R_OK) == 0) return path;
   }
 #endif

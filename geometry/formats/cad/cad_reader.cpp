@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "geometry/file_bytes.h"
 #include "geometry/formats/cad/cad_protocol.h"
 #include "geometry/formats/interchange/weld.h"
 #include "geometry/formats/reader.h"
@@ -136,15 +137,9 @@ void check_iges_sections(std::span<const uint8_t> data) {
 std::string own_folder() {
   Dl_info info{};
   std::string path;
-  if (::dladdr(reinterpret_cast<void*>(&own_folder), &info) != 0 && info.dli_fname && std::strchr(info.dli_fname, '/'))
+  if (::dladdr(reinterpret_cast<void*>(&own_folder), &info) != 0 && info.dli_fname && info.dli_fname[0] == '/')
     path = info.dli_fname;  // a shared library (the main program's own entry has no path in it)
-  if (path.empty() || path.front() != '/') {
-    char self[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return {};
-    path.assign(self, static_cast<size_t>(n));
-  }
-  return path.substr(0, path.find_last_of('/') + 1);
+  return path.empty() ? executable_folder() : path.substr(0, path.find_last_of('/') + 1);
 }
 
 // Where screen3d-cad-reader is, or empty with the places tried in `why`: $SCREEN3D_CAD_READER alone
@@ -157,13 +152,14 @@ std::string reader_program(std::string& why) {
   if (const char* env = std::getenv("SCREEN3D_CAD_READER"); env && *env) {
     tries.emplace_back(env);  // the operator's choice, alone
   } else {
-    if (const std::string dir = own_folder(); !dir.empty()) {
+    const std::string dir = own_folder();
+    if (!dir.empty()) {
       tries.push_back(dir + "screen3d-cad-reader");
       tries.push_back(dir + "../libexec/screen3d/screen3d-cad-reader");
     }
 #if defined(S3D_CAD_READER_PATH) && defined(S3D_BUILD_DIR)
     // Only for a program running from the build tree: an installed one never depends on it.
-    char* here = ::realpath(own_folder().c_str(), nullptr);
+    char* here = dir.empty() ? nullptr : ::realpath(dir.c_str(), nullptr);
     char* build = ::realpath(S3D_BUILD_DIR, nullptr);
     if (here && build && (std::string(here) + "/").starts_with(std::string(build) + "/")) tries.emplace_back(S3D_CAD_READER_PATH);
     std::free(here);

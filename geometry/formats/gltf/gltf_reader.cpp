@@ -220,6 +220,21 @@ double read_component(const uint8_t* p, uint64_t type, bool normalized) {
   }
 }
 
+// The bytes of buffer view `vi` (checked to lie inside its buffer), and its byteStride (0 when
+// absent). `who` names the referrer for the message.
+std::span<const uint8_t> buffer_view(const Doc& doc, uint64_t vi, const std::string& who, uint64_t* stride) {
+  const json& views = array_member(doc.root, "bufferViews");
+  if (vi >= views.size() || !views[vi].is_object()) bad(who + " refers to a missing bufferView");
+  const json& v = views[vi];
+  const uint64_t bi = uint_member(v, "buffer", UINT64_MAX, "bufferView");
+  if (bi >= doc.buffers.size()) bad("bufferView " + std::to_string(vi) + " refers to a missing buffer");
+  const std::span<const uint8_t> buf = doc.buffers[bi];
+  const uint64_t voff = uint_member(v, "byteOffset", 0, "bufferView"), vlen = uint_member(v, "byteLength", 0, "bufferView");
+  if (voff > buf.size() || vlen > buf.size() - voff) bad("bufferView " + std::to_string(vi) + " runs past its buffer");
+  if (stride) *stride = uint_member(v, "byteStride", 0, "bufferView");
+  return buf.subspan(voff, vlen);
+}
+
 // The elements of accessor `index` as doubles, `want` components each (SCALAR: 1, VEC3: 3), every
 // byte range checked against its buffer view and buffer; sparse substitutions applied.
 std::vector<double> read_accessor(const Doc& doc, uint64_t index, size_t want, uint64_t max_count) {
@@ -243,23 +258,18 @@ std::vector<double> read_accessor(const Doc& doc, uint64_t index, size_t want, u
   if (!a.contains("bufferView") && count > (1u << 20)) bad(what + " has no bufferView and more than 2^20 elements");
   std::vector<double> out;
   if (a.contains("bufferView")) {
-    const json& views = array_member(doc.root, "bufferViews");
     const uint64_t vi = uint_member(a, "bufferView", 0, "accessor");
-    if (vi >= views.size() || !views[vi].is_object()) bad(what + " refers to a missing bufferView");
-    const json& v = views[vi];
-    const uint64_t bi = uint_member(v, "buffer", UINT64_MAX, "bufferView");
-    if (bi >= doc.buffers.size()) bad("bufferView " + std::to_string(vi) + " refers to a missing buffer");
-    const std::span<const uint8_t> buf = doc.buffers[bi];
-    const uint64_t voff = uint_member(v, "byteOffset", 0, "bufferView"), vlen = uint_member(v, "byteLength", 0, "bufferView");
-    if (voff > buf.size() || vlen > buf.size() - voff) bad("bufferView " + std::to_string(vi) + " runs past its buffer");
-    const uint64_t stride = uint_member(v, "byteStride", elem, "bufferView");
+    uint64_t stride = 0;
+    const std::span<const uint8_t> view = buffer_view(doc, vi, what, &stride);
+    const uint64_t vlen = view.size();
+    if (stride == 0) stride = elem;
     if (stride < elem || stride > 252) bad("bufferView " + std::to_string(vi) + " has a byteStride that does not fit its elements");
     const uint64_t aoff = uint_member(a, "byteOffset", 0, "accessor");
     // The last element ends at aoff + (count - 1) * stride + elem (count is at most the view's
     // length and stride below 256: no overflow).
     if (count > vlen || (count > 0 && (aoff > vlen || (count - 1) * stride + elem > vlen - aoff))) bad(what + " runs past its bufferView");
     out.assign(count * want, 0.0);
-    const uint8_t* base = buf.data() + voff + aoff;
+    const uint8_t* base = view.data() + aoff;
     for (uint64_t i = 0; i < count; ++i)
       for (size_t c = 0; c < want; ++c) out[i * want + c] = read_component(base + i * stride + c * csize, ctype, normalized);
   } else {
@@ -271,18 +281,12 @@ std::vector<double> read_accessor(const Doc& doc, uint64_t index, size_t want, u
     if (n > count) bad(what + " has more sparse values than elements");
     const auto ind = sp->find("indices"), val = sp->find("values");
     if (ind == sp->end() || val == sp->end() || !ind->is_object() || !val->is_object()) bad(what + ".sparse lacks indices or values");
-    const json& views = array_member(doc.root, "bufferViews");
     auto view_bytes = [&](const json& j, uint64_t need) -> const uint8_t* {
-      const uint64_t vi = uint_member(j, "bufferView", UINT64_MAX, "sparse");
-      if (vi >= views.size() || !views[vi].is_object()) bad(what + ".sparse refers to a missing bufferView");
-      const json& v = views[vi];
-      const uint64_t bi = uint_member(v, "buffer", UINT64_MAX, "bufferView");
-      if (bi >= doc.buffers.size()) bad("bufferView " + std::to_string(vi) + " refers to a missing buffer");
-      const std::span<const uint8_t> buf = doc.buffers[bi];
-      const uint64_t voff = uint_member(v, "byteOffset", 0, "bufferView"), vlen = uint_member(v, "byteLength", 0, "bufferView");
+      const std::span<const uint8_t> view =
+          buffer_view(doc, uint_member(j, "bufferView", UINT64_MAX, "sparse"), what + ".sparse", nullptr);
       const uint64_t off = uint_member(j, "byteOffset", 0, "sparse");
-      if (voff > buf.size() || vlen > buf.size() - voff || off > vlen || need > vlen - off) bad(what + ".sparse runs past its bufferView");
-      return buf.data() + voff + off;
+      if (off > view.size() || need > view.size() - off) bad(what + ".sparse runs past its bufferView");
+      return view.data() + off;
     };
     const uint64_t itype = uint_member(*ind, "componentType", 0, "sparse.indices");
     const size_t isize = component_size(itype);
