@@ -273,13 +273,15 @@ void BM_Avx2LettersAndIntegerDigits(benchmark::State& state) {
 BENCHMARK(BM_Avx2LettersAndIntegerDigits)->Unit(benchmark::kMillisecond);
 #endif
 
-void BM_Reader(benchmark::State& state) {
+void run_reader(benchmark::State& state, bool vector_lines) {
   const std::string_view text = input();
   const auto chunk = static_cast<size_t>(state.range(0));
   uint64_t moves = 0;
+  s3d::gcode::ReaderOptions options;
+  options.vector_lines = vector_lines;
   for (auto _ : state) {
     CountingSink sink;
-    s3d::gcode::Reader reader(sink);
+    s3d::gcode::Reader reader(sink, options);
     for (size_t off = 0; off < text.size(); off += chunk) reader.feed(text.substr(off, chunk));
     reader.finish();
     moves = sink.moves;
@@ -289,11 +291,18 @@ void BM_Reader(benchmark::State& state) {
   state.counters["moves"] = static_cast<double>(moves);
 }
 
+// The Reader as it runs: with its AVX2 fast path for plain moves where the CPU has one.
+void BM_Reader(benchmark::State& state) { run_reader(state, true); }
+// Context: the Reader with its general parser only (ReaderOptions::vector_lines = false), what
+// runs on CPUs without AVX2.
+void BM_ReaderScalar(benchmark::State& state) { run_reader(state, false); }
+
 BENCHMARK(BM_LineSplit)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SplitAndFromChars)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SplitAndSwarNumbers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SplitAndWalkWords)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Reader)->Arg(1 << 20)->Arg(4096)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReaderScalar)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
 
 // Console output as usual, plus the bytes/s of each benchmark so the ratio can be printed at the
 // end: the median over --benchmark_repetitions when given (it is reported after the repetitions and

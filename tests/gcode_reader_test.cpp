@@ -1,6 +1,7 @@
 // gcode::Reader: modes, arcs, units, labels, dialects, chunking, limits, and real PrusaSlicer output.
 #include "geometry/gcode/gcode_reader.h"
 #include "geometry/gcode/fast_decimal.h"
+#include "geometry/gcode/line_plan.h"
 
 #include <gtest/gtest.h>
 
@@ -895,11 +896,21 @@ TEST(GcodeReader, ChunkedFeedingGivesIdenticalOutput) {
 
 // ---- fast path against the general path ---------------------------------------------------------
 //
-// Where the CPU allows it, whole G0/G1 lines take a SIMD fast path (gcode_reader.cpp, fast_lines);
-// it needs 64 readable bytes past a line start within one feed(), so feeding 64 bytes or fewer at a
-// time runs every line through the general path. Both must give bit-identical output and errors.
+// Where the CPU has AVX2, G0/G1 lines shorter than 32 bytes take a SIMD fast path (line_plan.h and
+// Reader::State::feed_planned); ReaderOptions::vector_lines = false runs every line through the
+// general parser. Both must give bit-identical output and errors, whole or fed in pieces.
 
-constexpr size_t kGeneralPathOnly = 64;
+ReaderOptions general_path_only(ReaderOptions opt = {}) {
+  opt.vector_lines = false;
+  return opt;
+}
+
+// The fast path is there to compare with: the CPU has what it needs (else the tests comparing the
+// two compare the general parser with itself, and say so).
+bool fast_path_available() {
+  const Parsed p = parse(std::string(200, '\n') + "G1 X1 Y2 E1\n" + std::string(200, '\n'));
+  return p.stats.planned_lines == 1;
+}
 
 void expect_bitwise_identical(const Parsed& a, const Parsed& b) {
   expect_identical(a, b);
@@ -942,16 +953,20 @@ TEST(GcodeReader, FastPathMatchesGeneralPathOnTrickyLines) {
   };
   const std::string text = around_moves(lines);
   ReaderOptions opt;
-  const Parsed general = parse(text, kGeneralPathOnly, opt);
+  const Parsed general = parse(text, 0, general_path_only(opt));
   EXPECT_GT(general.move_count(), lines.size());
-  expect_bitwise_identical(general, parse(text, 0, opt));
+  const Parsed fast = parse(text, 0, opt);
+  expect_bitwise_identical(general, fast);
+  if (fast_path_available()) {
+    EXPECT_GT(fast.stats.planned_lines, lines.size());
+  }
   for (size_t chunk = 65; chunk < 200; chunk += 7) expect_bitwise_identical(general, parse(text, chunk, opt));
   // The same with \r\n line ends (less the line that already ends in \r).
   std::vector<std::string> no_cr;
   for (const std::string& l : lines)
     if (l.back() != '\r') no_cr.push_back(l);
   const std::string crlf = around_moves(no_cr, "\r\n");
-  expect_bitwise_identical(parse(crlf, kGeneralPathOnly, opt), parse(crlf, 0, opt));
+  expect_bitwise_identical(parse(crlf, 0, general_path_only(opt)), parse(crlf, 0, opt));
 }
 
 TEST(GcodeReader, FastPathMatchesGeneralPathOnRandomLines) {
@@ -1005,9 +1020,13 @@ TEST(GcodeReader, FastPathMatchesGeneralPathOnRandomLines) {
   }
   ReaderOptions opt;
   opt.max_moves_per_layer = 1'000'000;
-  const Parsed general = parse(text, kGeneralPathOnly, opt);
+  const Parsed general = parse(text, 0, general_path_only(opt));
   EXPECT_GT(general.move_count(), 1000u);
-  expect_bitwise_identical(general, parse(text, 0, opt));
+  const Parsed fast = parse(text, 0, opt);
+  expect_bitwise_identical(general, fast);
+  if (fast_path_available()) {
+    EXPECT_GT(fast.stats.planned_lines, 400u);  // 550 at this seed
+  }
   expect_bitwise_identical(general, parse(text, 4096, opt));
   expect_bitwise_identical(general, parse(text, 101, opt));
 }
@@ -1022,7 +1041,7 @@ TEST(GcodeReader, FastPathErrorsMatchTheGeneralPath) {
     const ErrorCode fast = error_of(text, {}, &fast_message);
     ErrorCode general = ErrorCode::kIo;
     try {
-      parse(text, kGeneralPathOnly);
+      parse(text, 0, general_path_only());
       ADD_FAILURE() << "no error";
     } catch (const LoadError& e) {
       general = e.code();
@@ -1032,6 +1051,87 @@ TEST(GcodeReader, FastPathErrorsMatchTheGeneralPath) {
     EXPECT_EQ(fast_message, general_message);
   }
 }
+
+TEST(GcodeReader, FastPathMatchesGeneralPathAcrossThousandsOfLineShapes) {
+  // Four numbers of 1..4 digits with the dot anywhere: tens of thousands of shapes, more than the
+  // fast path keeps plans for (it starts over), between lines of other commands and layer changes.
+  std::mt19937 rng(99);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  auto number = [&] {
+    std::string s = pick(5) == 0 ? "-" : "";
+    const int digits = 1 + pick(4), dot = pick(digits + 2);  // dot == digits + 1: none
+    for (int k = 0; k < digits; ++k) {
+      if (k == dot) s += '.';
+      s += static_cast<char>('0' + pick(10));
+    }
+    if (dot == digits) s += '.';
+    return s;
+  };
+  std::string text = "M83\nG1 Z0.2\n";
+  for (int i = 0; i < 30000; ++i) {
+    if (pick(500) == 0) text += "G1 Z" + std::to_string(0.2 * (2 + i / 500)) + "\n";
+    if (pick(300) == 0) text += "M486 S" + std::to_string(pick(3)) + "\n";
+    text += "G1 X" + number() + " Y" + number() + " E" + number() + " F" + number() + "\n";
+  }
+  ReaderOptions opt;
+  opt.max_moves_per_layer = 1'000'000;
+  const Parsed general = parse(text, 0, general_path_only(opt));
+  EXPECT_GT(general.move_count(), 5000u);
+  const Parsed fast = parse(text, 0, opt);
+  expect_bitwise_identical(general, fast);
+  if (fast_path_available()) {
+    EXPECT_GT(fast.stats.planned_lines, 25000u);
+  }
+  expect_bitwise_identical(general, parse(text, 4096, opt));
+}
+
+TEST(GcodeReader, FastPathLimitsAndLayersMatchTheGeneralPath) {
+  // Layer changes, the move limit and object labels falling inside runs of fast lines.
+  std::string text = "M83\nM486 S0\n";
+  for (int layer = 1; layer <= 6; ++layer) {
+    text += "G1 Z" + std::to_string(0.2 * layer) + "\n";
+    if (layer == 3) text += "M486 S1\n";
+    for (int i = 0; i < 97; ++i) text += "G1 X" + std::to_string(i % 50) + ".5 Y" + std::to_string(i % 7) + " E.05\n";
+  }
+  const Parsed general = parse(text, 0, general_path_only());
+  EXPECT_EQ(general.layers.size(), 6u);
+  expect_bitwise_identical(general, parse(text));
+  for (const size_t limit : {50u, 96u, 97u}) {
+    ReaderOptions opt;
+    opt.max_moves_per_layer = limit;
+    std::string fast_message, general_message;
+    const ErrorCode fast = limit < 97 ? error_of(text, opt, &fast_message) : ErrorCode::kIo;
+    const ErrorCode slow = limit < 97 ? error_of(text, general_path_only(opt), &general_message) : ErrorCode::kIo;
+    EXPECT_EQ(fast, slow);
+    EXPECT_EQ(fast_message, general_message);
+    if (limit == 97) expect_bitwise_identical(parse(text, 0, general_path_only(opt)), parse(text, 0, opt));
+  }
+}
+
+#if defined(S3D_GCODE_LINE_PLAN)
+// Every integer below 10^8 over every power of ten up to 10^8, as the fast path divides, against
+// IEEE division (what std::from_chars' result comes to): 9 x 10^8 quotients, bit for bit.
+__attribute__((target("avx2,fma"))) uint64_t power_of_ten_division_mismatches() {
+  constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+  uint64_t bad = 0;
+  for (const double p10 : kPow10) {
+    const __m256d p = _mm256_set1_pd(p10), rcp = _mm256_set1_pd(1 / p10);
+    __m256d n = _mm256_setr_pd(0, 1, 2, 3);
+    for (int m = 0; m < 100'000'000; m += 4) {
+      const __m256d q = detail::LinePlans::divide_by_powers_of_ten(n, p, rcp);
+      bad += static_cast<uint64_t>(std::popcount(static_cast<unsigned>(
+          _mm256_movemask_pd(_mm256_cmp_pd(q, _mm256_div_pd(n, p), _CMP_NEQ_UQ)))));
+      n = _mm256_add_pd(n, _mm256_set1_pd(4));
+    }
+  }
+  return bad;
+}
+
+TEST(GcodeReader, PowerOfTenDivisionEqualsIeeeDivision) {
+  if (!detail::LinePlans::supported()) GTEST_SKIP() << "this CPU has no AVX2 and FMA: the fast path is off";
+  EXPECT_EQ(power_of_ten_division_mismatches(), 0u);
+}
+#endif
 
 TEST(GcodeReader, EverySplitPointGivesIdenticalOutput) {
   std::string text = fixture("prusa_style.gcode");

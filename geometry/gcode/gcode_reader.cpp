@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "geometry/gcode/fast_decimal.h"
+#include "geometry/gcode/line_plan.h"
 #include "geometry/load_error.h"
 
 namespace s3d::gcode {
@@ -199,6 +200,9 @@ struct Reader::State {
   bool cmd_labels = false;   // the file labels objects with commands; comments are then ignored
 
   Params params;
+#if defined(S3D_GCODE_LINE_PLAN)
+  std::unique_ptr<detail::LinePlans> plans;  // the fast path for plain moves (line_plan.h); null: off
+#endif
   std::vector<std::array<double, 3>> bezier_pts;  // scratch of bezier_move (at most max_chords_per_arc + 1)
 
   State(ToolpathSink& s, ReaderOptions o) : sink(s), opt(o) {
@@ -206,6 +210,13 @@ struct Reader::State {
     if (opt.max_chords_per_arc < 1) opt.max_chords_per_arc = 1;
     set_diameter(opt.filament_diameter > 0.05f && opt.filament_diameter < 20.f ? opt.filament_diameter : 1.75);
     carry.reserve(std::min<size_t>(opt.max_line_bytes + 2, size_t{1} << 16));
+#if defined(S3D_GCODE_LINE_PLAN)
+    // The fast path takes lines shorter than its window only, so a max_line_bytes below that keeps
+    // every line on the general parser, which checks the limit.
+    if (opt.vector_lines && opt.max_line_bytes >= static_cast<size_t>(detail::LinePlans::kWindow) &&
+        detail::LinePlans::supported())
+      plans = std::make_unique<detail::LinePlans>();
+#endif
   }
 
   void set_diameter(double d) { filament_area = kPi * d * d / 4; }
@@ -227,6 +238,9 @@ struct Reader::State {
       p = nl + 1;
     }
     readable_end = e;
+#if defined(S3D_GCODE_LINE_PLAN)
+    if (plans) p = feed_planned(p, e);
+#endif
     while (p < e) {
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
       if (!nl) {
@@ -238,6 +252,145 @@ struct Reader::State {
       p = nl + 1;
     }
   }
+
+#if defined(S3D_GCODE_LINE_PLAN)
+  // The lines of [p, e) up to the last 96 bytes or so, G0/G1 lines of known shapes through the
+  // fast path (line_plan.h), the others through line(). Returns where the first line it left starts.
+  // Two things keep the processor busy: the line ends are found 64 bytes at a time, so no line's
+  // parsing waits on finding the previous line's end, and runs of up to kBatch fast lines are parsed
+  // first and moved after, so that the moves do not wait on the parsing's long chain of vector
+  // operations line after line. (Both measured with bench/gcode_parse_bench.)
+  __attribute__((target("avx2,bmi,fma"))) const char* feed_planned(const char* p, const char* e) {
+    constexpr int kWindow = detail::LinePlans::kWindow;
+    constexpr int kBatch = 32;
+    alignas(32) double values[kBatch][4];
+    uint32_t letters[kBatch];
+    int batched = 0;
+    const __m256i newline = _mm256_set1_epi8('\n');
+    // Each line start p is below block + 64 and is read kWindow bytes on.
+    for (const char* block = p; e - block >= 64 + kWindow; block += 64) {
+      const auto lo = static_cast<uint32_t>(_mm256_movemask_epi8(
+          _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)), newline)));
+      const auto hi = static_cast<uint32_t>(_mm256_movemask_epi8(
+          _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)), newline)));
+      uint64_t ends = lo | static_cast<uint64_t>(hi) << 32;
+      while (ends) {
+        const char* nl = block + _tzcnt_u64(ends);
+        ends = _blsr_u64(ends);
+        const auto len = nl - p;
+        __m256d xyze;
+        if (len < kWindow && plans->parse(p, static_cast<int>(len), letters[batched], xyze)) {
+          _mm256_store_pd(values[batched], xyze);
+          if (++batched == kBatch) {
+            batch_moves(letters, values, batched);
+            batched = 0;
+          }
+        } else {
+          batch_moves(letters, values, batched);
+          batched = 0;
+          line(p, nl);
+        }
+        p = nl + 1;
+      }
+    }
+    batch_moves(letters, values, batched);
+    return p;
+  }
+
+  // The moves of n lines the fast path parsed, in order.
+  [[gnu::noinline]] void batch_moves(const uint32_t* letters, const double (*values)[4], int n) {
+    for (int i = common_moves(letters, values, n); i < n; ++i) planned_move(letters[i], values[i]);
+  }
+
+  // The run of fast-path moves from the first, as long as each is the common case: no transform or
+  // pending head point (special), absolute XYZ, an extruding move within the current layer or a
+  // move that does not extrude, the active object already reported, the layer below its move limit.
+  // Exactly what planned_move() and segment() do for such moves, with the state in locals rather
+  // than read and written back through memory move after move. Returns how many moves it made; the
+  // caller makes the rest, from the first it left, with planned_move() (which also raises the
+  // errors: a value out of range is left to it).
+  int common_moves(const uint32_t* letters, const double (*values)[4], int n) {
+    if (special || xyz_relative || machine_coords || !have_layer) return 0;
+    const int32_t object = active_object();
+    if (object >= 0 && !objs[static_cast<size_t>(object)].emitted) return 0;
+    if (cur.moves.size() + static_cast<size_t>(n) > opt.max_moves_per_layer) return 0;
+    if (cur.moves.capacity() < cur.moves.size() + static_cast<size_t>(n))  // grows as push_back would
+      cur.moves.reserve(std::max(cur.moves.size() + static_cast<size_t>(n), 2 * cur.moves.capacity()));
+    constexpr uint32_t kX = 1u << ('X' - 'A'), kY = 1u << ('Y' - 'A'), kZ = 1u << ('Z' - 'A'), kE = 1u << ('E' - 'A');
+    const double* work_now = work[cur_work];
+    const bool e_rel = e_mode == 0 ? xyz_relative : e_mode == 2;
+    double px = pos[0], py = pos[1], pz = pos[2], el = e_logical;
+    uint64_t extruded_moves = 0;
+    int i = 0;
+    for (; i < n; ++i) {
+      const uint32_t l = letters[i];
+      const double* v = values[i];
+      // target_of() for absolute XYZ outside G53.
+      const double tx = l & kX ? v[0] * unit + off[0] + work_now[0] : px;
+      const double ty = l & kY ? v[1] * unit + off[1] + work_now[1] : py;
+      const double tz = l & kZ ? v[2] * unit + off[2] + work_now[2] : pz;
+      if (!(std::fabs(tx) <= kMaxCoord && std::fabs(ty) <= kMaxCoord && std::fabs(tz) <= kMaxCoord)) break;
+      // extrusion_of().
+      double de = 0, el_next = el;
+      if (l & kE) {
+        const double w = v[3] * unit;
+        if (!(std::fabs(w) <= kMaxE)) break;
+        if (e_rel) {
+          de = w;
+          el_next = el + w;
+          if (std::fabs(el_next) > kMaxE) el_next = 0;
+        } else {
+          de = w - el;
+          el_next = w;
+        }
+        if (volumetric) de /= filament_area;
+        de *= flow;
+      }
+      // segment().
+      if (de > kEEps) {
+        const double dx = tx - px, dy = ty - py;
+        const double len2 = dx * dx + dy * dy;
+        if (len2 > kXYEps * kXYEps) {
+          if (std::fabs(tz - layer_z) > kZEps) break;  // a new layer, maybe
+          double width = comment_width;
+          if (width <= 0) {
+            const double h = cur.height;
+            width = h > 1e-6 ? std::clamp(filament_area * de / (std::sqrt(len2) * h), kMinWidth, kMaxWidth) : 0.0;
+          }
+          cur.moves.push_back(ExtrusionMove{static_cast<float>(px), static_cast<float>(py), static_cast<float>(tx),
+                                            static_cast<float>(ty), static_cast<float>(tz), static_cast<float>(de),
+                                            static_cast<float>(width), tool, object});
+          ++extruded_moves;
+        }
+      }
+      px = tx;
+      py = ty;
+      pz = tz;
+      el = el_next;
+    }
+    pos[0] = px;
+    pos[1] = py;
+    pos[2] = pz;
+    e_logical = el;
+    stats.lines += static_cast<uint64_t>(i);
+    stats.commands += static_cast<uint64_t>(i);
+    stats.planned_lines += static_cast<uint64_t>(i);
+    stats.extrusion_moves += extruded_moves;
+    return i;
+  }
+
+  // A G0/G1 line the fast path parsed: `letters` its words, v the values of X, Y, Z and E. Does
+  // what line() and linear_move() would (without going through params).
+  void planned_move(uint32_t letters, const double v[4]) {
+    ++stats.lines;
+    ++stats.commands;
+    ++stats.planned_lines;
+    double to[3];
+    target_of(letters, v, to);
+    const double de = (letters >> ('E' - 'A')) & 1u ? extrusion_of(v[3]) : 0.0;
+    move_to(to, de, (letters & (1u << ('X' - 'A') | 1u << ('Y' - 'A'))) != 0);
+  }
+#endif
 
   // The carried line, padded with NULs so the 8-byte number loads stay inside the string.
   void line_from_carry() {
@@ -628,19 +781,26 @@ struct Reader::State {
 
   // Target of a move from the X/Y/Z words, in physical millimetres.
   void target(double out[3]) const {
+    const double v[3] = {params.v['X' - 'A'], params.v['Y' - 'A'], params.v['Z' - 'A']};
+    target_of(params.valued, v, out);
+  }
+
+  // The same from `letters` (bit letter - 'A': the words given) and the X, Y, Z values v.
+  void target_of(uint32_t letters, const double v[3], double out[3]) const {
     static constexpr const char* kNames[3] = {"X", "Y", "Z"};
     for (int a = 0; a < 3; ++a) {
       out[a] = pos[a];
-      if (!params.has(kAxes[a])) continue;
-      const double v = params.get(kAxes[a]) * unit;
-      out[a] = checked_axis(xyz_relative ? pos[a] + v : machine_coords ? v : v + off[a] + work[cur_work][a], kNames[a]);
+      if (!((letters >> (kAxes[a] - 'A')) & 1u)) continue;
+      const double w = v[a] * unit;
+      out[a] = checked_axis(xyz_relative ? pos[a] + w : machine_coords ? w : w + off[a] + work[cur_work][a], kNames[a]);
     }
   }
 
   // Filament length pushed by the E word (negative = retraction), updating the logical E.
-  double extrusion() {
-    if (!params.has('E')) return 0;
-    const double v = params.get('E') * unit;
+  double extrusion() { return params.has('E') ? extrusion_of(params.get('E')) : 0; }
+
+  double extrusion_of(double e_word) {
+    const double v = e_word * unit;
     if (std::fabs(v) > kMaxE) fail(ErrorCode::kBadValue, "E value out of range");
     const bool rel = e_mode == 0 ? xyz_relative : e_mode == 2;
     double de;
@@ -659,8 +819,12 @@ struct Reader::State {
   void linear_move() {
     double to[3];
     target(to);
-    const double de = extrusion();
-    xy_named = params.has('X') || params.has('Y');
+    move_to(to, extrusion(), params.has('X') || params.has('Y'));
+  }
+
+  // A straight move to `to` pushing de of filament; xy: the move named X or Y.
+  void move_to(const double to[3], double de, bool xy) {
+    xy_named = xy;
     segment(pos, to, de);
     xy_named = true;
     pos[0] = to[0];

@@ -39,6 +39,8 @@ struct ReaderOptions {
   uint64_t max_layers = 200'000;
   uint32_t max_chords_per_arc = 4096;   // caps the work of one arc (chords get longer past it)
   uint32_t max_objects = 100'000;       // distinct object labels
+  bool vector_lines = true;             // the AVX2 fast path for plain moves where the CPU has it
+                                        //   (line_plan.h); false: the general parser for every line
 };
 
 class Reader {
@@ -66,6 +68,7 @@ class Reader {
     uint64_t unknown_commands = 0;  // lines whose command is not a G/M/T word (Klipper macros,
                                     // SET_* and other extended commands, stray text)
     uint64_t arcs = 0;              // G2/G3 arcs and G5 curves
+    uint64_t planned_lines = 0;     // G0/G1 lines the SIMD fast path parsed (ReaderOptions::vector_lines)
     bool saw_comments = false;      // any ';' or '(...)' comment
     bool transforms = false;        // a rotation (G68), scaling (M579) or skew (M556, M852, SET_SKEW) was applied
     bool sets_axis_steps = false;   // M92 set X/Y/Z steps per mm: the printer's own are unknown, so the

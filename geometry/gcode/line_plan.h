@@ -1,0 +1,218 @@
+#pragma once
+// The G-code reader's fast path for plain moves (x86-64 with AVX2, chosen at run time): one line of
+// at most 31 bytes -- "G1 X91.088 Y95.773 E.02467", most lines of any sliced file -- parsed with a
+// handful of vector instructions instead of a byte loop.
+//
+// How: the line's bytes with every digit replaced by '0' are its *shape* ("G1 X00.000 Y00.000
+// E.00000"). Sliced files print their numbers with a fixed format, so a few dozen shapes cover almost
+// every line. The first time a shape is seen it is parsed the plain way into a *plan* -- where each
+// number's digits sit, its letter, sign and decimal places -- and cached; every later line of that
+// shape is parsed by the plan: one shuffle gathers the digits of up to four numbers into four
+// eight-byte slots, multiply-adds turn them into four integers, and one four-lane division by the
+// powers of ten gives the doubles. That division is IEEE, correctly rounded, of an exact integer
+// (below 10^8) by an exact power of ten, so every value is bit for bit what std::from_chars gives
+// (Clinger's fast path, as in fast_decimal.h). A shape the plan builder does not take (comments,
+// more than four numbers or eight digits in one, a letter without a number, line numbers, anything
+// but G0/G1) is cached as "not fast" and the line goes to the reader's general parser.
+// Hand-written, not a library: no packaged parser does this. The reader with it against without
+// it is measured by bench/gcode_parse_bench (BM_Reader against BM_ReaderScalar).
+// Depends on nothing but the compiler's x86 intrinsics; elsewhere it compiles to nothing.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define S3D_GCODE_LINE_PLAN 1
+#endif
+
+namespace s3d::gcode::detail {
+
+#if defined(S3D_GCODE_LINE_PLAN)
+
+class LinePlans {
+ public:
+  static constexpr int kWindow = 32;  // bytes read at the line's start; the line must be shorter
+
+  static bool supported() {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("fma");
+  }
+
+  // Parses the line p[0, len) (len < kWindow, p + kWindow readable) when it is a G0/G1 line of a
+  // shape a plan takes: returns true with `letters` (bit letter - 'A': the words the line has) and
+  // the values of its X, Y, Z and E words in the lanes of `xyze` (a lane whose letter the line
+  // lacks holds any value; a repeated letter: the last); false when the line is not taken.
+  [[gnu::always_inline]] inline __attribute__((target("avx2,bmi,fma"))) bool parse(const char* p, int len, uint32_t& letters,
+                                                                             __m256d& xyze) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const uint32_t in_line = (uint32_t{1} << len) - 1;
+    const __m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8('0'));
+    const __m256i is_digit = _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d);
+    const uint32_t digits = static_cast<uint32_t>(_mm256_movemask_epi8(is_digit)) & in_line;
+    // The plan is looked up by where the digits are and the first bytes that are not digits, and
+    // then checked against every byte that is not a digit.
+    const auto head = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm256_castsi256_si128(_mm256_andnot_si256(is_digit, v)))) &
+                      (len >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * len)) - 1);
+    const uint64_t key = (digits | static_cast<uint64_t>(len) << 32) * 0x9E3779B97F4A7C15ull ^ head * 0xC2B2AE3D27D4EB4Full;
+    uint16_t& slot = index_[key >> (64 - kIndexBits)];
+    const Plan* plan = &plans_[slot];
+    const __m256i known = _mm256_load_si256(reinterpret_cast<const __m256i*>(plan->shape));
+    const uint32_t same = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(known, v))) | digits | ~in_line;
+    if (same != 0xffffffffu || plan->digits != digits || plan->len != len) [[unlikely]] {
+      slot = find(p, len, digits);
+      plan = &plans_[slot];
+    }
+    if (!plan->fast) return false;
+    // Digits to four right-aligned eight-byte slots: a 128-bit-lane shuffle of each half of the
+    // line, both halves broadcast so that any byte can reach any slot.
+    const __m256i lo = _mm256_permute2x128_si256(d, d, 0x00);
+    const __m256i hi = _mm256_permute2x128_si256(d, d, 0x11);
+    const __m256i slots = _mm256_or_si256(
+        _mm256_shuffle_epi8(lo, _mm256_load_si256(reinterpret_cast<const __m256i*>(plan->from_lo))),
+        _mm256_shuffle_epi8(hi, _mm256_load_si256(reinterpret_cast<const __m256i*>(plan->from_hi))));
+    // Eight digits -> one integer per slot: pairs, quads, then octets.
+    const __m256i pairs = _mm256_maddubs_epi16(slots, _mm256_set1_epi16(0x010a));  // 10 * d0 + d1
+    const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x00010064));  // 100 * p0 + p1
+    const __m256i quads16 = _mm256_packus_epi32(quads, quads);
+    const __m256i octs = _mm256_madd_epi16(quads16, _mm256_set1_epi32(0x00012710));  // 10000 * q0 + q1
+    // Per 128-bit lane: [n0 n1 n0 n1] and [n2 n3 n2 n3]; gather n0..n3.
+    const __m256i ints = _mm256_permutevar8x32_epi32(octs, _mm256_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5));
+    __m256d vals = _mm256_cvtepi32_pd(_mm256_castsi256_si128(ints));
+    vals = divide_by_powers_of_ten(vals, _mm256_load_pd(plan->pow), _mm256_load_pd(plan->rcp));
+    vals = _mm256_xor_pd(vals, _mm256_load_pd(reinterpret_cast<const double*>(plan->sign)));
+    xyze = _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(vals), _mm256_load_si256(reinterpret_cast<const __m256i*>(plan->xyze))));
+    letters = plan->letters;
+    return true;
+  }
+
+  uint64_t misses() const { return misses_; }
+
+  // n / p lane by lane, correctly rounded as IEEE division gives it, for integers 0 <= n < 10^8 and
+  // p = 10^k, k = 0..8, with rcp = 1 / p rounded: the quotient q = n * rcp is within an ulp, the
+  // residual n - q * p is exact with a fused multiply-add, and q + residual * rcp is then the
+  // correctly rounded quotient (Markstein's theorem; also checked against division for every such n
+  // and p by the test GcodeReader.PowerOfTenDivisionEqualsIeeeDivision). Three pipelined operations
+  // in place of a division the processor does not pipeline: 1.07x the Reader's throughput
+  // (bench/gcode_parse_bench, BM_Reader).
+  static __attribute__((target("avx2,fma"))) inline __m256d divide_by_powers_of_ten(__m256d n, __m256d p, __m256d rcp) {
+    const __m256d q = _mm256_mul_pd(n, rcp);
+    return _mm256_fmadd_pd(_mm256_fnmadd_pd(q, p, n), rcp, q);
+  }
+
+ private:
+  struct alignas(32) Plan {
+    uint8_t shape[32];    // the line's bytes (its digits are not compared)
+    uint8_t from_lo[32];  // shuffle controls: slot byte <- line byte (0x80: zero)
+    uint8_t from_hi[32];
+    double pow[4];        // 10^decimals of each number (1 for unused slots)
+    double rcp[4];        // 1 / pow, rounded
+    uint64_t sign[4];     // sign bit of each number
+    int32_t xyze[8];      // permutation control: the slots of X, Y, Z, E to lanes 0..3
+    uint32_t letters = 0;
+    uint32_t digits = 0;  // bit i: byte i is a digit
+    int8_t len = -1;      // the line's length without '\n'; -1: empty entry
+    bool fast = false;
+  };
+
+  // The plan of the line p[0, len) when the index had another: from the map of every shape seen,
+  // or built. The store holds at most kMaxPlans; a file with more shapes starts over (time per line
+  // stays bounded, so does memory).
+  [[gnu::noinline]] uint16_t find(const char* p, int len, uint32_t digits) {
+    ++misses_;
+    std::string shape(p, static_cast<size_t>(len));
+    for (char& c : shape)
+      if (c >= '0' && c <= '9') c = '0';
+    if (const auto it = by_shape_.find(shape); it != by_shape_.end()) return it->second;
+    if (plans_.size() == kMaxPlans) {
+      plans_.resize(1);
+      by_shape_.clear();
+      std::fill(std::begin(index_), std::end(index_), uint16_t{0});
+    }
+    Plan& plan = plans_.emplace_back();
+    build(p, len, plan);
+    plan.digits = digits;
+    std::memcpy(plan.shape, p, static_cast<size_t>(len));
+    const auto at = static_cast<uint16_t>(plans_.size() - 1);
+    by_shape_.emplace(std::move(shape), at);
+    return at;
+  }
+
+  // The plan for the line p[0, len): fast when it is "G0"/"G1" (either case), a space, then words
+  // of a letter and a number "[+-]digits[.digits]" (1..8 digits, at most one '.') -- separated by
+  // spaces or run together -- at most four of them, and nothing else but spaces and a final '\r'.
+  static void build(const char* p, int len, Plan& plan) {
+    plan = Plan{};
+    plan.len = static_cast<int8_t>(len);
+    std::memset(plan.from_lo, 0x80, sizeof plan.from_lo);
+    std::memset(plan.from_hi, 0x80, sizeof plan.from_hi);
+    for (double& w : plan.pow) w = 1;
+    for (double& w : plan.rcp) w = 1;
+    int end = len;
+    if (end > 0 && p[end - 1] == '\r') --end;
+    if (end < 3 || (p[0] != 'G' && p[0] != 'g') || (p[1] != '0' && p[1] != '1') || p[2] != ' ') return;
+    int i = 3;
+    int n = 0;
+    while (true) {
+      while (i < end && p[i] == ' ') ++i;
+      if (i == end) break;
+      const auto idx = static_cast<unsigned>((p[i] | 0x20) - 'a');
+      if (idx >= 26 || n == 4) return;
+      ++i;
+      bool neg = false;
+      if (i < end && (p[i] == '-' || p[i] == '+')) neg = p[i++] == '-';
+      int digit_at[8];
+      int digits = 0, decimals = 0;
+      bool dot = false;
+      for (; i < end; ++i) {
+        if (p[i] >= '0' && p[i] <= '9') {
+          if (digits == 8) return;
+          digit_at[digits++] = i;
+          decimals += dot;
+        } else if (p[i] == '.' && !dot) {
+          dot = true;
+        } else {
+          break;
+        }
+      }
+      if (digits == 0) return;
+      if (i < end && p[i] != ' ' && static_cast<unsigned>((p[i] | 0x20) - 'a') >= 26) return;
+      for (int k = 0; k < digits; ++k) {
+        const int slot_byte = 8 * n + 8 - digits + k;
+        const int at = digit_at[k];
+        if (at < 16)
+          plan.from_lo[slot_byte] = static_cast<uint8_t>(at);
+        else
+          plan.from_hi[slot_byte] = static_cast<uint8_t>(at - 16);
+      }
+      constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+      plan.pow[n] = kPow10[decimals];
+      plan.rcp[n] = 1 / kPow10[decimals];
+      plan.sign[n] = neg ? uint64_t{1} << 63 : 0;
+      constexpr char kLanes[] = "XYZE";
+      for (int lane = 0; lane < 4; ++lane) {
+        if (idx != static_cast<unsigned>(kLanes[lane] - 'A')) continue;
+        plan.xyze[2 * lane] = 2 * n;
+        plan.xyze[2 * lane + 1] = 2 * n + 1;
+      }
+      plan.letters |= 1u << idx;
+      ++n;
+    }
+    plan.fast = true;
+  }
+
+  static constexpr int kIndexBits = 12;
+  static constexpr size_t kMaxPlans = 4096;
+  // plans_[0] is empty (len -1) and matches no line: where every index entry starts.
+  std::vector<Plan> plans_ = std::vector<Plan>(1);
+  uint16_t index_[size_t{1} << kIndexBits] = {};
+  std::unordered_map<std::string, uint16_t> by_shape_;
+  uint64_t misses_ = 0;
+};
+
+#endif
+
+}  // namespace s3d::gcode::detail
