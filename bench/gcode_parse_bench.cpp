@@ -277,6 +277,7 @@ void run_reader(benchmark::State& state, bool vector_lines) {
   const std::string_view text = input();
   const auto chunk = static_cast<size_t>(state.range(0));
   uint64_t moves = 0;
+  double planned = 0;
   s3d::gcode::ReaderOptions options;
   options.vector_lines = vector_lines;
   for (auto _ : state) {
@@ -285,10 +286,12 @@ void run_reader(benchmark::State& state, bool vector_lines) {
     for (size_t off = 0; off < text.size(); off += chunk) reader.feed(text.substr(off, chunk));
     reader.finish();
     moves = sink.moves;
+    planned = static_cast<double>(reader.stats().planned_lines) / static_cast<double>(reader.stats().lines);
     benchmark::DoNotOptimize(sink.moves);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
   state.counters["moves"] = static_cast<double>(moves);
+  state.counters["fast_lines"] = planned;  // share of lines the SIMD fast path took
 }
 
 // The Reader as it runs: with its AVX2 fast path for plain moves where the CPU has one.

@@ -254,21 +254,22 @@ struct Reader::State {
   }
 
 #if defined(S3D_GCODE_LINE_PLAN)
-  // The lines of [p, e) up to the last 96 bytes or so, G0/G1 lines of known shapes through the
+  // The lines of [p, e) up to the last 64 bytes or so, G0/G1 lines of known shapes through the
   // fast path (line_plan.h), the others through line(). Returns where the first line it left starts.
   // Two things keep the processor busy: the line ends are found 64 bytes at a time, so no line's
   // parsing waits on finding the previous line's end, and runs of up to kBatch fast lines are parsed
   // first and moved after, so that the moves do not wait on the parsing's long chain of vector
   // operations line after line. (Both measured with bench/gcode_parse_bench.)
-  __attribute__((target("avx2,bmi,fma"))) const char* feed_planned(const char* p, const char* e) {
+  __attribute__((target("avx2,bmi,bmi2,fma"))) const char* feed_planned(const char* p, const char* e) {
     constexpr int kWindow = detail::LinePlans::kWindow;
     constexpr int kBatch = 32;
     alignas(32) double values[kBatch][4];
     uint32_t letters[kBatch];
     int batched = 0;
+    detail::LinePlans& planner = *plans;
     const __m256i newline = _mm256_set1_epi8('\n');
-    // Each line start p is below block + 64 and is read kWindow bytes on.
-    for (const char* block = p; e - block >= 64 + kWindow; block += 64) {
+    // Each line start p is below block + 64; a line is read kWindow bytes on when that stays in [p, e).
+    for (const char* block = p; e - block >= 64; block += 64) {
       const auto lo = static_cast<uint32_t>(_mm256_movemask_epi8(
           _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)), newline)));
       const auto hi = static_cast<uint32_t>(_mm256_movemask_epi8(
@@ -279,7 +280,7 @@ struct Reader::State {
         ends = _blsr_u64(ends);
         const auto len = nl - p;
         __m256d xyze;
-        if (len < kWindow && plans->parse(p, static_cast<int>(len), letters[batched], xyze)) {
+        if (len < kWindow && e - p >= kWindow && planner.parse(p, static_cast<int>(len), letters[batched], xyze)) {
           _mm256_store_pd(values[batched], xyze);
           if (++batched == kBatch) {
             batch_moves(letters, values, batched);
@@ -311,29 +312,51 @@ struct Reader::State {
   // errors: a value out of range is left to it).
   int common_moves(const uint32_t* letters, const double (*values)[4], int n) {
     if (special || xyz_relative || machine_coords || !have_layer) return 0;
+    // Millimetres, no offsets, no flow or volume factor (most files): a leaner loop, the same values.
+    const double* w = work[cur_work];
+    if (unit == 1 && flow == 1 && !volumetric && off[0] == 0 && off[1] == 0 && off[2] == 0 && w[0] == 0 && w[1] == 0 &&
+        w[2] == 0)
+      return common_moves_as<true>(letters, values, n);
+    return common_moves_as<false>(letters, values, n);
+  }
+
+  // common_moves() for plain files (kPlain: unit 1, flow 1, not volumetric, every offset +0 or -0)
+  // or any other.
+  template <bool kPlain>
+  int common_moves_as(const uint32_t* letters, const double (*values)[4], int n) {
     const int32_t object = active_object();
     if (object >= 0 && !objs[static_cast<size_t>(object)].emitted) return 0;
     if (cur.moves.size() + static_cast<size_t>(n) > opt.max_moves_per_layer) return 0;
-    if (cur.moves.capacity() < cur.moves.size() + static_cast<size_t>(n))  // grows as push_back would
-      cur.moves.reserve(std::max(cur.moves.size() + static_cast<size_t>(n), 2 * cur.moves.capacity()));
+    // The moves are written in place: room for n more, trimmed to what was written at the end.
+    const size_t first = cur.moves.size();
+    if (cur.moves.capacity() < first + static_cast<size_t>(n))  // grows as push_back would
+      cur.moves.reserve(std::max(first + static_cast<size_t>(n), 2 * cur.moves.capacity()));
+    cur.moves.resize(first + static_cast<size_t>(n));
+    ExtrusionMove* out = cur.moves.data() + first;
     constexpr uint32_t kX = 1u << ('X' - 'A'), kY = 1u << ('Y' - 'A'), kZ = 1u << ('Z' - 'A'), kE = 1u << ('E' - 'A');
-    const double* work_now = work[cur_work];
-    const bool e_rel = e_mode == 0 ? xyz_relative : e_mode == 2;
+    // The state these moves read, in locals (the compiler cannot tell that the stores of the moves
+    // leave the members alone).
+    const double u = unit, flow_now = flow, area = filament_area, width_now = comment_width, h = cur.height;
+    const double zl = layer_z;
+    const double ox = off[0], oy = off[1], oz = off[2];
+    const double wx = work[cur_work][0], wy = work[cur_work][1], wz = work[cur_work][2];
+    const bool e_rel = e_mode == 0 ? xyz_relative : e_mode == 2, vol = volumetric;
+    const uint16_t tool_now = tool;
     double px = pos[0], py = pos[1], pz = pos[2], el = e_logical;
-    uint64_t extruded_moves = 0;
     int i = 0;
     for (; i < n; ++i) {
       const uint32_t l = letters[i];
       const double* v = values[i];
-      // target_of() for absolute XYZ outside G53.
-      const double tx = l & kX ? v[0] * unit + off[0] + work_now[0] : px;
-      const double ty = l & kY ? v[1] * unit + off[1] + work_now[1] : py;
-      const double tz = l & kZ ? v[2] * unit + off[2] + work_now[2] : pz;
+      // target_of() for absolute XYZ outside G53. Plain: v * 1 is v and adding zeros is adding +0
+      // once (which turns -0 into +0, as the full sum does).
+      const double tx = l & kX ? (kPlain ? v[0] + 0.0 : v[0] * u + ox + wx) : px;
+      const double ty = l & kY ? (kPlain ? v[1] + 0.0 : v[1] * u + oy + wy) : py;
+      const double tz = l & kZ ? (kPlain ? v[2] + 0.0 : v[2] * u + oz + wz) : pz;
       if (!(std::fabs(tx) <= kMaxCoord && std::fabs(ty) <= kMaxCoord && std::fabs(tz) <= kMaxCoord)) break;
       // extrusion_of().
       double de = 0, el_next = el;
       if (l & kE) {
-        const double w = v[3] * unit;
+        const double w = kPlain ? v[3] : v[3] * u;
         if (!(std::fabs(w) <= kMaxE)) break;
         if (e_rel) {
           de = w;
@@ -343,24 +366,23 @@ struct Reader::State {
           de = w - el;
           el_next = w;
         }
-        if (volumetric) de /= filament_area;
-        de *= flow;
+        if (!kPlain) {
+          if (vol) de /= area;
+          de *= flow_now;
+        }
       }
       // segment().
       if (de > kEEps) {
         const double dx = tx - px, dy = ty - py;
         const double len2 = dx * dx + dy * dy;
         if (len2 > kXYEps * kXYEps) {
-          if (std::fabs(tz - layer_z) > kZEps) break;  // a new layer, maybe
-          double width = comment_width;
-          if (width <= 0) {
-            const double h = cur.height;
-            width = h > 1e-6 ? std::clamp(filament_area * de / (std::sqrt(len2) * h), kMinWidth, kMaxWidth) : 0.0;
-          }
-          cur.moves.push_back(ExtrusionMove{static_cast<float>(px), static_cast<float>(py), static_cast<float>(tx),
-                                            static_cast<float>(ty), static_cast<float>(tz), static_cast<float>(de),
-                                            static_cast<float>(width), tool, object});
-          ++extruded_moves;
+          if (std::fabs(tz - zl) > kZEps) break;  // a new layer, maybe
+          double width = width_now;
+          if (width <= 0)
+            width = h > 1e-6 ? std::clamp(area * de / (std::sqrt(len2) * h), kMinWidth, kMaxWidth) : 0.0;
+          *out++ = ExtrusionMove{static_cast<float>(px), static_cast<float>(py), static_cast<float>(tx),
+                                 static_cast<float>(ty), static_cast<float>(tz), static_cast<float>(de),
+                                 static_cast<float>(width), tool_now, object};
         }
       }
       px = tx;
@@ -368,6 +390,8 @@ struct Reader::State {
       pz = tz;
       el = el_next;
     }
+    const auto made = static_cast<uint64_t>(out - (cur.moves.data() + first));
+    cur.moves.resize(first + made);
     pos[0] = px;
     pos[1] = py;
     pos[2] = pz;
@@ -375,7 +399,7 @@ struct Reader::State {
     stats.lines += static_cast<uint64_t>(i);
     stats.commands += static_cast<uint64_t>(i);
     stats.planned_lines += static_cast<uint64_t>(i);
-    stats.extrusion_moves += extruded_moves;
+    stats.extrusion_moves += made;
     return i;
   }
 

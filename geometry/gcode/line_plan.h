@@ -39,31 +39,30 @@ class LinePlans {
   static constexpr int kWindow = 32;  // bytes read at the line's start; the line must be shorter
 
   static bool supported() {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+           __builtin_cpu_supports("fma");
   }
 
   // Parses the line p[0, len) (len < kWindow, p + kWindow readable) when it is a G0/G1 line of a
   // shape a plan takes: returns true with `letters` (bit letter - 'A': the words the line has) and
   // the values of its X, Y, Z and E words in the lanes of `xyze` (a lane whose letter the line
   // lacks holds any value; a repeated letter: the last); false when the line is not taken.
-  [[gnu::always_inline]] inline __attribute__((target("avx2,bmi,fma"))) bool parse(const char* p, int len, uint32_t& letters,
+  [[gnu::always_inline]] inline __attribute__((target("avx2,bmi,bmi2,fma"))) bool parse(const char* p, int len, uint32_t& letters,
                                                                              __m256d& xyze) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const uint32_t in_line = (uint32_t{1} << len) - 1;
+    const uint32_t in_line = _bzhi_u32(~0u, static_cast<unsigned>(len));
     const __m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8('0'));
     const __m256i is_digit = _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d);
     const uint32_t digits = static_cast<uint32_t>(_mm256_movemask_epi8(is_digit)) & in_line;
-    // The plan is looked up by where the digits are and the first bytes that are not digits, and
-    // then checked against every byte that is not a digit.
-    const auto head = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm256_castsi256_si128(_mm256_andnot_si256(is_digit, v)))) &
-                      (len >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * len)) - 1);
-    const uint64_t key = (digits | static_cast<uint64_t>(len) << 32) * 0x9E3779B97F4A7C15ull ^ head * 0xC2B2AE3D27D4EB4Full;
-    uint16_t& slot = index_[key >> (64 - kIndexBits)];
+    // The plan is looked up by where the digits are and the line's length, and then checked against
+    // every byte that is not a digit.
+    const uint64_t key = digits | static_cast<uint64_t>(len) << 32;
+    uint16_t& slot = index_[(key * 0x9E3779B97F4A7C15ull) >> (64 - kIndexBits)];
     const Plan* plan = &plans_[slot];
     const __m256i known = _mm256_load_si256(reinterpret_cast<const __m256i*>(plan->shape));
     const uint32_t same = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(known, v))) | digits | ~in_line;
-    if (same != 0xffffffffu || plan->digits != digits || plan->len != len) [[unlikely]] {
-      slot = find(p, len, digits);
+    if (same != 0xffffffffu || plan->key != key) [[unlikely]] {
+      slot = find(p, len, key);
       plan = &plans_[slot];
     }
     if (!plan->fast) return false;
@@ -79,12 +78,10 @@ class LinePlans {
     const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x00010064));  // 100 * p0 + p1
     const __m256i quads16 = _mm256_packus_epi32(quads, quads);
     const __m256i octs = _mm256_madd_epi16(quads16, _mm256_set1_epi32(0x00012710));  // 10000 * q0 + q1
-    // Per 128-bit lane: [n0 n1 n0 n1] and [n2 n3 n2 n3]; gather n0..n3.
-    const __m256i ints = _mm256_permutevar8x32_epi32(octs, _mm256_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5));
-    __m256d vals = _mm256_cvtepi32_pd(_mm256_castsi256_si128(ints));
-    vals = divide_by_powers_of_ten(vals, _mm256_load_pd(plan->pow), _mm256_load_pd(plan->rcp));
-    vals = _mm256_xor_pd(vals, _mm256_load_pd(reinterpret_cast<const double*>(plan->sign)));
-    xyze = _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(vals), _mm256_load_si256(reinterpret_cast<const __m256i*>(plan->xyze))));
+    // Per 128-bit lane: [n0 n1 n0 n1] and [n2 n3 n2 n3]; the numbers of X, Y, Z and E to lanes 0..3.
+    const __m256i ints = _mm256_permutevar8x32_epi32(octs, _mm256_load_si256(reinterpret_cast<const __m256i*>(plan->xyze)));
+    xyze = divide_by_powers_of_ten(_mm256_cvtepi32_pd(_mm256_castsi256_si128(ints)), _mm256_load_pd(plan->pow),
+                                   _mm256_load_pd(plan->rcp));
     letters = plan->letters;
     return true;
   }
@@ -92,7 +89,7 @@ class LinePlans {
   uint64_t misses() const { return misses_; }
 
   // n / p lane by lane, correctly rounded as IEEE division gives it, for integers 0 <= n < 10^8 and
-  // p = 10^k, k = 0..8, with rcp = 1 / p rounded: the quotient q = n * rcp is within an ulp, the
+  // p = +-10^k, k = 0..8, with rcp = 1 / p rounded: the quotient q = n * rcp is within an ulp, the
   // residual n - q * p is exact with a fused multiply-add, and q + residual * rcp is then the
   // correctly rounded quotient (Markstein's theorem; also checked against division for every such n
   // and p by the test GcodeReader.PowerOfTenDivisionEqualsIeeeDivision). Three pipelined operations
@@ -108,20 +105,19 @@ class LinePlans {
     uint8_t shape[32];    // the line's bytes (its digits are not compared)
     uint8_t from_lo[32];  // shuffle controls: slot byte <- line byte (0x80: zero)
     uint8_t from_hi[32];
-    double pow[4];        // 10^decimals of each number (1 for unused slots)
-    double rcp[4];        // 1 / pow, rounded
-    uint64_t sign[4];     // sign bit of each number
-    int32_t xyze[8];      // permutation control: the slots of X, Y, Z, E to lanes 0..3
+    int32_t xyze[8];      // permutation control: the numbers of X, Y, Z, E to lanes 0..3
+    double pow[4];        // for X, Y, Z, E: 10^decimals of the number, negative for a negative one (else 1)
+    double rcp[4];        // 1 / pow, rounded (dividing by -10^k is exactly the negated quotient)
     uint32_t letters = 0;
-    uint32_t digits = 0;  // bit i: byte i is a digit
-    int8_t len = -1;      // the line's length without '\n'; -1: empty entry
+    uint64_t key = ~uint64_t{0};  // bit i < 32: byte i is a digit; above: the line's length without '\n'
+                                  // (all ones: the empty plan, which matches no line)
     bool fast = false;
   };
 
   // The plan of the line p[0, len) when the index had another: from the map of every shape seen,
   // or built. The store holds at most kMaxPlans; a file with more shapes starts over (time per line
   // stays bounded, so does memory).
-  [[gnu::noinline]] uint16_t find(const char* p, int len, uint32_t digits) {
+  [[gnu::noinline]] uint16_t find(const char* p, int len, uint64_t key) {
     ++misses_;
     std::string shape(p, static_cast<size_t>(len));
     for (char& c : shape)
@@ -134,7 +130,7 @@ class LinePlans {
     }
     Plan& plan = plans_.emplace_back();
     build(p, len, plan);
-    plan.digits = digits;
+    plan.key = key;
     std::memcpy(plan.shape, p, static_cast<size_t>(len));
     const auto at = static_cast<uint16_t>(plans_.size() - 1);
     by_shape_.emplace(std::move(shape), at);
@@ -146,7 +142,6 @@ class LinePlans {
   // spaces or run together -- at most four of them, and nothing else but spaces and a final '\r'.
   static void build(const char* p, int len, Plan& plan) {
     plan = Plan{};
-    plan.len = static_cast<int8_t>(len);
     std::memset(plan.from_lo, 0x80, sizeof plan.from_lo);
     std::memset(plan.from_hi, 0x80, sizeof plan.from_hi);
     for (double& w : plan.pow) w = 1;
@@ -189,14 +184,13 @@ class LinePlans {
           plan.from_hi[slot_byte] = static_cast<uint8_t>(at - 16);
       }
       constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
-      plan.pow[n] = kPow10[decimals];
-      plan.rcp[n] = 1 / kPow10[decimals];
-      plan.sign[n] = neg ? uint64_t{1} << 63 : 0;
       constexpr char kLanes[] = "XYZE";
+      constexpr int kOctet[4] = {0, 1, 4, 5};  // where number n's integer lands (see parse)
       for (int lane = 0; lane < 4; ++lane) {
         if (idx != static_cast<unsigned>(kLanes[lane] - 'A')) continue;
-        plan.xyze[2 * lane] = 2 * n;
-        plan.xyze[2 * lane + 1] = 2 * n + 1;
+        plan.xyze[lane] = kOctet[n];
+        plan.pow[lane] = neg ? -kPow10[decimals] : kPow10[decimals];
+        plan.rcp[lane] = 1 / plan.pow[lane];
       }
       plan.letters |= 1u << idx;
       ++n;
@@ -206,7 +200,7 @@ class LinePlans {
 
   static constexpr int kIndexBits = 12;
   static constexpr size_t kMaxPlans = 4096;
-  // plans_[0] is empty (len -1) and matches no line: where every index entry starts.
+  // plans_[0] is empty (key all ones) and matches no line: where every index entry starts.
   std::vector<Plan> plans_ = std::vector<Plan>(1);
   uint16_t index_[size_t{1} << kIndexBits] = {};
   std::unordered_map<std::string, uint16_t> by_shape_;
