@@ -254,8 +254,8 @@ struct Reader::State {
   }
 
 #if defined(S3D_GCODE_LINE_PLAN)
-  // The lines of [p, e) up to the last 64 bytes or so, G0/G1 lines of known shapes through the
-  // fast path (line_plan.h), the others through line(). Returns where the first line it left starts.
+  // The lines of [p, e), G0/G1 lines of known shapes through the fast path (line_plan.h), the others
+  // through line(). Returns where the line it left unfinished starts (or e).
   // Two things keep the processor busy: the line ends are found 64 bytes at a time, so no line's
   // parsing waits on finding the previous line's end, and runs of up to kBatch fast lines are parsed
   // first and moved after, so that the moves do not wait on the parsing's long chain of vector
@@ -263,6 +263,7 @@ struct Reader::State {
   __attribute__((target("avx2,bmi,bmi2,fma"))) const char* feed_planned(const char* p, const char* e) {
     constexpr int kWindow = detail::LinePlans::kWindow;
     constexpr int kBatch = 32;
+    constexpr int kTail = 128;
     alignas(32) double values[kBatch][4];
     uint32_t letters[kBatch];
     int batched = 0;
@@ -294,8 +295,46 @@ struct Reader::State {
         p = nl + 1;
       }
     }
+    // The last lines (under 64 bytes, and the line they finish): from a copy with room after it,
+    // so that the 32-byte loads stay inside. Only the last, unfinished line is left to the caller.
+    if (e - p <= kTail) {
+      alignas(32) char copy[kTail + kWindow] = {};
+      std::memcpy(copy, p, static_cast<size_t>(e - p));
+      const char* q = copy;
+      const char* qe = copy + (e - p);
+      while (const char* nl = static_cast<const char*>(std::memchr(q, '\n', static_cast<size_t>(qe - q)))) {
+        const auto len = nl - q;
+        __m256d xyze;
+        if (len < kWindow && planner.parse(q, static_cast<int>(len), letters[batched], xyze)) {
+          _mm256_store_pd(values[batched], xyze);
+          if (++batched == kBatch) {
+            batch_moves(letters, values, batched);
+            batched = 0;
+          }
+        } else {
+          batch_moves(letters, values, batched);
+          batched = 0;
+          line(p + (q - copy), p + (nl - copy));
+        }
+        q = nl + 1;
+      }
+      p += q - copy;
+    }
     batch_moves(letters, values, batched);
     return p;
+  }
+
+  // One line through the fast path when it takes it (p + kWindow readable): the line a chunk's end
+  // split, put together in `carry`.
+  __attribute__((target("avx2,bmi,bmi2,fma"))) bool planned_line(const char* p, size_t len) {
+    if (len >= static_cast<size_t>(detail::LinePlans::kWindow)) return false;
+    uint32_t letters;
+    __m256d xyze;
+    if (!plans->parse(p, static_cast<int>(len), letters, xyze)) return false;
+    alignas(32) double values[1][4];
+    _mm256_store_pd(values[0], xyze);
+    batch_moves(&letters, values, 1);
+    return true;
   }
 
   // The moves of n lines the fast path parsed, in order.
@@ -419,9 +458,12 @@ struct Reader::State {
   // The carried line, padded with NULs so the 8-byte number loads stay inside the string.
   void line_from_carry() {
     const size_t n = carry.size();
-    carry.append(16, '\0');
+    carry.append(32, '\0');  // also the fast path's 32-byte load
     readable_end = carry.data() + carry.size();
-    line(carry.data(), carry.data() + n);
+#if defined(S3D_GCODE_LINE_PLAN)
+    if (!plans || !planned_line(carry.data(), n))
+#endif
+      line(carry.data(), carry.data() + n);
     carry.clear();
   }
 
