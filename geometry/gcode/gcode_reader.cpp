@@ -239,7 +239,7 @@ struct Reader::State {
     }
     readable_end = e;
 #if defined(S3D_GCODE_LINE_PLAN)
-    if (plans) p = feed_planned(p, e);
+    if (plans && !plans->gave_up()) p = feed_planned(p, e);
 #endif
     while (p < e) {
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
@@ -270,7 +270,7 @@ struct Reader::State {
     detail::LinePlans& planner = *plans;
     const __m256i newline = _mm256_set1_epi8('\n');
     // Each line start p is below block + 64; a line is read kWindow bytes on when that stays in [p, e).
-    for (const char* block = p; e - block >= 64; block += 64) {
+    for (const char* block = p; e - block >= 64 && !planner.gave_up(); block += 64) {
       const auto lo = static_cast<uint32_t>(_mm256_movemask_epi8(
           _mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)), newline)));
       const auto hi = static_cast<uint32_t>(_mm256_movemask_epi8(
@@ -297,7 +297,7 @@ struct Reader::State {
     }
     // The last lines (under 64 bytes, and the line they finish): from a copy with room after it,
     // so that the 32-byte loads stay inside. Only the last, unfinished line is left to the caller.
-    if (e - p <= kTail) {
+    if (e - p <= kTail && !planner.gave_up()) {
       alignas(32) char copy[kTail + kWindow] = {};
       std::memcpy(copy, p, static_cast<size_t>(e - p));
       const char* q = copy;
@@ -461,7 +461,7 @@ struct Reader::State {
     carry.append(32, '\0');  // also the fast path's 32-byte load
     readable_end = carry.data() + carry.size();
 #if defined(S3D_GCODE_LINE_PLAN)
-    if (!plans || !planned_line(carry.data(), n))
+    if (!plans || plans->gave_up() || !planned_line(carry.data(), n))
 #endif
       line(carry.data(), carry.data() + n);
     carry.clear();

@@ -1,21 +1,27 @@
 #pragma once
-// The G-code reader's fast path for plain moves (x86-64 with AVX2, chosen at run time): one line of
-// at most 31 bytes -- "G1 X91.088 Y95.773 E.02467", most lines of any sliced file -- parsed with a
-// handful of vector instructions instead of a byte loop.
+// The G-code reader's fast path for plain moves (x86-64 with AVX2, BMI2 and FMA, chosen at run time):
+// a G0/G1 line shorter than 32 bytes -- "G1 X91.088 Y95.773 E.02467", most lines of any sliced file
+// -- parsed with a handful of vector instructions instead of a byte loop.
 //
 // How: the line's bytes with every digit replaced by '0' are its *shape* ("G1 X00.000 Y00.000
-// E.00000"). Sliced files print their numbers with a fixed format, so a few dozen shapes cover almost
-// every line. The first time a shape is seen it is parsed the plain way into a *plan* -- where each
-// number's digits sit, its letter, sign and decimal places -- and cached; every later line of that
-// shape is parsed by the plan: one shuffle gathers the digits of up to four numbers into four
-// eight-byte slots, multiply-adds turn them into four integers, and one four-lane division by the
-// powers of ten gives the doubles. That division is IEEE, correctly rounded, of an exact integer
-// (below 10^8) by an exact power of ten, so every value is bit for bit what std::from_chars gives
-// (Clinger's fast path, as in fast_decimal.h). A shape the plan builder does not take (comments,
-// more than four numbers or eight digits in one, a letter without a number, line numbers, anything
-// but G0/G1) is cached as "not fast" and the line goes to the reader's general parser.
+// E.00000"). Slicers print their numbers in a fixed format, so a few hundred shapes cover almost
+// every line (532 in a PrusaSlicer plate of gears). The first time a shape is seen it is parsed the
+// plain way into a *plan* -- where each number's digits sit, its letter, sign and decimal places --
+// and kept; every later line of that shape is parsed by the plan: one shuffle gathers the digits of
+// up to four numbers into four eight-byte slots, multiply-adds turn them into four integers, a
+// permutation puts the X, Y, Z and E numbers in lanes 0..3, and a division by the powers of ten
+// (signed) gives the doubles. That division is correctly rounded, of an exact integer below 10^8 by
+// an exact power of ten, so every value is bit for bit what std::from_chars gives (Clinger's fast
+// path, as in fast_decimal.h); it is done as a multiply by the reciprocal and two fused
+// multiply-adds, which give the same bits (see divide_by_powers_of_ten). A shape the plan builder
+// does not take (comments, more than four numbers or eight digits in one, a letter without a number,
+// line numbers, checksums, tabs, anything but G0/G1) is kept as "not fast" and its lines go to the
+// reader's general parser.
+// Plans are found by a hash of the digit places and the length (a 4096-entry index), then checked
+// byte for byte; at most 4096 plans are kept (under 1.5 MiB with their map), and a file with more shapes starts over, so
+// memory and the time per line stay bounded whatever the input.
 // Hand-written, not a library: no packaged parser does this. The reader with it against without
-// it is measured by bench/gcode_parse_bench (BM_Reader against BM_ReaderScalar).
+// it: bench/gcode_parse_bench (BM_Reader against BM_ReaderScalar).
 // Depends on nothing but the compiler's x86 intrinsics; elsewhere it compiles to nothing.
 #include <algorithm>
 #include <cstdint>
@@ -49,6 +55,7 @@ class LinePlans {
   // lacks holds any value; a repeated letter: the last); false when the line is not taken.
   [[gnu::always_inline]] inline __attribute__((target("avx2,bmi,bmi2,fma"))) bool parse(const char* p, int len, uint32_t& letters,
                                                                              __m256d& xyze) {
+    ++parsed_;
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     const uint32_t in_line = _bzhi_u32(~0u, static_cast<unsigned>(len));
     const __m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8('0'));
@@ -88,6 +95,11 @@ class LinePlans {
 
   uint64_t misses() const { return misses_; }
 
+  // Too many lines of new shapes (more than one in eight, past the first 2048 misses): the plans
+  // cost more than they save -- a file written to defeat them parses 20x slower than with the
+  // general parser -- and the reader should stop using them.
+  bool gave_up() const { return misses_ > 2048 && misses_ * 8 > parsed_; }
+
   // n / p lane by lane, correctly rounded as IEEE division gives it, for integers 0 <= n < 10^8 and
   // p = +-10^k, k = 0..8, with rcp = 1 / p rounded: the quotient q = n * rcp is within an ulp, the
   // residual n - q * p is exact with a fused multiply-add, and q + residual * rcp is then the
@@ -113,6 +125,7 @@ class LinePlans {
                                   // (all ones: the empty plan, which matches no line)
     bool fast = false;
   };
+  static_assert(sizeof(Plan) <= 256);
 
   // The plan of the line p[0, len) when the index had another: from the map of every shape seen,
   // or built. The store holds at most kMaxPlans; a file with more shapes starts over (time per line
@@ -205,6 +218,7 @@ class LinePlans {
   uint16_t index_[size_t{1} << kIndexBits] = {};
   std::unordered_map<std::string, uint16_t> by_shape_;
   uint64_t misses_ = 0;
+  uint64_t parsed_ = 0;
 };
 
 #endif
