@@ -948,6 +948,9 @@ TEST(GcodeReader, FastPathMatchesGeneralPathOnTrickyLines) {
       "G1 X1e3 Y2 E1", "G1 X1E3 Y2", "G1 X0x10 Y2 E1", "G1 X1..5 Y2 E1", "G1 X1.5.5 Y2 E1", "G1 X- Y2 E1",
       "G1 X. Y2 E1", "G1 X-. Y2 E1", "G1 X Y2 E1", "G1 X1 Y2 E", "G1 X-1-2 Y2 E1", "G1 X--1 Y2 E1",
       "G1 X1 Y2 E1\r", "G10 X1 Y2 E1", "G1.1 X1 Y2 E1", "G01 X1 Y2 E1",
+      // Lines shaped like a G1 line but another command (the command digit is not a number's).
+      "G2 X1 Y2 E1", "G3 X12.5 Y-3.25 E.5", "G4 X1 Y2 E1", "G5 X1 Y2 E1", "G9 X1 Y2 E1", "G2 Z0.4", "G1 Z0.4",
+      "G2 Z0.4", "M1 X1 Y2 E1", "T1 X1 Y2 E1", "G1 X1 Y2 E1",
       "G1- X1 Y2 E1", "G1 -X1 Y2 E1", "G X1 Y2 E1", "G1", "G1 ", "G0", "G1 X1", "G1 E-0.8", "G1 E.8 F2100",
       "G1 Z.35 F7800", "G1 X1 Y2 E1 S", "G1 X1 Y2 E1 @", "G1 X1 Y2 E1 _", "G1 X1 Y2 E\xc3\xa9" "1",
       "G1 X1 Y2 E1 " + std::string(40, ' '), "G1 X1 Y2 E0.1" + std::string(70, '0'), "G1 X1.5 Y2.5 E0.3 F1200 ",

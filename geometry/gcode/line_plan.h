@@ -60,7 +60,8 @@ class LinePlans {
     const uint32_t in_line = _bzhi_u32(~0u, static_cast<unsigned>(len));
     const __m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8('0'));
     const __m256i is_digit = _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d);
-    const uint32_t digits = static_cast<uint32_t>(_mm256_movemask_epi8(is_digit)) & in_line;
+    // Byte 1, the command's digit (G1, G2, ...), is compared as it is, not as a digit place.
+    const uint32_t digits = static_cast<uint32_t>(_mm256_movemask_epi8(is_digit)) & in_line & ~2u;
     // The plan is looked up by where the digits are and the line's length, and then checked against
     // every byte that is not a digit.
     const uint64_t key = digits | static_cast<uint64_t>(len) << 32;
@@ -133,8 +134,8 @@ class LinePlans {
   [[gnu::noinline]] uint16_t find(const char* p, int len, uint64_t key) {
     ++misses_;
     std::string shape(p, static_cast<size_t>(len));
-    for (char& c : shape)
-      if (c >= '0' && c <= '9') c = '0';
+    for (size_t i = 2; i < shape.size(); ++i)  // byte 1, the command's digit, stays (see parse)
+      if (shape[i] >= '0' && shape[i] <= '9') shape[i] = '0';
     if (const auto it = by_shape_.find(shape); it != by_shape_.end()) return it->second;
     if (plans_.size() == kMaxPlans) {
       plans_.resize(1);
