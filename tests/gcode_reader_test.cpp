@@ -925,6 +925,23 @@ void expect_bitwise_identical(const Parsed& a, const Parsed& b) {
   }
 }
 
+// `text` read with a large move limit by the general parser only and by the fast path, whole and in
+// 4 KiB pieces: the same output, bit for bit, with at least `min_moves` moves and (where the CPU has
+// the fast path) more than `min_planned` lines through the fast path. Returns the fast reading.
+Parsed expect_fast_path_matches(const std::string& text, size_t min_moves, uint64_t min_planned) {
+  ReaderOptions opt;
+  opt.max_moves_per_layer = 1'000'000;
+  const Parsed general = parse(text, 0, general_path_only(opt));
+  EXPECT_GT(general.move_count(), min_moves);
+  Parsed fast = parse(text, 0, opt);
+  expect_bitwise_identical(general, fast);
+  if (fast_path_available()) {
+    EXPECT_GT(fast.stats.planned_lines, min_planned);
+  }
+  expect_bitwise_identical(general, parse(text, 4096, opt));
+  return fast;
+}
+
 // Every line of `lines` after a move to (50, 50), so that each one's numbers show in a move.
 std::string around_moves(const std::vector<std::string>& lines, const char* eol = "\n") {
   std::string text = "M83\nG1 Z0.2\n";
@@ -1022,17 +1039,11 @@ TEST(GcodeReader, FastPathMatchesGeneralPathOnRandomLines) {
     if (relative_xy) text += "G90\n";  // keeps positions in range
     relative_xy = false;
   }
+  // 398 lines at this seed through the fast path: most shapes are new, so it gives up.
+  const Parsed fast = expect_fast_path_matches(text, 1000, 200);
   ReaderOptions opt;
   opt.max_moves_per_layer = 1'000'000;
-  const Parsed general = parse(text, 0, general_path_only(opt));
-  EXPECT_GT(general.move_count(), 1000u);
-  const Parsed fast = parse(text, 0, opt);
-  expect_bitwise_identical(general, fast);
-  if (fast_path_available()) {
-    EXPECT_GT(fast.stats.planned_lines, 200u);  // 398 at this seed: most shapes are new, so it gives up
-  }
-  expect_bitwise_identical(general, parse(text, 4096, opt));
-  expect_bitwise_identical(general, parse(text, 101, opt));
+  expect_bitwise_identical(fast, parse(text, 101, opt));
 }
 
 TEST(GcodeReader, FastPathErrorsMatchTheGeneralPath) {
@@ -1093,16 +1104,7 @@ TEST(GcodeReader, FastPathMatchesGeneralPathAcrossThousandsOfLineShapes) {
               std::to_string(1000 + i % 9000) + "\n";
     }
   }
-  ReaderOptions opt;
-  opt.max_moves_per_layer = 1'000'000;
-  const Parsed general = parse(text, 0, general_path_only(opt));
-  EXPECT_GT(general.move_count(), 20000u);
-  const Parsed fast = parse(text, 0, opt);
-  expect_bitwise_identical(general, fast);
-  if (fast_path_available()) {
-    EXPECT_GT(fast.stats.planned_lines, 45000u);  // it kept at it
-  }
-  expect_bitwise_identical(general, parse(text, 4096, opt));
+  expect_fast_path_matches(text, 20000, 45000);  // it kept at it
 }
 
 TEST(GcodeReader, FastPathGivesUpOnFilesOfEverNewLineShapes) {
@@ -1113,16 +1115,10 @@ TEST(GcodeReader, FastPathGivesUpOnFilesOfEverNewLineShapes) {
   for (int i = 0; i < 30000; ++i)
     text += "G1 X" + random_number_shape(rng) + " Y" + random_number_shape(rng) + " E" + random_number_shape(rng) +
             " F" + random_number_shape(rng) + "\n";
-  ReaderOptions opt;
-  opt.max_moves_per_layer = 1'000'000;
-  const Parsed general = parse(text, 0, general_path_only(opt));
-  const Parsed fast = parse(text, 0, opt);
-  expect_bitwise_identical(general, fast);
+  const Parsed fast = expect_fast_path_matches(text, 0, 1000);
   if (fast_path_available()) {
-    EXPECT_GT(fast.stats.planned_lines, 1000u);
     EXPECT_LT(fast.stats.planned_lines, 5000u);
   }
-  expect_bitwise_identical(general, parse(text, 4096, opt));
 }
 
 TEST(GcodeReader, FastPathLimitsAndLayersMatchTheGeneralPath) {

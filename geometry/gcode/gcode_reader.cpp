@@ -257,16 +257,13 @@ struct Reader::State {
   // The lines of [p, e), G0/G1 lines of known shapes through the fast path (line_plan.h), the others
   // through line(). Returns where the line it left unfinished starts (or e).
   // Two things keep the processor busy: the line ends are found 64 bytes at a time, so no line's
-  // parsing waits on finding the previous line's end, and runs of up to kBatch fast lines are parsed
+  // parsing waits on finding the previous line's end, and runs of up to 32 fast lines (Batch) are parsed
   // first and moved after, so that the moves do not wait on the parsing's long chain of vector
   // operations line after line. (Both measured with bench/gcode_parse_bench.)
   __attribute__((target("avx2,bmi,bmi2,fma"))) const char* feed_planned(const char* p, const char* e) {
     constexpr int kWindow = detail::LinePlans::kWindow;
-    constexpr int kBatch = 32;
     constexpr int kTail = 128;
-    alignas(32) double values[kBatch][4];
-    uint32_t letters[kBatch];
-    int batched = 0;
+    Batch batch;
     detail::LinePlans& planner = *plans;
     const __m256i newline = _mm256_set1_epi8('\n');
     // Each line start p is below block + 64; a line is read kWindow bytes on when that stays in [p, e).
@@ -279,19 +276,7 @@ struct Reader::State {
       while (ends) {
         const char* nl = block + _tzcnt_u64(ends);
         ends = _blsr_u64(ends);
-        const auto len = nl - p;
-        __m256d xyze;
-        if (len < kWindow && e - p >= kWindow && planner.parse(p, static_cast<int>(len), letters[batched], xyze)) {
-          _mm256_store_pd(values[batched], xyze);
-          if (++batched == kBatch) {
-            batch_moves(letters, values, batched);
-            batched = 0;
-          }
-        } else {
-          batch_moves(letters, values, batched);
-          batched = 0;
-          line(p, nl);
-        }
+        take(batch, planner, p, e - p >= kWindow, p, nl);
         p = nl + 1;
       }
     }
@@ -303,25 +288,42 @@ struct Reader::State {
       const char* q = copy;
       const char* qe = copy + (e - p);
       while (const char* nl = static_cast<const char*>(std::memchr(q, '\n', static_cast<size_t>(qe - q)))) {
-        const auto len = nl - q;
-        __m256d xyze;
-        if (len < kWindow && planner.parse(q, static_cast<int>(len), letters[batched], xyze)) {
-          _mm256_store_pd(values[batched], xyze);
-          if (++batched == kBatch) {
-            batch_moves(letters, values, batched);
-            batched = 0;
-          }
-        } else {
-          batch_moves(letters, values, batched);
-          batched = 0;
-          line(p + (q - copy), p + (nl - copy));
-        }
+        take(batch, planner, q, true, p + (q - copy), p + (nl - copy));
         q = nl + 1;
       }
       p += q - copy;
     }
-    batch_moves(letters, values, batched);
+    batch_moves(batch.letters, batch.values, batch.n);
     return p;
+  }
+
+  // Fast-path lines parsed and not yet moved.
+  struct Batch {
+    static constexpr int kSize = 32;
+    alignas(32) double values[kSize][4];
+    uint32_t letters[kSize];
+    int n = 0;
+  };
+
+  // The line [from, to) of the input: into the batch when the fast path takes it, read at `at` (a
+  // copy of it, or itself) where `readable` says kWindow bytes can be read; else, after the batch's
+  // moves, through line().
+  [[gnu::always_inline]] inline __attribute__((target("avx2,bmi,bmi2,fma"))) void take(
+      Batch& batch, detail::LinePlans& planner, const char* at, bool readable, const char* from, const char* to) {
+    const auto len = to - from;
+    __m256d xyze;
+    if (len < detail::LinePlans::kWindow && readable &&
+        planner.parse(at, static_cast<int>(len), batch.letters[batch.n], xyze)) {
+      _mm256_store_pd(batch.values[batch.n], xyze);
+      if (++batch.n == Batch::kSize) {
+        batch_moves(batch.letters, batch.values, batch.n);
+        batch.n = 0;
+      }
+    } else {
+      batch_moves(batch.letters, batch.values, batch.n);
+      batch.n = 0;
+      line(from, to);
+    }
   }
 
   // One line through the fast path when it takes it (p + kWindow readable): the line a chunk's end
