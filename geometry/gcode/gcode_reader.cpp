@@ -341,6 +341,7 @@ struct Reader::State {
 
   // The moves of n lines the fast path parsed, in order.
   [[gnu::noinline]] void batch_moves(const uint32_t* letters, const double (*values)[4], int n) {
+    if (n == 0) return;
     for (int i = common_moves(letters, values, n); i < n; ++i) planned_move(letters[i], values[i]);
   }
 
