@@ -326,17 +326,12 @@ struct Reader::State {
     }
   }
 
-  // One line through the fast path when it takes it (p + kWindow readable): the line a chunk's end
-  // split, put together in `carry`.
-  __attribute__((target("avx2,bmi,bmi2,fma"))) bool planned_line(const char* p, size_t len) {
-    if (len >= static_cast<size_t>(detail::LinePlans::kWindow)) return false;
-    uint32_t letters;
-    __m256d xyze;
-    if (!plans->parse(p, static_cast<int>(len), letters, xyze)) return false;
-    alignas(32) double values[1][4];
-    _mm256_store_pd(values[0], xyze);
-    batch_moves(&letters, values, 1);
-    return true;
+  // The line a chunk's end split, put together in `carry` [p, e) with kWindow readable bytes after p:
+  // through the fast path when it takes it, else line().
+  __attribute__((target("avx2,bmi,bmi2,fma"))) void carried_line(const char* p, const char* e) {
+    Batch batch;
+    take(batch, *plans, p, true, p, e);
+    batch_moves(batch.letters, batch.values, batch.n);
   }
 
   // The moves of n lines the fast path parsed, in order.
@@ -381,7 +376,8 @@ struct Reader::State {
     const double u = unit, flow_now = flow, area = filament_area, width_now = comment_width, h = cur.height;
     const double zl = layer_z;
     const double ox = off[0], oy = off[1], oz = off[2];
-    const double wx = work[cur_work][0], wy = work[cur_work][1], wz = work[cur_work][2];
+    const double* w_now = work[cur_work];
+    const double wx = w_now[0], wy = w_now[1], wz = w_now[2];
     const bool e_rel = e_mode == 0 ? xyz_relative : e_mode == 2, vol = volumetric;
     const uint16_t tool_now = tool;
     double px = pos[0], py = pos[1], pz = pos[2], el = e_logical;
@@ -400,14 +396,7 @@ struct Reader::State {
       if (l & kE) {
         const double w = kPlain ? v[3] : v[3] * u;
         if (!(std::fabs(w) <= kMaxE)) break;
-        if (e_rel) {
-          de = w;
-          el_next = el + w;
-          if (std::fabs(el_next) > kMaxE) el_next = 0;
-        } else {
-          de = w - el;
-          el_next = w;
-        }
+        de = e_step(w, e_rel, el_next);
         if (!kPlain) {
           if (vol) de /= area;
           de *= flow_now;
@@ -419,9 +408,7 @@ struct Reader::State {
         const double len2 = dx * dx + dy * dy;
         if (len2 > kXYEps * kXYEps) {
           if (std::fabs(tz - zl) > kZEps) break;  // a new layer, maybe
-          double width = width_now;
-          if (width <= 0)
-            width = h > 1e-6 ? std::clamp(area * de / (std::sqrt(len2) * h), kMinWidth, kMaxWidth) : 0.0;
+          const double width = width_now > 0 ? width_now : width_from_e(de, len2, h);
           *out++ = ExtrusionMove{static_cast<float>(px), static_cast<float>(py), static_cast<float>(tx),
                                  static_cast<float>(ty), static_cast<float>(tz), static_cast<float>(de),
                                  static_cast<float>(width), tool_now, object};
@@ -464,7 +451,9 @@ struct Reader::State {
     carry.append(32, '\0');  // also the fast path's 32-byte load
     readable_end = carry.data() + carry.size();
 #if defined(S3D_GCODE_LINE_PLAN)
-    if (!plans || plans->gave_up() || !planned_line(carry.data(), n))
+    if (plans && !plans->gave_up())
+      carried_line(carry.data(), carry.data() + n);
+    else
 #endif
       line(carry.data(), carry.data() + n);
     carry.clear();
@@ -871,18 +860,27 @@ struct Reader::State {
   double extrusion_of(double e_word) {
     const double v = e_word * unit;
     if (std::fabs(v) > kMaxE) fail(ErrorCode::kBadValue, "E value out of range");
-    const bool rel = e_mode == 0 ? xyz_relative : e_mode == 2;
-    double de;
-    if (rel) {
-      de = v;
-      e_logical += v;
-      if (std::fabs(e_logical) > kMaxE) e_logical = 0;  // only differences matter
-    } else {
-      de = v - e_logical;
-      e_logical = v;
-    }
+    double de = e_step(v, e_mode == 0 ? xyz_relative : e_mode == 2, e_logical);
     if (volumetric) de /= filament_area;  // mm^3 -> mm of filament
     return de * flow;
+  }
+
+  // The filament an E value v (mm, in range) pushes, relative or absolute, moving the logical E el.
+  static double e_step(double v, bool rel, double& el) {
+    if (!rel) {
+      const double de = v - el;
+      el = v;
+      return de;
+    }
+    el += v;
+    if (std::fabs(el) > kMaxE) el = 0;  // only differences matter
+    return v;
+  }
+
+  // The width of a move of de filament over len2 (squared XY length) in a layer h high, when no
+  // ;WIDTH: comment gave one (0: unknown).
+  double width_from_e(double de, double len2, double h) const {
+    return h > 1e-6 ? std::clamp(filament_area * de / (std::sqrt(len2) * h), kMinWidth, kMaxWidth) : 0.0;
   }
 
   void linear_move() {
@@ -1363,11 +1361,7 @@ struct Reader::State {
       fail(ErrorCode::kLimitExceeded, "layer at z=" + std::to_string(layer_z) + " has more than " +
                                           std::to_string(opt.max_moves_per_layer) +
                                           " extrusion moves (max_moves_per_layer)");
-    double width = comment_width;
-    if (width <= 0) {
-      const double h = cur.height;
-      width = h > 1e-6 ? std::clamp(filament_area * de / (std::sqrt(len2) * h), kMinWidth, kMaxWidth) : 0.0;
-    }
+    const double width = comment_width > 0 ? comment_width : width_from_e(de, len2, cur.height);
     const int32_t object = active_object();
     if (object >= 0 && !objs[static_cast<size_t>(object)].emitted) emit_object(object);
     cur.moves.push_back(ExtrusionMove{static_cast<float>(a[0]), static_cast<float>(a[1]), static_cast<float>(b[0]),
