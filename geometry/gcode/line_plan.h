@@ -94,8 +94,6 @@ class LinePlans {
     return true;
   }
 
-  uint64_t misses() const { return misses_; }
-
   // Too many lines of new shapes (more than one in eight, past the first 2048 misses): the plans
   // cost more than they save -- a file written to defeat them parsed 10x slower with them (35
   // against 340 MB/s) than with the general parser -- and the reader should stop using them.
